@@ -1,0 +1,184 @@
+"""The application, assembled in one place from its parts: routes, store, auth, errors.
+
+``create_app(settings, store)`` builds everything; nothing happens at import time, and
+tests pass their own store (a temporary SQLite file, a PostgreSQL database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+from .auth import Authenticator
+from .context import AppContext
+from .errors import InternalError, ServiceUnavailable, TwilioError
+from .http import Receive, Request, Response, Scope, Send, empty_response, json_response
+from .resources import channels, flex_flows
+from .routing import Route, Router
+from .settings import Settings
+from .store import Store, create_store
+
+log = logging.getLogger("flexchat")
+
+ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"
+ALLOW_HEADERS = "Authorization, Content-Type, Accept, User-Agent, X-Twilio-Client"
+EXPOSE_HEADERS = "Twilio-Request-Id, Twilio-Request-Duration"
+
+ErrorHandler = Callable[[Exception], TwilioError]
+
+
+def routes() -> list[Route]:
+    """The API: every path and method flexchat serves."""
+    return [
+        Route("/v1/Channels", {"GET": channels.list_channels, "POST": channels.create_channel}),
+        Route("/v1/Channels/{Sid}", {"GET": channels.fetch_channel, "DELETE": channels.delete_channel}),
+        Route("/v1/FlexFlows", {"GET": flex_flows.list_flex_flows, "POST": flex_flows.create_flex_flow}),
+        Route(
+            "/v1/FlexFlows/{Sid}",
+            {
+                "GET": flex_flows.fetch_flex_flow,
+                "POST": flex_flows.update_flex_flow,
+                "DELETE": flex_flows.delete_flex_flow,
+            },
+        ),
+    ]
+
+
+def _internal_error(error: Exception) -> TwilioError:
+    log.error("unhandled error", exc_info=error)
+    return InternalError()
+
+
+class FlexchatApp:
+    """The ASGI application."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self.context = AppContext(settings, store)
+        self.router = Router(routes())
+        self.authenticator = Authenticator(store)
+        # Looked up along the exception's class hierarchy, most specific first.
+        self.error_handlers: dict[type[BaseException], ErrorHandler] = {
+            TwilioError: lambda error: error,  # type: ignore[dict-item,return-value]
+            Exception: _internal_error,
+        }
+        for kind in getattr(store, "unavailable_errors", ()):
+            self.error_handlers[kind] = lambda error: ServiceUnavailable()
+        self._open = False
+        self._open_lock = asyncio.Lock()
+
+    async def startup(self) -> None:
+        """Open the store (idempotent); also run on first request if no lifespan came."""
+        async with self._open_lock:
+            if not self._open:
+                await self.store.open()
+                self._open = True
+
+    async def shutdown(self) -> None:
+        """Close the store."""
+        async with self._open_lock:
+            if self._open:
+                await self.store.close()
+                self._open = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self.handle(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as error:  # noqa: BLE001 - reported to the server
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """One HTTP request, start to end; every failure becomes a Twilio error body."""
+        started = time.perf_counter()
+        request = Request(scope, receive)
+        try:
+            if not self._open:
+                await self.startup()
+            response = await self.dispatch(request)
+        except Exception as error:  # noqa: BLE001 - turned into a Twilio error body
+            response = self.error_response(error)
+        await self.send_response(send, request, response, started)
+
+    async def dispatch(self, request: Request) -> Response:
+        """Preflight, authentication, routing, endpoint."""
+        if request.method == "OPTIONS":
+            return empty_response(204)
+        request.account_sid = await self.authenticator.authenticate(request.headers.get("authorization"))
+        endpoint, request.path_params = self.router.match(request.method, request.path)
+        return await endpoint(request, self.context)
+
+    def error_response(self, error: Exception) -> Response:
+        """The Twilio error body and status for any exception."""
+        for kind in type(error).__mro__:
+            handler = self.error_handlers.get(kind)
+            if handler is not None:
+                twilio_error = handler(error)
+                break
+        else:  # pragma: no cover - Exception is always in the table
+            twilio_error = InternalError()
+        return json_response(twilio_error.to_wire(), twilio_error.status, twilio_error.headers)
+
+    async def send_response(self, send: Send, request: Request, response: Response, started: float) -> None:
+        """Send status, headers (CORS and request id on every response) and body."""
+        headers = [
+            (b"content-length", str(len(response.body)).encode()),
+            *self.cors_headers(request),
+            (b"twilio-request-id", ("RQ" + secrets.token_hex(16)).encode()),
+            (b"twilio-request-duration", f"{time.perf_counter() - started:.3f}".encode()),
+        ]
+        if response.content_type:
+            headers.append((b"content-type", response.content_type.encode()))
+        headers.extend((name.lower().encode(), value.encode()) for name, value in response.headers.items())
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body})
+
+    @staticmethod
+    def cors_headers(request: Request) -> list[tuple[bytes, bytes]]:
+        """The five CORS headers of the API page, plus preflight extras."""
+        request_headers = request.headers
+        origin = request_headers.get("origin")
+        headers = [
+            # A browser sends credentials only where the origin is named, not with "*".
+            (b"access-control-allow-origin", origin.encode("latin-1") if origin else b"*"),
+            (b"access-control-allow-methods", ALLOW_METHODS.encode()),
+            (b"access-control-allow-headers", request_headers.get("access-control-request-headers", ALLOW_HEADERS).encode("latin-1")),
+            (b"access-control-allow-credentials", b"true"),
+            (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
+        ]
+        if origin:
+            headers.append((b"vary", b"Origin"))
+        if request.method == "OPTIONS":
+            headers.append((b"access-control-max-age", b"600"))
+        return headers
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FlexchatApp:
+    """The ASGI app for ``settings`` (default: from the environment) on ``store``
+    (default: the one ``settings.database_url`` names)."""
+    settings = settings or Settings.load()
+    return FlexchatApp(settings, store or create_store(settings))
+
+
+def app_from_environment() -> FlexchatApp:
+    """Factory for ``uvicorn --factory`` worker processes: settings from FLEXCHAT_*."""
+    return create_app(Settings.load())

@@ -1,0 +1,42 @@
+"""What endpoints need besides the request: the store, the settings, URL building."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .http import Request
+from .settings import Settings
+from .store import Store
+
+# A Host value that is safe to echo into URLs: a name or address and an optional port.
+_HOST_RE = re.compile(r"[A-Za-z0-9.\-_\[\]:]{1,255}")
+
+
+@dataclass
+class AppContext:
+    """Shared by every request of one application instance."""
+
+    settings: Settings
+    store: Store
+
+    def base_url(self, request: Request) -> str:
+        """The absolute base of the URLs this response contains, without trailing slash.
+
+        The configured public URL wins; otherwise the request's own scheme and Host, and
+        X-Forwarded-Proto/-Host only when the settings say a trusted proxy sets them.
+        """
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        headers = request.headers
+        scheme = str(request.scope.get("scheme", "http"))
+        host = headers.get("host")
+        if self.settings.trust_proxy:
+            proto = headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+            if proto in ("http", "https"):
+                scheme = proto
+            host = headers.get("x-forwarded-host", "").split(",")[0].strip() or host
+        if not host or not _HOST_RE.fullmatch(host):
+            server = request.scope.get("server") or ("127.0.0.1", 80)
+            host = f"{server[0]}:{server[1]}"
+        return f"{scheme}://{host}"

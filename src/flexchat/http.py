@@ -1,0 +1,126 @@
+"""The thin HTTP layer over ASGI: a request with lazily parsed parts, and JSON responses.
+
+flexchat speaks raw ASGI rather than through a framework: the whole API is nine routes,
+and on the list hot path a framework's request/response objects cost more than the
+database query (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from .errors import InvalidParameter, PayloadTooLarge, UnsupportedMediaType
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def decode_form(raw: bytes, what: str) -> dict[str, str]:
+    """Decode URL-encoded pairs; the first value wins where a name repeats."""
+    try:
+        text = raw.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidParameter(f"The {what} is not valid UTF-8 URL-encoded data") from None
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        out.setdefault(name, value)
+    return out
+
+
+class Request:
+    """One HTTP request; headers, query and form are decoded on first use."""
+
+    __slots__ = ("scope", "_receive", "_headers", "_query", "path_params", "account_sid")
+
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.scope = scope
+        self._receive = receive
+        self._headers: dict[str, str] | None = None
+        self._query: dict[str, str] | None = None
+        self.path_params: dict[str, str] = {}
+        self.account_sid: str = ""
+
+    @property
+    def method(self) -> str:
+        return str(self.scope["method"])
+
+    @property
+    def path(self) -> str:
+        return str(self.scope["path"])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Header names lower-cased; the first value wins where a name repeats."""
+        if self._headers is None:
+            headers: dict[str, str] = {}
+            for name, value in self.scope["headers"]:
+                headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+            self._headers = headers
+        return self._headers
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query string's parameters."""
+        if self._query is None:
+            self._query = decode_form(self.scope.get("query_string", b""), "query string")
+        return self._query
+
+    async def body(self, limit: int) -> bytes:
+        """The whole body; :class:`PayloadTooLarge` as soon as it passes ``limit`` bytes."""
+        declared = self.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(limit)
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self._receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(limit)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def form(self, limit: int) -> dict[str, str]:
+        """The form-encoded body; any other non-empty body is refused."""
+        raw = await self.body(limit)
+        if not raw:
+            return {}
+        content_type = self.headers.get("content-type", FORM_TYPE).split(";")[0].strip().lower()
+        if content_type != FORM_TYPE:
+            raise UnsupportedMediaType(content_type)
+        return decode_form(raw, "request body")
+
+
+@dataclass
+class Response:
+    """A status, a body and extra headers; CORS and request ids are added by the app."""
+
+    status: int
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content_type: str | None = "application/json"
+
+
+def json_response(payload: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """``payload`` serialised as JSON."""
+    return Response(status, orjson.dumps(payload), headers or {})
+
+
+def empty_response(status: int = 204) -> Response:
+    """A response with no body (delete, preflight)."""
+    return Response(status, b"", {}, None)

@@ -1,0 +1,176 @@
+"""Domain records and the rules both stores apply inside their transactions.
+
+The stores own persistence and concurrency; what a Flex Flow or a channel *is* and which
+values it may take lives here once, so SQLite and PostgreSQL cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .dates import now_iso
+from .errors import InvalidParameter, MissingParameter
+from .sids import mint_sid
+
+CHANNEL_TYPES = ("web", "sms", "facebook", "whatsapp", "line", "custom")
+INTEGRATION_TYPES = ("studio", "external", "task")
+
+# Integration.* wire names and the keys of the ``integration`` object they fill.
+INTEGRATION_KEYS = {
+    "Integration.FlowSid": "flow_sid",
+    "Integration.Url": "url",
+    "Integration.WorkspaceSid": "workspace_sid",
+    "Integration.WorkflowSid": "workflow_sid",
+    "Integration.Channel": "channel",
+    "Integration.Timeout": "timeout",
+    "Integration.Priority": "priority",
+    "Integration.CreationOnMessage": "creation_on_message",
+    "Integration.RetryCount": "retry_count",
+}
+# What each integration type cannot work without (Twilio's "Required when ..." notes).
+REQUIRED_INTEGRATION = {
+    "studio": ("Integration.FlowSid",),
+    "external": ("Integration.Url",),
+    "task": ("Integration.WorkspaceSid", "Integration.WorkflowSid"),
+}
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a Basic-auth user name resolves to: its account and the stored secret hash."""
+
+    account_sid: str
+    secret_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlexFlow:
+    """A stored Flex Flow."""
+
+    sid: str
+    account_sid: str
+    friendly_name: str
+    chat_service_sid: str
+    channel_type: str
+    contact_identity: str | None
+    enabled: bool
+    integration_type: str
+    integration: dict[str, Any]
+    long_lived: bool
+    janitor_enabled: bool
+    date_created: str
+    date_updated: str
+    seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """A stored Flex chat channel (the fields the API returns)."""
+
+    sid: str
+    account_sid: str
+    flex_flow_sid: str
+    user_sid: str
+    task_sid: str | None
+    date_created: str
+    date_updated: str
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class FlexFlowFields:
+    """Flex Flow parameters as sent: create fills the required ones, update any subset."""
+
+    friendly_name: str | None = None
+    chat_service_sid: str | None = None
+    channel_type: str | None = None
+    contact_identity: str | None = None
+    enabled: bool | None = None
+    integration_type: str | None = None
+    long_lived: bool | None = None
+    janitor_enabled: bool | None = None
+    integration: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChannelCreate:
+    """Channel create parameters as sent."""
+
+    flex_flow_sid: str
+    identity: str
+    chat_user_friendly_name: str
+    chat_friendly_name: str
+    target: str | None = None
+    chat_unique_name: str | None = None
+    pre_engagement_data: str | None = None
+    task_sid: str | None = None
+    task_attributes: str | None = None
+    long_lived: bool | None = None
+
+
+def _check_integration(integration_type: str, integration: dict[str, Any]) -> None:
+    for wire in REQUIRED_INTEGRATION[integration_type]:
+        if INTEGRATION_KEYS[wire] not in integration:
+            raise MissingParameter(wire)
+
+
+def new_flex_flow(account_sid: str, fields: FlexFlowFields) -> FlexFlow:
+    """A Flex Flow built from create parameters, with Twilio's defaults filled in."""
+    assert fields.friendly_name is not None and fields.chat_service_sid is not None
+    assert fields.channel_type is not None
+    integration_type = fields.integration_type or "studio"
+    _check_integration(integration_type, fields.integration)
+    now = now_iso()
+    return FlexFlow(
+        sid=mint_sid("FO"),
+        account_sid=account_sid,
+        friendly_name=fields.friendly_name,
+        chat_service_sid=fields.chat_service_sid,
+        channel_type=fields.channel_type,
+        contact_identity=fields.contact_identity,
+        # A new flow is enabled unless told otherwise: a flow nobody can use surprises.
+        enabled=True if fields.enabled is None else fields.enabled,
+        integration_type=integration_type,
+        integration=dict(fields.integration),
+        long_lived=bool(fields.long_lived),
+        janitor_enabled=bool(fields.janitor_enabled),
+        date_created=now,
+        date_updated=now,
+    )
+
+
+def updated_flex_flow(flow: FlexFlow, fields: FlexFlowFields) -> FlexFlow:
+    """``flow`` with the sent parameters applied; Integration.* merge into the old object."""
+    changes = {
+        name: value
+        for name, value in (
+            ("friendly_name", fields.friendly_name),
+            ("chat_service_sid", fields.chat_service_sid),
+            ("channel_type", fields.channel_type),
+            ("contact_identity", fields.contact_identity),
+            ("enabled", fields.enabled),
+            ("integration_type", fields.integration_type),
+            ("long_lived", fields.long_lived),
+            ("janitor_enabled", fields.janitor_enabled),
+        )
+        if value is not None
+    }
+    integration = {**flow.integration, **fields.integration}
+    updated = replace(flow, **changes, integration=integration, date_updated=now_iso())
+    if updated.integration_type != flow.integration_type or fields.integration:
+        _check_integration(updated.integration_type, updated.integration)
+    return updated
+
+
+def channel_task_sid(integration_type: str, requested: str | None) -> str | None:
+    """The channel's task: only ``task`` flows have one, the sent TaskSid or a new one."""
+    if integration_type != "task":
+        return None
+    return requested or mint_sid("WT")
+
+
+def check_chat_unique_name(name: str | None) -> None:
+    """An empty ChatUniqueName would collide with every other empty one: refuse it."""
+    if name is not None and name == "":
+        raise InvalidParameter("Invalid ChatUniqueName: must not be empty")

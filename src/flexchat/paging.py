@@ -1,0 +1,169 @@
+"""Paging: PageSize/Page/PageToken parsing, token minting and checking, meta URLs.
+
+Lists are paged by keyset on an internal, ever-increasing row number (``seq``), never
+by OFFSET, so page 10,000 costs what page 1 costs, and a walk while others create and
+delete sees every item that existed throughout the walk exactly once.
+
+A token is ``PA`` (next) or ``PB`` (previous) followed by the row number it continues
+from and an HMAC over that number, the list, the account and the list's filters. The
+HMAC key is generated once per database and stored in it, so every API process accepts
+tokens minted by any other, and a token edited by hand or used on another account or
+list is refused with a 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import struct
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from .errors import InvalidPageToken, InvalidParameter
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 1000
+_MAC_BYTES = 12
+_SEQ = struct.Struct(">Q")
+
+
+@dataclass(frozen=True)
+class Window:
+    """Which rows a page holds: after ``after`` ascending, or before ``before`` descending."""
+
+    limit: int
+    after: int | None = None
+    before: int | None = None
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """The paging parameters of one list request, checked and typed."""
+
+    page_size: int
+    page: int
+    token: str | None
+    window: Window
+
+
+@dataclass(frozen=True)
+class ListScope:
+    """What a token is bound to: a list, an account and that list's filters."""
+
+    key: str
+    account_sid: str
+    filters: tuple[tuple[str, str], ...] = ()
+
+    def mac(self, secret: bytes, direction: str, seq: int) -> bytes:
+        material = "\x1f".join(
+            [direction, self.key, self.account_sid, *(f"{k}={v}" for k, v in self.filters)]
+        ).encode() + _SEQ.pack(seq)
+        return hmac.new(secret, material, hashlib.sha256).digest()[:_MAC_BYTES]
+
+
+def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw.strip(), 10)
+    except ValueError:
+        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an integer") from None
+
+
+def mint_token(secret: bytes, scope: ListScope, direction: str, seq: int) -> str:
+    """A token continuing after (``A``) or before (``B``) row ``seq``."""
+    raw = _SEQ.pack(seq) + scope.mac(secret, direction, seq)
+    return "P" + direction + base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def read_token(secret: bytes, scope: ListScope, token: str) -> Window:
+    """The window a token points at, or :class:`InvalidPageToken`."""
+    if len(token) < 3 or token[0] != "P" or token[1] not in "AB":
+        raise InvalidPageToken("not a token minted by this server")
+    direction, body = token[1], token[2:]
+    try:
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+    except ValueError:
+        raise InvalidPageToken("not a token minted by this server") from None
+    if len(raw) != _SEQ.size + _MAC_BYTES:
+        raise InvalidPageToken("not a token minted by this server")
+    (seq,) = _SEQ.unpack(raw[: _SEQ.size])
+    if not hmac.compare_digest(raw[_SEQ.size :], scope.mac(secret, direction, seq)):
+        raise InvalidPageToken("it was altered, or minted for another list, filter or account")
+    return Window(0, after=seq) if direction == "A" else Window(0, before=seq)
+
+
+def parse_page_request(query: Mapping[str, str], secret: bytes, scope: ListScope) -> PageRequest:
+    """Check PageSize, Page and PageToken; PageSize above the maximum is clamped.
+
+    Clamping rather than refusing: twilio-python's ``list(limit=N)`` sends ``PageSize=N``.
+    """
+    page_size = _int_param(query, "PageSize", DEFAULT_PAGE_SIZE)
+    if page_size < 1:
+        raise InvalidParameter(f"Invalid PageSize: {page_size} is less than 1")
+    page_size = min(page_size, MAX_PAGE_SIZE)
+    page = _int_param(query, "Page", 0)
+    if page < 0:
+        raise InvalidParameter(f"Invalid Page: {page} is less than 0")
+    token = query.get("PageToken") or None
+    if token is None:
+        if page > 0:
+            raise InvalidParameter("PageToken is required for paging.")
+        return PageRequest(page_size, page, None, Window(page_size))
+    position = read_token(secret, scope, token)
+    window = Window(page_size, after=position.after, before=position.before)
+    return PageRequest(page_size, page, token, window)
+
+
+@dataclass(frozen=True)
+class Links:
+    """The tokens of the neighbouring pages; None where there is no such page."""
+
+    next_token: str | None
+    previous_token: str | None
+
+
+def neighbour_links(
+    secret: bytes, scope: ListScope, window: Window, seqs: Sequence[int], has_more: bool
+) -> Links:
+    """Tokens for the pages around one whose rows have row numbers ``seqs`` (ascending).
+
+    ``has_more`` says the store found a row beyond the page in the window's direction.
+    """
+    backward = window.before is not None
+    has_next = backward or has_more
+    has_previous = has_more if backward else window.after is not None
+    last = seqs[-1] if seqs else (window.before - 1 if window.before is not None else window.after or 0)
+    first = seqs[0] if seqs else (window.after + 1 if window.after is not None else window.before or 0)
+    return Links(
+        mint_token(secret, scope, "A", last) if has_next else None,
+        mint_token(secret, scope, "B", first) if has_previous else None,
+    )
+
+
+def build_meta(
+    base: str, request: PageRequest, scope: ListScope, links: Links
+) -> dict[str, Any]:
+    """The ``meta`` object: absolute URLs carrying PageSize, Page, PageToken and filters."""
+
+    def link(page: int, token: str | None) -> str:
+        params: list[tuple[str, Any]] = [*scope.filters, ("PageSize", request.page_size), ("Page", page)]
+        if token is not None:
+            params.append(("PageToken", token))
+        return base + "?" + urlencode(params)
+
+    return {
+        "page": request.page,
+        "page_size": request.page_size,
+        "first_page_url": link(0, None),
+        "previous_page_url": (
+            link(max(request.page - 1, 0), links.previous_token) if links.previous_token else None
+        ),
+        "url": link(request.page, request.token),
+        "next_page_url": link(request.page + 1, links.next_token) if links.next_token else None,
+        "key": scope.key,
+    }

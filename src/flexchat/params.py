@@ -1,0 +1,113 @@
+"""Parse request parameters once into typed values, from a declarative list of fields.
+
+A resource declares its parameters as :class:`Param` values (wire name, attribute name,
+kind); :func:`parse` checks a whole form against them and returns the typed values, so no
+handler reads parameters one by one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import InvalidParameter, MissingParameter
+from .sids import is_sid, normalize_sid
+
+Converter = Callable[[str, str], Any]
+
+INT32 = 2**31
+
+
+def text(name: str, raw: str) -> str:
+    """Any string; NUL is refused because neither engine stores it in TEXT."""
+    if "\x00" in raw:
+        raise InvalidParameter(f"Invalid {name}: must not contain NUL characters")
+    return raw
+
+
+def boolean(name: str, raw: str) -> bool:
+    """``true`` / ``false`` in any case, as twilio-python serialises booleans."""
+    lowered = raw.strip().lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    raise InvalidParameter(f"Invalid {name}: {raw!r} is not true or false")
+
+
+def integer(name: str, raw: str) -> int:
+    """A decimal integer that fits 32 bits."""
+    try:
+        value = int(raw.strip(), 10)
+    except ValueError:
+        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an integer") from None
+    if not -INT32 <= value < INT32:
+        raise InvalidParameter(f"Invalid {name}: {value} is out of range")
+    return value
+
+
+def sid(prefix: str) -> Converter:
+    """A Sid with the given two-letter prefix, in its stored (lower-case hex) spelling."""
+
+    def convert(name: str, raw: str) -> str:
+        if not is_sid(raw, prefix):
+            raise InvalidParameter(f"Invalid {name}: {raw!r} is not a valid {prefix} Sid")
+        return normalize_sid(raw)
+
+    return convert
+
+
+def enum(*allowed: str) -> Converter:
+    """One of a fixed set of values (exact case, as the spec lists them)."""
+
+    def convert(name: str, raw: str) -> str:
+        if raw not in allowed:
+            raise InvalidParameter(f"Invalid {name}: {raw!r} is not one of {', '.join(allowed)}")
+        return raw
+
+    return convert
+
+
+def uri(name: str, raw: str) -> str:
+    """An absolute http(s) URL."""
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in raw):
+        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an absolute http(s) URL")
+    return raw
+
+
+def json_object(name: str, raw: str) -> str:
+    """A string holding a JSON object; stored as sent."""
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise InvalidParameter(f"Invalid {name}: not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidParameter(f"Invalid {name}: must be a JSON object")
+    return text(name, raw)
+
+
+@dataclass(frozen=True)
+class Param:
+    """One request parameter: its wire name, the attribute it fills, how to read it."""
+
+    wire: str
+    attr: str
+    convert: Converter = text
+    required: bool = False
+
+
+def parse(form: Mapping[str, str], params: tuple[Param, ...], *, where: str = "post body") -> dict[str, Any]:
+    """Typed values of the ``params`` present in ``form``; unknown names are ignored, as Twilio does."""
+    values: dict[str, Any] = {}
+    for param in params:
+        raw = form.get(param.wire)
+        if raw is None or (param.required and raw == ""):
+            if param.required:
+                raise MissingParameter(param.wire, where)
+            continue
+        values[param.attr] = param.convert(param.wire, raw)
+    return values

@@ -1,0 +1,1 @@
+"""One module per API resource; endpoint functions are named after the API operations."""

@@ -1,0 +1,91 @@
+"""The Store protocol the resources call, and the factory that picks an engine by URL.
+
+The API layer sees only this protocol: it never knows whether SQLite or PostgreSQL is
+behind it. Every operation is named after the API operation it serves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from ..models import Channel, ChannelCreate, Credential, FlexFlow, FlexFlowFields
+from ..paging import Window
+from ..settings import Settings
+
+
+class Store(Protocol):
+    """Persistence for accounts, Flex Flows and channels, scoped by account."""
+
+    paging_secret: bytes
+
+    async def open(self) -> None:
+        """Connect, apply pending migrations and load the paging secret."""
+
+    async def close(self) -> None:
+        """Release connections and threads."""
+
+    async def find_credential(self, sid: str) -> Credential | None:
+        """The account and secret hash behind an Account Sid or API Key Sid."""
+
+    async def create_account(self, friendly_name: str | None, token_hash: str) -> str:
+        """A new account; returns its Sid."""
+
+    async def ensure_account(self, sid: str, token_hash: str, friendly_name: str | None) -> None:
+        """Make the account ``sid`` exist with exactly this token."""
+
+    async def create_api_key(self, account_sid: str, secret_hash: str, friendly_name: str | None) -> str:
+        """A new API key of ``account_sid``; returns its Sid."""
+
+    async def count_accounts(self) -> int:
+        """How many accounts exist."""
+
+    async def create_flex_flow(self, flow: FlexFlow) -> FlexFlow:
+        """Store a new Flex Flow."""
+
+    async def fetch_flex_flow(self, account_sid: str, sid: str) -> FlexFlow | None:
+        """One Flex Flow of the account, or None."""
+
+    async def update_flex_flow(self, account_sid: str, sid: str, fields: FlexFlowFields) -> FlexFlow | None:
+        """Apply ``fields`` atomically (see models.updated_flex_flow); None if absent."""
+
+    async def delete_flex_flow(self, account_sid: str, sid: str) -> bool:
+        """Delete one Flex Flow; whether it existed."""
+
+    async def list_flex_flows(
+        self, account_sid: str, friendly_name: str | None, window: Window
+    ) -> tuple[Sequence[FlexFlow], bool]:
+        """One page of Flex Flows in creation order, and whether more lie beyond."""
+
+    async def create_channel(self, account_sid: str, params: ChannelCreate) -> Channel:
+        """Create a channel, or return the Identity's existing one on that flow."""
+
+    async def fetch_channel(self, account_sid: str, sid: str) -> Channel | None:
+        """One channel of the account, or None."""
+
+    async def delete_channel(self, account_sid: str, sid: str) -> bool:
+        """Delete one channel; whether it existed."""
+
+    async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
+        """One page of channels in creation order, and whether more lie beyond."""
+
+    async def seed(self, account_sid: str, flows: int, channels: int, progress: ProgressFn | None = None) -> None:
+        """Bulk-insert ``flows`` Flex Flows and ``channels`` channels (benchmarks, demos)."""
+
+
+class ProgressFn(Protocol):
+    def __call__(self, done: int, total: int) -> None: ...
+
+
+def create_store(settings: Settings) -> Store:
+    """The store for ``settings.database_url``; nothing is connected until ``open()``."""
+    url = settings.database_url
+    if url.startswith("sqlite:"):
+        from .sqlite import SqliteStore
+
+        return SqliteStore(url, settings)
+    if url.startswith(("postgresql:", "postgres:", "postgresql+asyncpg:")):
+        from .postgres import PostgresStore
+
+        return PostgresStore(url, settings)
+    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://...")

@@ -1,0 +1,461 @@
+"""SQLite store: one file, WAL mode, durable commits, group commit on one writer thread.
+
+Reads run directly on the event loop's thread through their own connection: an indexed
+keyset query takes tens of microseconds, less than a hop to a thread pool would cost.
+Writes go to a single writer thread that owns the write connection. While it commits
+(an fsync with ``synchronous=FULL``) further writes queue up; the next transaction
+takes all of them, each inside its own SAVEPOINT so one failing write does not undo the
+others, and one fsync makes the whole batch durable. A request is answered only after
+the COMMIT that holds its write returned, so every 2xx survives ``kill -9`` and power
+loss. Several server processes on one file wait for each other's write lock
+(``busy_timeout``) instead of failing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import queue
+import secrets
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import orjson
+
+from ..dates import now_iso
+from ..errors import ChatUniqueNameTaken, FlexFlowDisabled, FlexFlowNotFound, ServiceUnavailable
+from ..models import (
+    Channel,
+    ChannelCreate,
+    Credential,
+    FlexFlow,
+    FlexFlowFields,
+    channel_task_sid,
+    check_chat_unique_name,
+    updated_flex_flow,
+)
+from ..paging import Window
+from ..seeding import seed_batches
+from ..settings import Settings
+from ..sids import mint_sid
+from . import ProgressFn
+from .migrations.sqlite import STEPS
+
+MAX_BATCH = 256
+CHANNEL_COLUMNS = "sid, account_sid, flex_flow_sid, user_sid, task_sid, date_created, date_updated, seq"
+FLOW_COLUMNS = (
+    "sid, account_sid, friendly_name, chat_service_sid, channel_type, contact_identity, enabled,"
+    " integration_type, integration, long_lived, janitor_enabled, date_created, date_updated, seq"
+)
+
+WriteFn = Callable[..., Any]
+
+
+def database_path(url: str) -> str:
+    """The file behind ``sqlite:///relative``, ``sqlite:////absolute`` or ``sqlite:///:memory:``."""
+    path = url.removeprefix("sqlite:").removeprefix("//")
+    if path.startswith("/") and not path.startswith("//"):
+        path = path[1:]
+    elif path.startswith("//"):
+        path = path[1:]
+    if path in ("", ":memory:"):
+        return ""
+    return path
+
+
+def _flow(row: Sequence[Any]) -> FlexFlow:
+    return FlexFlow(
+        row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7],
+        orjson.loads(row[8]), bool(row[9]), bool(row[10]), row[11], row[12], row[13],
+    )
+
+
+def _is_locked(error: sqlite3.OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
+
+
+class _Job:
+    __slots__ = ("fn", "args", "future")
+
+    def __init__(self, fn: WriteFn, args: tuple[Any, ...]) -> None:
+        self.fn = fn
+        self.args = args
+        self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+
+class _Writer(threading.Thread):
+    """Owns the write connection; runs queued writes in batches, one COMMIT per batch."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(name="flexchat-sqlite-writer", daemon=True)
+        self.conn = conn
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+
+    def run(self) -> None:
+        stopping = False
+        while not stopping:
+            job = self.jobs.get()
+            if job is None:
+                break
+            batch = [job]
+            while len(batch) < MAX_BATCH:
+                try:
+                    more = self.jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stopping = True
+                    break
+                batch.append(more)
+            self._run_batch(batch)
+        self.conn.close()
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            for job in batch:
+                job.future.set_exception(ServiceUnavailable(f"Service unavailable: database is busy ({error})"))
+            return
+        outcomes: list[tuple[bool, Any]] = []
+        for job in batch:
+            conn.execute("SAVEPOINT job")
+            try:
+                result = job.fn(conn, *job.args)
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting request
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                outcomes.append((False, error))
+            else:
+                conn.execute("RELEASE job")
+                outcomes.append((True, result))
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            for job in batch:
+                job.future.set_exception(ServiceUnavailable(f"Service unavailable: commit failed ({error})"))
+            return
+        for job, (ok, value) in zip(batch, outcomes):
+            if ok:
+                job.future.set_result(value)
+            else:
+                job.future.set_exception(value)
+
+    def submit(self, fn: WriteFn, args: tuple[Any, ...]) -> concurrent.futures.Future[Any]:
+        job = _Job(fn, args)
+        self.jobs.put(job)
+        return job.future
+
+
+class SqliteStore:
+    """The embedded default store (see module docstring)."""
+
+    def __init__(self, url: str, settings: Settings) -> None:
+        self.url = url
+        self.timeout = settings.db_timeout
+        self.paging_secret = b""
+        self._path = database_path(url)
+        self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._writer: _Writer | None = None
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self._path, isolation_level=None, check_same_thread=False, timeout=self.timeout
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
+    async def open(self) -> None:
+        """Create the file if needed, switch to WAL, migrate, start the writer."""
+        if not self._path:
+            # ":memory:" means a private throw-away database; a temporary file keeps the
+            # reader and writer connections on one database with the same code path.
+            self._temp_dir = tempfile.TemporaryDirectory(prefix="flexchat-")
+            self._path = os.path.join(self._temp_dir.name, "flexchat.db")
+        directory = os.path.dirname(os.path.abspath(self._path))
+        os.makedirs(directory, exist_ok=True)
+        conn = self._connect()
+        conn.execute("PRAGMA journal_mode = WAL")
+        self.paging_secret = self._migrate(conn)
+        self._writer = _Writer(conn)
+        self._writer.start()
+        self._reader = self._connect()
+        self._reader.execute("PRAGMA query_only = ON")
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> bytes:
+        # BEGIN IMMEDIATE takes the write lock first, so processes starting together
+        # apply the steps one at a time and never see a half-built schema.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(STEPS):
+                raise RuntimeError(
+                    f"database schema version {version} is newer than this flexchat ({len(STEPS)})"
+                )
+            for number, step in enumerate(STEPS[version:], start=version + 1):
+                for statement in step.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute(
+                "INSERT INTO server_settings (name, value) VALUES ('paging_secret', ?) ON CONFLICT DO NOTHING",
+                (secrets.token_bytes(32),),
+            )
+            secret = conn.execute("SELECT value FROM server_settings WHERE name = 'paging_secret'").fetchone()[0]
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return bytes(secret)
+
+    async def close(self) -> None:
+        """Stop the writer after it finished the queued writes; close connections."""
+        if self._writer is not None:
+            self._writer.jobs.put(None)
+            await asyncio.to_thread(self._writer.join)
+            self._writer = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+        if self._temp_dir is not None:
+            self._temp_dir.cleanup()
+            self._temp_dir = None
+
+    # -- plumbing --------------------------------------------------------------------
+
+    async def _write(self, fn: WriteFn, *args: Any) -> Any:
+        assert self._writer is not None, "store is not open"
+        return await asyncio.wrap_future(self._writer.submit(fn, args))
+
+    def _read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        assert self._reader is not None, "store is not open"
+        try:
+            return self._reader.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as error:
+            if _is_locked(error):
+                raise ServiceUnavailable(f"Service unavailable: database is busy ({error})") from None
+            raise
+
+    # -- accounts --------------------------------------------------------------------
+
+    async def find_credential(self, sid: str) -> Credential | None:
+        if sid.startswith("SK"):
+            rows = self._read("SELECT account_sid, secret_hash FROM api_keys WHERE sid = ?", (sid,))
+        else:
+            rows = self._read("SELECT sid, auth_token_hash FROM accounts WHERE sid = ?", (sid,))
+        return Credential(rows[0][0], rows[0][1]) if rows else None
+
+    async def create_account(self, friendly_name: str | None, token_hash: str) -> str:
+        sid = mint_sid("AC")
+        await self.ensure_account(sid, token_hash, friendly_name)
+        return sid
+
+    async def ensure_account(self, sid: str, token_hash: str, friendly_name: str | None) -> None:
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO accounts (sid, friendly_name, auth_token_hash, date_created) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (sid) DO UPDATE SET auth_token_hash = excluded.auth_token_hash",
+                (sid, friendly_name, token_hash, now_iso()),
+            )
+
+        await self._write(write)
+
+    async def create_api_key(self, account_sid: str, secret_hash: str, friendly_name: str | None) -> str:
+        sid = mint_sid("SK")
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO api_keys (sid, account_sid, friendly_name, secret_hash, date_created)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (sid, account_sid, friendly_name, secret_hash, now_iso()),
+            )
+
+        await self._write(write)
+        return sid
+
+    async def count_accounts(self) -> int:
+        return int(self._read("SELECT count(*) FROM accounts", ())[0][0])
+
+    # -- Flex Flows ------------------------------------------------------------------
+
+    async def create_flex_flow(self, flow: FlexFlow) -> FlexFlow:
+        def write(conn: sqlite3.Connection) -> FlexFlow:
+            (seq,) = conn.execute(
+                "INSERT INTO flex_flows (sid, account_sid, friendly_name, chat_service_sid, channel_type,"
+                " contact_identity, enabled, integration_type, integration, long_lived, janitor_enabled,"
+                " date_created, date_updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                (
+                    flow.sid, flow.account_sid, flow.friendly_name, flow.chat_service_sid,
+                    flow.channel_type, flow.contact_identity, flow.enabled, flow.integration_type,
+                    orjson.dumps(flow.integration).decode(), flow.long_lived, flow.janitor_enabled,
+                    flow.date_created, flow.date_updated,
+                ),
+            ).fetchone()
+            return replace(flow, seq=seq)
+
+        result: FlexFlow = await self._write(write)
+        return result
+
+    async def fetch_flex_flow(self, account_sid: str, sid: str) -> FlexFlow | None:
+        rows = self._read(
+            f"SELECT {FLOW_COLUMNS} FROM flex_flows WHERE sid = ? AND account_sid = ?", (sid, account_sid)
+        )
+        return _flow(rows[0]) if rows else None
+
+    async def update_flex_flow(self, account_sid: str, sid: str, fields: FlexFlowFields) -> FlexFlow | None:
+        def write(conn: sqlite3.Connection) -> FlexFlow | None:
+            row = conn.execute(
+                f"SELECT {FLOW_COLUMNS} FROM flex_flows WHERE sid = ? AND account_sid = ?", (sid, account_sid)
+            ).fetchone()
+            if row is None:
+                return None
+            flow = updated_flex_flow(_flow(row), fields)
+            conn.execute(
+                "UPDATE flex_flows SET friendly_name = ?, chat_service_sid = ?, channel_type = ?,"
+                " contact_identity = ?, enabled = ?, integration_type = ?, integration = ?, long_lived = ?,"
+                " janitor_enabled = ?, date_updated = ? WHERE seq = ?",
+                (
+                    flow.friendly_name, flow.chat_service_sid, flow.channel_type, flow.contact_identity,
+                    flow.enabled, flow.integration_type, orjson.dumps(flow.integration).decode(),
+                    flow.long_lived, flow.janitor_enabled, flow.date_updated, flow.seq,
+                ),
+            )
+            return flow
+
+        result: FlexFlow | None = await self._write(write)
+        return result
+
+    async def delete_flex_flow(self, account_sid: str, sid: str) -> bool:
+        return await self._delete("flex_flows", account_sid, sid)
+
+    async def _delete(self, table: str, account_sid: str, sid: str) -> bool:
+        def write(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(f"DELETE FROM {table} WHERE sid = ? AND account_sid = ?", (sid, account_sid))
+            return cursor.rowcount > 0
+
+        result: bool = await self._write(write)
+        return result
+
+    async def list_flex_flows(
+        self, account_sid: str, friendly_name: str | None, window: Window
+    ) -> tuple[Sequence[FlexFlow], bool]:
+        where, args = "account_sid = ?", [account_sid]
+        if friendly_name is not None:
+            where += " AND friendly_name = ?"
+            args.append(friendly_name)
+        rows, more = self._page(FLOW_COLUMNS, "flex_flows", where, args, window)
+        return [_flow(row) for row in rows], more
+
+    def _page(
+        self, columns: str, table: str, where: str, args: list[Any], window: Window
+    ) -> tuple[list[Any], bool]:
+        if window.before is not None:
+            sql = f"SELECT {columns} FROM {table} WHERE {where} AND seq < ? ORDER BY seq DESC LIMIT ?"
+            rows = self._read(sql, (*args, window.before, window.limit + 1))
+            more = len(rows) > window.limit
+            return rows[: window.limit][::-1], more
+        sql = f"SELECT {columns} FROM {table} WHERE {where} AND seq > ? ORDER BY seq LIMIT ?"
+        rows = self._read(sql, (*args, window.after or 0, window.limit + 1))
+        more = len(rows) > window.limit
+        return rows[: window.limit], more
+
+    # -- channels --------------------------------------------------------------------
+
+    async def create_channel(self, account_sid: str, params: ChannelCreate) -> Channel:
+        check_chat_unique_name(params.chat_unique_name)
+
+        def write(conn: sqlite3.Connection) -> Channel:
+            flow = conn.execute(
+                "SELECT chat_service_sid, enabled, integration_type FROM flex_flows"
+                " WHERE sid = ? AND account_sid = ?",
+                (params.flex_flow_sid, account_sid),
+            ).fetchone()
+            if flow is None:
+                raise FlexFlowNotFound(params.flex_flow_sid)
+            chat_service_sid, enabled, integration_type = flow
+            if not enabled:
+                raise FlexFlowDisabled(params.flex_flow_sid)
+            existing = conn.execute(
+                f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE account_sid = ? AND flex_flow_sid = ? AND identity = ?",
+                (account_sid, params.flex_flow_sid, params.identity),
+            ).fetchone()
+            if existing is not None:
+                return Channel(*existing)
+            now = now_iso()
+            conn.execute(
+                "INSERT INTO chat_users (sid, account_sid, chat_service_sid, identity, friendly_name, date_created)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (mint_sid("US"), account_sid, chat_service_sid, params.identity, params.chat_user_friendly_name, now),
+            )
+            (user_sid,) = conn.execute(
+                "SELECT sid FROM chat_users WHERE account_sid = ? AND chat_service_sid = ? AND identity = ?",
+                (account_sid, chat_service_sid, params.identity),
+            ).fetchone()
+            channel = Channel(
+                mint_sid("CH"), account_sid, params.flex_flow_sid, user_sid,
+                channel_task_sid(integration_type, params.task_sid), now, now,
+            )
+            try:
+                (seq,) = conn.execute(
+                    "INSERT INTO channels (sid, account_sid, flex_flow_sid, chat_service_sid, identity, user_sid,"
+                    " task_sid, target, chat_friendly_name, chat_unique_name, chat_user_friendly_name,"
+                    " pre_engagement_data, task_attributes, long_lived, date_created, date_updated)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                    (
+                        channel.sid, account_sid, params.flex_flow_sid, chat_service_sid, params.identity,
+                        user_sid, channel.task_sid, params.target, params.chat_friendly_name,
+                        params.chat_unique_name, params.chat_user_friendly_name, params.pre_engagement_data,
+                        params.task_attributes, params.long_lived, now, now,
+                    ),
+                ).fetchone()
+            except sqlite3.IntegrityError as error:
+                if "chat_unique_name" in str(error) and params.chat_unique_name is not None:
+                    raise ChatUniqueNameTaken(params.chat_unique_name) from None
+                raise
+            return replace(channel, seq=seq)
+
+        result: Channel = await self._write(write)
+        return result
+
+    async def fetch_channel(self, account_sid: str, sid: str) -> Channel | None:
+        rows = self._read(
+            f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE sid = ? AND account_sid = ?", (sid, account_sid)
+        )
+        return Channel(*rows[0]) if rows else None
+
+    async def delete_channel(self, account_sid: str, sid: str) -> bool:
+        return await self._delete("channels", account_sid, sid)
+
+    async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
+        rows, more = self._page(CHANNEL_COLUMNS, "channels", "account_sid = ?", [account_sid], window)
+        return [Channel(*row) for row in rows], more
+
+    # -- bulk ------------------------------------------------------------------------
+
+    async def seed(self, account_sid: str, flows: int, channels: int, progress: ProgressFn | None = None) -> None:
+        for batch in seed_batches(account_sid, flows, channels):
+            statement = (
+                f"INSERT INTO {batch.table} ({', '.join(batch.columns)})"
+                f" VALUES ({', '.join('?' * len(batch.columns))})"
+            )
+            await self._write(_executemany, statement, batch.rows)
+            if progress is not None:
+                progress(batch.done, batch.total)
+
+
+def _executemany(conn: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    conn.executemany(statement, rows)
