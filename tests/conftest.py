@@ -1,0 +1,166 @@
+"""Fixtures shared by the suite: one parametrised set of database engines, a real
+``flexchat serve`` per engine, and a fresh account per test for isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from flexchat.auth import hash_secret
+from flexchat.settings import Settings
+from flexchat.sids import mint_sid
+from flexchat.store import create_store
+from flexchat.testing import ServerProcess, run_server
+
+from .postgres import postgres_database
+
+ENGINES = ["sqlite"]  # "postgresql" joins when its store lands (issue 3)
+REFERENCE_DIR = Path(os.environ.get("FLEXCHAT_REFERENCE_DIR", Path(__file__).parents[2] / "shared" / "reference"))
+
+
+@dataclass(frozen=True)
+class Account:
+    sid: str
+    auth_token: str
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.sid, self.auth_token)
+
+
+def add_account(database_url: str) -> Account:
+    """A new account written straight into the database the server uses."""
+    account = Account(mint_sid("AC"), secrets.token_hex(16))
+
+    async def create() -> None:
+        store = create_store(Settings(database_url=database_url))
+        await store.open()
+        try:
+            await store.ensure_account(account.sid, hash_secret(account.auth_token), "test")
+        finally:
+            await store.close()
+
+    asyncio.run(create())
+    return account
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A fresh, empty database of the engine, for this test session."""
+    if engine == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'flexchat.db'}"
+    else:
+        with postgres_database() as url:
+            yield url
+
+
+@pytest.fixture(scope="session")
+def server(database_url: str) -> Iterator[ServerProcess]:
+    """A ``flexchat serve`` process on the engine's database."""
+    with run_server(database_url) as running:
+        yield running
+
+
+@pytest.fixture
+def account(server: ServerProcess) -> Account:
+    """A fresh account: every test sees an empty API."""
+    return add_account(server.database_url)
+
+
+class Api:
+    """Raw HTTP against the server, as a curl user would drive it."""
+
+    def __init__(self, base_url: str, auth: tuple[str, str] | None) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.auth = auth
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        url = path if path.startswith("http") else self.base_url + path
+        return self.session.request(method, url, timeout=30, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, data=data, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def create_flow(self, **overrides: Any) -> dict[str, Any]:
+        data = {
+            "FriendlyName": "Support",
+            "ChatServiceSid": "IS" + secrets.token_hex(16),
+            "ChannelType": "web",
+            "IntegrationType": "studio",
+            "Integration.FlowSid": "FW" + secrets.token_hex(16),
+            **overrides,
+        }
+        response = self.post("/v1/FlexFlows", data)
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    def create_channel(self, flow_sid: str, identity: str, **overrides: Any) -> requests.Response:
+        return self.post(
+            "/v1/Channels",
+            {
+                "FlexFlowSid": flow_sid,
+                "Identity": identity,
+                "ChatUserFriendlyName": f"User {identity}",
+                "ChatFriendlyName": f"Chat with {identity}",
+                **overrides,
+            },
+        )
+
+
+@pytest.fixture
+def api(server: ServerProcess, account: Account) -> Api:
+    return Api(server.base_url, account.auth)
+
+
+@pytest.fixture
+def anonymous(server: ServerProcess) -> Api:
+    return Api(server.base_url, None)
+
+
+@pytest.fixture
+def twilio_client(server: ServerProcess, account: Account) -> Any:
+    """The unmodified official client, pointed at the server."""
+    from twilio.rest import Client
+
+    client = Client(account.sid, account.auth_token)
+    client.flex_api.base_url = server.base_url
+    return client
+
+
+@pytest.fixture
+def flow(api: Api) -> dict[str, Any]:
+    return api.create_flow()
+
+
+def seed_channels(database_url: str, account: Account, flows: int, channels: int) -> None:
+    """Bulk data through the store's seeding (fast), for paging tests."""
+
+    async def seed() -> None:
+        store = create_store(Settings(database_url=database_url))
+        await store.open()
+        try:
+            await store.seed(account.sid, flows, channels)
+        finally:
+            await store.close()
+
+    asyncio.run(seed())
