@@ -167,6 +167,9 @@ def serve(settings: Settings) -> int:
         "log_level": settings.log_level,
         "access_log": settings.access_log,
         "server_header": False,
+        # Forwarded headers are honoured by AppContext.base_url, and only with --trust-proxy;
+        # uvicorn's own handling would trust any loopback peer.
+        "proxy_headers": False,
     }
     if settings.workers == 1:
         from .app import create_app
