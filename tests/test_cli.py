@@ -20,7 +20,10 @@ from flexchat.testing import free_port
 def flexchat(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "flexchat.cli", *args],
-        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -43,7 +46,10 @@ def serve_until_ready(args: list[str], env: dict[str, str] | None = None) -> tup
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "flexchat.cli", "serve", "--port", str(port), "--no-access-log", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     lines = []
     assert process.stdout is not None
@@ -62,7 +68,9 @@ def test_serve_on_empty_database_creates_an_account_once(tmp_path: Path) -> None
     try:
         creds = json.loads(next(line for line in output.splitlines() if line.startswith("{")))
         assert f'client.flex_api.base_url = "http://127.0.0.1:{port}"' in output
-        response = requests.get(f"http://127.0.0.1:{port}/v1/Channels", auth=(creds["sid"], creds["auth_token"]), timeout=10)
+        response = requests.get(
+            f"http://127.0.0.1:{port}/v1/Channels", auth=(creds["sid"], creds["auth_token"]), timeout=10
+        )
         assert response.status_code == 200
     finally:
         process.terminate()
@@ -88,7 +96,9 @@ def test_serve_with_bootstrap_credentials(tmp_path: Path) -> None:
     process, _, port = serve_until_ready([], {**env, "FLEXCHAT_AUTH_TOKEN": "rotated"})
     try:
         assert requests.get(f"http://127.0.0.1:{port}/v1/Channels", auth=(sid, token), timeout=10).status_code == 401
-        assert requests.get(f"http://127.0.0.1:{port}/v1/Channels", auth=(sid, "rotated"), timeout=10).status_code == 200
+        assert (
+            requests.get(f"http://127.0.0.1:{port}/v1/Channels", auth=(sid, "rotated"), timeout=10).status_code == 200
+        )
     finally:
         process.terminate()
         process.wait(10)

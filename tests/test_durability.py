@@ -56,8 +56,13 @@ def test_sigkill_during_concurrent_creates_loses_no_acknowledged_channel(databas
 
     # Same database, same account: a new process must find every acknowledged channel.
     restarted = ServerProcess(
-        first.base_url.rsplit(":", 1)[0] + f":{first.port}", first.account_sid, first.auth_token,
-        database_url, first.port, first.args, first.env,
+        first.base_url.rsplit(":", 1)[0] + f":{first.port}",
+        first.account_sid,
+        first.auth_token,
+        database_url,
+        first.port,
+        first.args,
+        first.env,
     )
     restarted.start()
     try:

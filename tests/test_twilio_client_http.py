@@ -105,7 +105,11 @@ def test_fetch_and_delete_channel(twilio_client: Client) -> None:
     flow = create_flow(twilio_client, "studio")
     channel = create_channel(twilio_client, flow.sid, "dave")
     fetched = twilio_client.flex_api.v1.channel(channel.sid).fetch()
-    assert (fetched.sid, fetched.user_sid, fetched.date_created) == (channel.sid, channel.user_sid, channel.date_created)
+    assert (fetched.sid, fetched.user_sid, fetched.date_created) == (
+        channel.sid,
+        channel.user_sid,
+        channel.date_created,
+    )
     assert twilio_client.flex_api.v1.channel(channel.sid).delete() is True
     with pytest.raises(TwilioRestException) as caught:
         twilio_client.flex_api.v1.channel(channel.sid).fetch()
@@ -192,9 +196,20 @@ def test_api_key_authenticates_as_its_account(twilio_client: Client, server: Any
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "flexchat.cli", "api-key", "create", "--database", server.database_url,
-         "--account-sid", twilio_client.username],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "flexchat.cli",
+            "api-key",
+            "create",
+            "--database",
+            server.database_url,
+            "--account-sid",
+            twilio_client.username,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     key = json.loads(out)
     assert SID["AC"].match(key["account_sid"]) and key["sid"].startswith("SK")

@@ -123,7 +123,10 @@ def test_invalid_channel_parameters(api: Api, flow: dict[str, Any], data: dict[s
 
 def test_unknown_and_malformed_sids_and_routes_are_404(api: Api) -> None:
     assert_twilio_error(
-        api.get("/v1/Channels/CH" + "0" * 32), 404, 20404, f"The requested resource /Channels/CH{'0' * 32} was not found"
+        api.get("/v1/Channels/CH" + "0" * 32),
+        404,
+        20404,
+        f"The requested resource /Channels/CH{'0' * 32} was not found",
     )
     assert_twilio_error(api.get("/v1/Channels/not-a-sid"), 404, 20404)
     assert_twilio_error(api.get("/v1/Channels/FO" + "0" * 32), 404, 20404)
@@ -150,7 +153,9 @@ def test_oversized_body_is_413(api: Api, flow: dict[str, Any]) -> None:
 def test_non_form_body_and_bad_encoding(api: Api) -> None:
     response = api.post("/v1/FlexFlows", data=b'{"FriendlyName": "x"}', headers={"Content-Type": "application/json"})
     assert_twilio_error(response, 415, 20415)
-    response = api.post("/v1/FlexFlows", data=b"FriendlyName=%ff%fe", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = api.post(
+        "/v1/FlexFlows", data=b"FriendlyName=%ff%fe", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert_twilio_error(response, 400, 20001)
     assert_twilio_error(api.get("/v1/Channels?PageSize=%ff"), 400, 20001)
 
@@ -160,7 +165,14 @@ def test_wire_shape_of_created_channel(api: Api, flow: dict[str, Any], server: A
     assert response.status_code == 201
     body = response.json()
     assert set(body) == {
-        "account_sid", "flex_flow_sid", "sid", "user_sid", "task_sid", "url", "date_created", "date_updated"
+        "account_sid",
+        "flex_flow_sid",
+        "sid",
+        "user_sid",
+        "task_sid",
+        "url",
+        "date_created",
+        "date_updated",
     }
     assert body["url"] == f"{server.base_url}/v1/Channels/{body['sid']}"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["date_created"])
@@ -265,9 +277,12 @@ def test_tampered_and_foreign_tokens(api: Api, server: Any, account: Any) -> Non
     token = query(api.get("/v1/Channels?PageSize=1").json()["meta"]["next_page_url"])["PageToken"]
     flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
     for bad in (flipped, "PA" + token[2:-3], "PAxyz", "garbage", token.replace("PA", "PB", 1), "PA" + "%" * 10):
-        assert "PageToken" in assert_twilio_error(
-            api.get("/v1/Channels", params={"PageSize": 1, "Page": 1, "PageToken": bad}), 400, 20001
-        )["message"]
+        assert (
+            "PageToken"
+            in assert_twilio_error(
+                api.get("/v1/Channels", params={"PageSize": 1, "Page": 1, "PageToken": bad}), 400, 20001
+            )["message"]
+        )
     # A token of another list, another filter or another account is refused too.
     assert_twilio_error(api.get("/v1/FlexFlows", params={"Page": 1, "PageToken": token}), 400, 20001)
     other = Api(server.base_url, add_account(server.database_url).auth)
@@ -287,7 +302,9 @@ def test_friendly_name_filter_stays_in_meta_urls(api: Api) -> None:
     assert len(rest["flex_flows"]) == 1 and rest["meta"]["next_page_url"] is None
     # The same token under another filter is refused.
     token = query(body["meta"]["next_page_url"])["PageToken"]
-    assert_twilio_error(api.get("/v1/FlexFlows", params={"FriendlyName": "Other 1", "Page": 1, "PageToken": token}), 400, 20001)
+    assert_twilio_error(
+        api.get("/v1/FlexFlows", params={"FriendlyName": "Other 1", "Page": 1, "PageToken": token}), 400, 20001
+    )
 
 
 def test_walk_is_exactly_once_while_others_create_and_delete(api: Api, flow: dict[str, Any]) -> None:

@@ -98,7 +98,7 @@ class FlexchatApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.startup()
-                except Exception as error:  # noqa: BLE001 - reported to the server
+                except Exception as error:
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
                 await send({"type": "lifespan.startup.complete"})
@@ -115,7 +115,7 @@ class FlexchatApp:
             if not self._open:
                 await self.startup()
             response = await self.dispatch(request)
-        except Exception as error:  # noqa: BLE001 - turned into a Twilio error body
+        except Exception as error:
             response = self.error_response(error)
         await self.send_response(send, request, response, started)
 
@@ -161,7 +161,10 @@ class FlexchatApp:
             # A browser sends credentials only where the origin is named, not with "*".
             (b"access-control-allow-origin", origin.encode("latin-1") if origin else b"*"),
             (b"access-control-allow-methods", ALLOW_METHODS.encode()),
-            (b"access-control-allow-headers", request_headers.get("access-control-request-headers", ALLOW_HEADERS).encode("latin-1")),
+            (
+                b"access-control-allow-headers",
+                request_headers.get("access-control-request-headers", ALLOW_HEADERS).encode("latin-1"),
+            ),
             (b"access-control-allow-credentials", b"true"),
             (b"access-control-expose-headers", EXPOSE_HEADERS.encode()),
         ]

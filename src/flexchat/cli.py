@@ -32,13 +32,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8080)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
     serve.add_argument("--public-url", dest="public_url", help="absolute base URL for every URL in responses")
-    serve.add_argument("--trust-proxy", dest="trust_proxy", action="store_const", const=True,
-                       help="honour X-Forwarded-Proto and X-Forwarded-Host")
-    serve.add_argument("--db-timeout", dest="db_timeout", type=float,
-                       help="seconds to wait for the database before answering 503 (default 5)")
+    serve.add_argument(
+        "--trust-proxy",
+        dest="trust_proxy",
+        action="store_const",
+        const=True,
+        help="honour X-Forwarded-Proto and X-Forwarded-Host",
+    )
+    serve.add_argument(
+        "--db-timeout",
+        dest="db_timeout",
+        type=float,
+        help="seconds to wait for the database before answering 503 (default 5)",
+    )
     serve.add_argument("--log-level", dest="log_level", help="debug, info, warning, error")
-    serve.add_argument("--no-access-log", dest="access_log", action="store_const", const=False,
-                       help="do not log every request")
+    serve.add_argument(
+        "--no-access-log", dest="access_log", action="store_const", const=False, help="do not log every request"
+    )
 
     account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
     create = with_database(account.add_parser("create", help="create an account; prints its Sid and Auth Token"))
@@ -57,7 +67,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-SETTING_NAMES = {"host", "port", "database_url", "workers", "public_url", "trust_proxy", "db_timeout", "log_level", "access_log"}
+SETTING_NAMES = {
+    "host",
+    "port",
+    "database_url",
+    "workers",
+    "public_url",
+    "trust_proxy",
+    "db_timeout",
+    "log_level",
+    "access_log",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

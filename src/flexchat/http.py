@@ -40,7 +40,7 @@ def decode_form(raw: bytes, what: str) -> dict[str, str]:
 class Request:
     """One HTTP request; headers, query and form are decoded on first use."""
 
-    __slots__ = ("scope", "_receive", "_headers", "_query", "path_params", "account_sid")
+    __slots__ = ("_headers", "_query", "_receive", "account_sid", "path_params", "scope")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope

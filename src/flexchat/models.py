@@ -142,22 +142,22 @@ def new_flex_flow(account_sid: str, fields: FlexFlowFields) -> FlexFlow:
 
 def updated_flex_flow(flow: FlexFlow, fields: FlexFlowFields) -> FlexFlow:
     """``flow`` with the sent parameters applied; Integration.* merge into the old object."""
-    changes = {
-        name: value
-        for name, value in (
-            ("friendly_name", fields.friendly_name),
-            ("chat_service_sid", fields.chat_service_sid),
-            ("channel_type", fields.channel_type),
-            ("contact_identity", fields.contact_identity),
-            ("enabled", fields.enabled),
-            ("integration_type", fields.integration_type),
-            ("long_lived", fields.long_lived),
-            ("janitor_enabled", fields.janitor_enabled),
+    changes: dict[str, Any] = {
+        name: getattr(fields, name)
+        for name in (
+            "friendly_name",
+            "chat_service_sid",
+            "channel_type",
+            "contact_identity",
+            "enabled",
+            "integration_type",
+            "long_lived",
+            "janitor_enabled",
         )
-        if value is not None
+        if getattr(fields, name) is not None
     }
-    integration = {**flow.integration, **fields.integration}
-    updated = replace(flow, **changes, integration=integration, date_updated=now_iso())
+    changes["integration"] = {**flow.integration, **fields.integration}
+    updated = replace(flow, **changes, date_updated=now_iso())
     if updated.integration_type != flow.integration_type or fields.integration:
         _check_integration(updated.integration_type, updated.integration)
     return updated

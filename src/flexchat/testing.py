@@ -45,7 +45,7 @@ class ServerProcess:
     def start(self, timeout: float = 20.0) -> None:
         """Start the process and wait until it answers HTTP."""
         # A file, not a pipe: a pipe nobody reads would block a chatty server.
-        self.log = tempfile.TemporaryFile()
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "flexchat.cli", "serve", *self.args],
             env=self.env,

@@ -10,7 +10,7 @@ from ..errors import NotFound
 from ..http import Request, Response, empty_response, json_response
 from ..models import CHANNEL_TYPES, INTEGRATION_KEYS, INTEGRATION_TYPES, FlexFlow, FlexFlowFields, new_flex_flow
 from ..paging import ListScope, parse_page_request
-from ..params import Param, boolean, enum, integer, parse, sid, uri
+from ..params import Param, boolean, enum, integer, parse, sid, text, uri
 from .common import page_response, path_sid
 
 LIST_KEY = "flex_flows"
@@ -36,23 +36,19 @@ UPDATE_PARAMS = (
     Param("LongLived", "long_lived", boolean),
     Param("JanitorEnabled", "janitor_enabled", boolean),
     *(
-        Param(wire, "integration." + key, *([_INTEGRATION_CONVERTERS[wire]] if wire in _INTEGRATION_CONVERTERS else []))
+        Param(wire, "integration." + key, _INTEGRATION_CONVERTERS.get(wire, text))
         for wire, key in INTEGRATION_KEYS.items()
     ),
 )
 _REQUIRED_ON_CREATE = {"FriendlyName", "ChatServiceSid", "ChannelType"}
-CREATE_PARAMS = tuple(
-    Param(p.wire, p.attr, p.convert, required=p.wire in _REQUIRED_ON_CREATE) for p in UPDATE_PARAMS
-)
+CREATE_PARAMS = tuple(Param(p.wire, p.attr, p.convert, required=p.wire in _REQUIRED_ON_CREATE) for p in UPDATE_PARAMS)
 
 
 def flex_flow_fields(form: Mapping[str, str], params: tuple[Param, ...]) -> FlexFlowFields:
     """The form as typed Flex Flow fields, Integration.* gathered into one object."""
     values = parse(form, params)
     integration = {
-        name.removeprefix("integration."): values.pop(name)
-        for name in list(values)
-        if name.startswith("integration.")
+        name.removeprefix("integration."): values.pop(name) for name in list(values) if name.startswith("integration.")
     }
     return FlexFlowFields(**values, integration=integration)
 

@@ -58,11 +58,8 @@ WriteFn = Callable[..., Any]
 
 def database_path(url: str) -> str:
     """The file behind ``sqlite:///relative``, ``sqlite:////absolute`` or ``sqlite:///:memory:``."""
-    path = url.removeprefix("sqlite:").removeprefix("//")
-    if path.startswith("/") and not path.startswith("//"):
-        path = path[1:]
-    elif path.startswith("//"):
-        path = path[1:]
+    # sqlite:///rel.db -> "/rel.db" -> "rel.db"; sqlite:////abs.db -> "//abs.db" -> "/abs.db"
+    path = url.removeprefix("sqlite:").removeprefix("//").removeprefix("/")
     if path in ("", ":memory:"):
         return ""
     return path
@@ -80,7 +77,7 @@ def _is_locked(error: sqlite3.OperationalError) -> bool:
 
 
 class _Job:
-    __slots__ = ("fn", "args", "future")
+    __slots__ = ("args", "fn", "future")
 
     def __init__(self, fn: WriteFn, args: tuple[Any, ...]) -> None:
         self.fn = fn
@@ -128,7 +125,7 @@ class _Writer(threading.Thread):
             conn.execute("SAVEPOINT job")
             try:
                 result = job.fn(conn, *job.args)
-            except BaseException as error:  # noqa: BLE001 - handed to the waiting request
+            except BaseException as error:
                 conn.execute("ROLLBACK TO job")
                 conn.execute("RELEASE job")
                 outcomes.append((False, error))
@@ -143,7 +140,7 @@ class _Writer(threading.Thread):
             for job in batch:
                 job.future.set_exception(ServiceUnavailable(f"Service unavailable: commit failed ({error})"))
             return
-        for job, (ok, value) in zip(batch, outcomes):
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
             if ok:
                 job.future.set_result(value)
             else:
