@@ -15,7 +15,7 @@ from collections.abc import Callable
 from .auth import Authenticator
 from .context import AppContext
 from .errors import InternalError, ServiceUnavailable, TwilioError
-from .http import Receive, Request, Response, Scope, Send, empty_response, json_response
+from .http import ClientDisconnected, Receive, Request, Response, Scope, Send, empty_response, json_response
 from .resources import channels, flex_flows
 from .routing import Route, Router
 from .settings import Settings
@@ -115,6 +115,8 @@ class FlexchatApp:
             if not self._open:
                 await self.startup()
             response = await self.dispatch(request)
+        except ClientDisconnected:
+            return
         except Exception as error:
             response = self.error_response(error)
         await self.send_response(send, request, response, started)

@@ -37,6 +37,10 @@ def decode_form(raw: bytes, what: str) -> dict[str, str]:
     return out
 
 
+class ClientDisconnected(Exception):
+    """The client went away before its request body was complete; nothing is answered."""
+
+
 class Request:
     """One HTTP request; headers, query and form are decoded on first use."""
 
@@ -84,8 +88,9 @@ class Request:
         size = 0
         while True:
             message = await self._receive()
-            if message["type"] != "http.request":
-                break
+            if message["type"] == "http.disconnect":
+                # Never act on a truncated body: a half-sent form must not create anything.
+                raise ClientDisconnected()
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
