@@ -1,0 +1,82 @@
+"""PostgreSQL schema steps; the ``schema_migrations`` table records which are applied.
+
+The tables, columns, constraints and indexes mirror ``sqlite.py`` one for one, so both
+stores hold the same rows and answer with the same order. Engine-specific types only:
+``boolean`` for flags, ``bytea`` for the paging secret, and ``seq`` as a bigint identity
+(the keyset the lists page on). Dates stay ISO 8601 text exactly as the API sends them.
+
+Constraint names are spelled out because the store maps a violation of
+``channels_chat_unique_name`` to ``ChatUniqueNameTaken`` by name.
+"""
+
+STEPS: tuple[str, ...] = (
+    # 1: accounts, API keys, Flex Flows, chat users, channels.
+    """
+    CREATE TABLE server_settings (
+        name text PRIMARY KEY,
+        value bytea NOT NULL
+    );
+    CREATE TABLE accounts (
+        sid text PRIMARY KEY,
+        friendly_name text,
+        auth_token_hash text NOT NULL,
+        date_created text NOT NULL
+    );
+    CREATE TABLE api_keys (
+        sid text PRIMARY KEY,
+        account_sid text NOT NULL REFERENCES accounts(sid),
+        friendly_name text,
+        secret_hash text NOT NULL,
+        date_created text NOT NULL
+    );
+    CREATE TABLE flex_flows (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        sid text NOT NULL CONSTRAINT flex_flows_sid UNIQUE,
+        account_sid text NOT NULL,
+        friendly_name text NOT NULL,
+        chat_service_sid text NOT NULL,
+        channel_type text NOT NULL,
+        contact_identity text,
+        enabled boolean NOT NULL,
+        integration_type text NOT NULL,
+        integration text NOT NULL,
+        long_lived boolean NOT NULL,
+        janitor_enabled boolean NOT NULL,
+        date_created text NOT NULL,
+        date_updated text NOT NULL
+    );
+    CREATE INDEX flex_flows_by_account ON flex_flows (account_sid, seq);
+    CREATE INDEX flex_flows_by_name ON flex_flows (account_sid, friendly_name, seq);
+    CREATE TABLE chat_users (
+        sid text PRIMARY KEY,
+        account_sid text NOT NULL,
+        chat_service_sid text NOT NULL,
+        identity text NOT NULL,
+        friendly_name text NOT NULL,
+        date_created text NOT NULL,
+        CONSTRAINT chat_users_identity UNIQUE (account_sid, chat_service_sid, identity)
+    );
+    CREATE TABLE channels (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        sid text NOT NULL CONSTRAINT channels_sid UNIQUE,
+        account_sid text NOT NULL,
+        flex_flow_sid text NOT NULL,
+        chat_service_sid text NOT NULL,
+        identity text NOT NULL,
+        user_sid text NOT NULL,
+        task_sid text,
+        target text,
+        chat_friendly_name text NOT NULL,
+        chat_unique_name text,
+        chat_user_friendly_name text NOT NULL,
+        pre_engagement_data text,
+        task_attributes text,
+        long_lived boolean,
+        date_created text NOT NULL,
+        date_updated text NOT NULL,
+        CONSTRAINT channels_identity UNIQUE (account_sid, flex_flow_sid, identity),
+        CONSTRAINT channels_chat_unique_name UNIQUE (account_sid, chat_service_sid, chat_unique_name)
+    );
+    CREATE INDEX channels_by_account ON channels (account_sid, seq);
+    """,
+)

@@ -1,0 +1,513 @@
+"""PostgreSQL store: an asyncpg pool, one bounded call per operation, races settled by
+constraints.
+
+Every operation borrows a pooled connection for as long as it runs, under one deadline
+of ``settings.db_timeout`` that covers waiting for a free connection, connecting and
+the queries. Past the deadline, or when the database cannot be reached or drops the
+connection, the request gets :class:`ServiceUnavailable` (503/20503) and the connection
+is thrown away; the pool connects afresh on the next request, so the server heals by
+itself once the database is back. A request is answered only after its COMMIT
+returned, so every 2xx is as durable as the database's ``synchronous_commit`` makes it.
+
+Concurrency is left to the database: unique constraints with ``ON CONFLICT`` make racing
+channel creates for one Identity agree on one chat user and one channel, from any number
+of processes. Reads are single statements (one round trip each, prepared once per
+connection by asyncpg's statement cache).
+
+The schema is migrated inside one transaction that holds a transaction-level advisory
+lock, so processes starting together against an empty or old database apply the
+pending steps once, the others wait, and nobody sees half a schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg  # type: ignore[import-untyped]
+import orjson
+
+from ..dates import now_iso
+from ..errors import ChatUniqueNameTaken, FlexFlowDisabled, FlexFlowNotFound, ServiceUnavailable, TwilioError
+from ..models import (
+    Channel,
+    ChannelCreate,
+    Credential,
+    FlexFlow,
+    FlexFlowFields,
+    channel_task_sid,
+    check_chat_unique_name,
+    updated_flex_flow,
+)
+from ..paging import Window
+from ..seeding import seed_batches
+from ..settings import Settings
+from ..sids import mint_sid
+from . import ProgressFn
+from .migrations.postgres import STEPS
+
+log = logging.getLogger("flexchat.store")
+
+T = TypeVar("T")
+Work = Callable[[Any], Awaitable[T]]
+
+CHANNEL_COLUMNS = "sid, account_sid, flex_flow_sid, user_sid, task_sid, date_created, date_updated, seq"
+FLOW_COLUMNS = (
+    "sid, account_sid, friendly_name, chat_service_sid, channel_type, contact_identity, enabled,"
+    " integration_type, integration, long_lived, janitor_enabled, date_created, date_updated, seq"
+)
+# Any constant works as long as every flexchat process uses the same one: it names the
+# lock that serialises migrations across processes (advisory locks are per database).
+MIGRATION_LOCK = 0x666C6578636861  # "flexcha"
+APPLICATION_NAME = "flexchat"
+# Seeding and migrating may legitimately take longer than a request's deadline.
+BULK_TIMEOUT = 600.0
+# How often one process logs that the database is unavailable, at most.
+LOG_INTERVAL = 5.0
+
+# Errors that mean "the database cannot serve this now", not "this request is wrong".
+# Class 08 (connection), 57 (operator intervention: shutdown, restart, cancel), 53
+# (insufficient resources, e.g. too many connections) and 25006 (a read-only standby
+# during failover) all pass once the database is back.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+)
+# A deadlock or serialisation failure rolled the whole transaction back: run it again.
+RETRY: tuple[type[BaseException], ...] = (asyncpg.exceptions.TransactionRollbackError,)
+# Anything the driver or the server may raise.
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (*UNAVAILABLE, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def asyncpg_dsn(url: str) -> str:
+    """The URL as asyncpg takes it: SQLAlchemy's ``postgresql+asyncpg:`` scheme spelled plainly."""
+    return "postgresql:" + url.split(":", 1)[1] if url.startswith("postgresql+asyncpg:") else url
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+async def _keep_session(conn: Any) -> None:
+    """Pool reset that costs no round trip: the store never changes session state
+    (no SET, LISTEN, cursors or session locks), and an open transaction is already
+    rolled back by asyncpg before this runs."""
+
+
+def _flow(row: Sequence[Any]) -> FlexFlow:
+    return FlexFlow(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
+        orjson.loads(row[8]), row[9], row[10], row[11], row[12], row[13],
+    )
+
+
+def _channel(row: Sequence[Any]) -> Channel:
+    return Channel(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+
+
+async def migrate(conn: Any, steps: Sequence[str] = STEPS) -> bytes:
+    """Apply the pending ``steps`` in one transaction; return the paging secret.
+
+    The advisory lock is taken first, inside the transaction, so a process that starts
+    while another migrates waits for its COMMIT and then finds nothing left to do.
+    READ COMMITTED (named explicitly, whatever the server default) gives each statement
+    after the lock a fresh snapshot that sees what the other process committed.
+    """
+    async with conn.transaction(isolation="read_committed"):
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        version = int(await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_migrations"))
+        if version > len(steps):
+            raise RuntimeError(f"database schema version {version} is newer than this flexchat ({len(steps)})")
+        for number, step in enumerate(steps[version:], start=version + 1):
+            # No arguments: asyncpg sends the step as a simple query, several statements at once.
+            await conn.execute(step)
+            await conn.execute("INSERT INTO schema_migrations (version) VALUES ($1)", number)
+        await conn.execute(
+            "INSERT INTO server_settings (name, value) VALUES ('paging_secret', $1) ON CONFLICT DO NOTHING",
+            secrets.token_bytes(32),
+        )
+        secret = await conn.fetchval("SELECT value FROM server_settings WHERE name = 'paging_secret'")
+    return bytes(secret)
+
+
+class PostgresStore:
+    """The store for several API processes on one PostgreSQL database (see module docstring)."""
+
+    def __init__(self, url: str, settings: Settings) -> None:
+        self.url = url
+        self.timeout = settings.db_timeout
+        self.pool_size = settings.db_pool_size
+        self.paging_secret = b""
+        self._dsn = asyncpg_dsn(url)
+        self._pool: Any = None
+        self._last_logged = 0.0
+        self._unlogged = 0
+
+    # -- life cycle ------------------------------------------------------------------
+
+    async def _connect(self) -> Any:
+        """A connection outside the pool, for work without the request deadline."""
+        return await asyncpg.connect(
+            self._dsn, timeout=self.timeout, command_timeout=BULK_TIMEOUT,
+            server_settings={"application_name": APPLICATION_NAME},
+        )
+
+    async def open(self) -> None:
+        """Migrate, load the paging secret and fill the pool.
+
+        Unlike a request, a failure here is final (RuntimeError with the reason): a
+        server that cannot reach its database at start is misconfigured more often
+        than unlucky, and the operator should hear about it at once.
+        """
+        # The deadline is enforced on the client; these make the server give up too
+        # on a statement, or a transaction whose client vanished, holding locks.
+        limit_ms = str(int(self.timeout * 1000))
+        try:
+            conn = await self._connect()
+            try:
+                self.paging_secret = await migrate(conn)
+            finally:
+                await conn.close()
+            self._pool = await asyncpg.create_pool(
+                self._dsn,
+                min_size=1,
+                max_size=self.pool_size,
+                timeout=self.timeout,
+                reset=_keep_session,
+                server_settings={
+                    "application_name": APPLICATION_NAME,
+                    "statement_timeout": limit_ms,
+                    "idle_in_transaction_session_timeout": limit_ms,
+                },
+            )
+        except DATABASE_ERRORS as error:
+            raise RuntimeError(
+                f"cannot open PostgreSQL at {redacted(self.url)}: {error.__class__.__name__}: {error}"
+            ) from error
+
+    async def close(self) -> None:
+        """Close the pool, waiting at most the deadline for borrowed connections."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), self.timeout)
+        except UNAVAILABLE:
+            pool.terminate()
+
+    # -- plumbing --------------------------------------------------------------------
+
+    async def _run(self, work: Work[T]) -> T:
+        """``work(conn)`` on a pooled connection, bounded by the deadline.
+
+        Database unavailability of any kind becomes ServiceUnavailable. A connection
+        whose state is unknown (a query cut off by the deadline may still run on it, or
+        the server dropped it) is terminated rather than returned to the pool.
+        """
+        pool = self._pool
+        if pool is None:
+            raise ServiceUnavailable("Service unavailable: the store is not open")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        while True:
+            conn = None
+            healthy = False
+            try:
+                async with asyncio.timeout_at(deadline):
+                    conn = await pool.acquire()
+                    try:
+                        result = await work(conn)
+                    except TwilioError:
+                        # A domain error (FlexFlowNotFound, ...): its transaction was
+                        # rolled back and the connection is as good as before.
+                        healthy = True
+                        raise
+                    except asyncpg.PostgresError as error:
+                        # The server answered; the connection survives unless the
+                        # answer was "going away".
+                        healthy = not isinstance(error, UNAVAILABLE) and not conn.is_closed()
+                        raise
+                    healthy = True
+                    return result
+            except RETRY as error:
+                if loop.time() >= deadline:
+                    raise self._unavailable(error) from None
+            except UNAVAILABLE as error:
+                raise self._unavailable(error) from None
+            except asyncpg.InterfaceError as error:
+                if conn is not None and conn.is_closed():
+                    raise self._unavailable(error) from None
+                raise
+            finally:
+                if conn is not None:
+                    if not healthy:
+                        conn.terminate()
+                    await self._release(pool, conn)
+
+    async def _release(self, pool: Any, conn: Any) -> None:
+        # A failed release has terminated the connection already; the answer stands.
+        with contextlib.suppress(*DATABASE_ERRORS):
+            await pool.release(conn, timeout=self.timeout)
+
+    def _unavailable(self, error: BaseException) -> ServiceUnavailable:
+        # During an outage every request fails the same way: one log line per interval.
+        now = time.monotonic()
+        self._unlogged += 1
+        if now - self._last_logged >= LOG_INTERVAL:
+            log.warning(
+                "database unavailable (%d failed requests): %s: %s",
+                self._unlogged, error.__class__.__name__, error,
+            )
+            self._last_logged, self._unlogged = now, 0
+        return ServiceUnavailable()
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        return await self._run(lambda conn: cast(Awaitable[list[Any]], conn.fetch(sql, *args)))
+
+    async def _fetchrow(self, sql: str, *args: Any) -> Any:
+        return await self._run(lambda conn: cast(Awaitable[Any], conn.fetchrow(sql, *args)))
+
+    async def _execute(self, sql: str, *args: Any) -> str:
+        return await self._run(lambda conn: cast(Awaitable[str], conn.execute(sql, *args)))
+
+    # -- accounts --------------------------------------------------------------------
+
+    async def find_credential(self, sid: str) -> Credential | None:
+        if sid.startswith("SK"):
+            row = await self._fetchrow("SELECT account_sid, secret_hash FROM api_keys WHERE sid = $1", sid)
+        else:
+            row = await self._fetchrow("SELECT sid, auth_token_hash FROM accounts WHERE sid = $1", sid)
+        return Credential(row[0], row[1]) if row is not None else None
+
+    async def create_account(self, friendly_name: str | None, token_hash: str) -> str:
+        sid = mint_sid("AC")
+        await self.ensure_account(sid, token_hash, friendly_name)
+        return sid
+
+    async def ensure_account(self, sid: str, token_hash: str, friendly_name: str | None) -> None:
+        await self._execute(
+            "INSERT INTO accounts (sid, friendly_name, auth_token_hash, date_created) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (sid) DO UPDATE SET auth_token_hash = excluded.auth_token_hash",
+            sid, friendly_name, token_hash, now_iso(),
+        )
+
+    async def create_api_key(self, account_sid: str, secret_hash: str, friendly_name: str | None) -> str:
+        sid = mint_sid("SK")
+        await self._execute(
+            "INSERT INTO api_keys (sid, account_sid, friendly_name, secret_hash, date_created)"
+            " VALUES ($1, $2, $3, $4, $5)",
+            sid, account_sid, friendly_name, secret_hash, now_iso(),
+        )
+        return sid
+
+    async def count_accounts(self) -> int:
+        row = await self._fetchrow("SELECT count(*) FROM accounts")
+        return int(row[0])
+
+    # -- Flex Flows ------------------------------------------------------------------
+
+    async def create_flex_flow(self, flow: FlexFlow) -> FlexFlow:
+        row = await self._fetchrow(
+            "INSERT INTO flex_flows (sid, account_sid, friendly_name, chat_service_sid, channel_type,"
+            " contact_identity, enabled, integration_type, integration, long_lived, janitor_enabled,"
+            " date_created, date_updated) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            " RETURNING seq",
+            flow.sid, flow.account_sid, flow.friendly_name, flow.chat_service_sid,
+            flow.channel_type, flow.contact_identity, flow.enabled, flow.integration_type,
+            orjson.dumps(flow.integration).decode(), flow.long_lived, flow.janitor_enabled,
+            flow.date_created, flow.date_updated,
+        )
+        return replace(flow, seq=row[0])
+
+    async def fetch_flex_flow(self, account_sid: str, sid: str) -> FlexFlow | None:
+        row = await self._fetchrow(
+            f"SELECT {FLOW_COLUMNS} FROM flex_flows WHERE sid = $1 AND account_sid = $2", sid, account_sid
+        )
+        return _flow(row) if row is not None else None
+
+    async def update_flex_flow(self, account_sid: str, sid: str, fields: FlexFlowFields) -> FlexFlow | None:
+        async def work(conn: Any) -> FlexFlow | None:
+            async with conn.transaction():
+                # FOR UPDATE: two updates of one flow merge their Integration.* one after
+                # the other instead of the later one overwriting the earlier's merge.
+                row = await conn.fetchrow(
+                    f"SELECT {FLOW_COLUMNS} FROM flex_flows WHERE sid = $1 AND account_sid = $2 FOR UPDATE",
+                    sid, account_sid,
+                )
+                if row is None:
+                    return None
+                flow = updated_flex_flow(_flow(row), fields)
+                await conn.execute(
+                    "UPDATE flex_flows SET friendly_name = $1, chat_service_sid = $2, channel_type = $3,"
+                    " contact_identity = $4, enabled = $5, integration_type = $6, integration = $7,"
+                    " long_lived = $8, janitor_enabled = $9, date_updated = $10 WHERE seq = $11",
+                    flow.friendly_name, flow.chat_service_sid, flow.channel_type, flow.contact_identity,
+                    flow.enabled, flow.integration_type, orjson.dumps(flow.integration).decode(),
+                    flow.long_lived, flow.janitor_enabled, flow.date_updated, flow.seq,
+                )
+                return flow
+
+        return await self._run(work)
+
+    async def delete_flex_flow(self, account_sid: str, sid: str) -> bool:
+        return await self._delete("flex_flows", account_sid, sid)
+
+    async def _delete(self, table: str, account_sid: str, sid: str) -> bool:
+        status = await self._execute(f"DELETE FROM {table} WHERE sid = $1 AND account_sid = $2", sid, account_sid)
+        return status != "DELETE 0"
+
+    async def list_flex_flows(
+        self, account_sid: str, friendly_name: str | None, window: Window
+    ) -> tuple[Sequence[FlexFlow], bool]:
+        where, args = "account_sid = $1", [account_sid]
+        if friendly_name is not None:
+            where += " AND friendly_name = $2"
+            args.append(friendly_name)
+        rows, more = await self._page(FLOW_COLUMNS, "flex_flows", where, args, window)
+        return [_flow(row) for row in rows], more
+
+    async def _page(
+        self, columns: str, table: str, where: str, args: list[Any], window: Window
+    ) -> tuple[list[Any], bool]:
+        n = len(args)
+        if window.before is not None:
+            sql = (
+                f"SELECT {columns} FROM {table} WHERE {where} AND seq < ${n + 1} ORDER BY seq DESC LIMIT ${n + 2}"
+            )
+            rows = await self._fetch(sql, *args, window.before, window.limit + 1)
+            more = len(rows) > window.limit
+            return rows[: window.limit][::-1], more
+        sql = f"SELECT {columns} FROM {table} WHERE {where} AND seq > ${n + 1} ORDER BY seq LIMIT ${n + 2}"
+        rows = await self._fetch(sql, *args, window.after or 0, window.limit + 1)
+        more = len(rows) > window.limit
+        return rows[: window.limit], more
+
+    # -- channels --------------------------------------------------------------------
+
+    async def create_channel(self, account_sid: str, params: ChannelCreate) -> Channel:
+        check_chat_unique_name(params.chat_unique_name)
+
+        async def work(conn: Any) -> Channel:
+            async with conn.transaction():
+                return await _create_channel(conn, account_sid, params)
+
+        return await self._run(work)
+
+    async def fetch_channel(self, account_sid: str, sid: str) -> Channel | None:
+        row = await self._fetchrow(
+            f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE sid = $1 AND account_sid = $2", sid, account_sid
+        )
+        return _channel(row) if row is not None else None
+
+    async def delete_channel(self, account_sid: str, sid: str) -> bool:
+        return await self._delete("channels", account_sid, sid)
+
+    async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
+        rows, more = await self._page(CHANNEL_COLUMNS, "channels", "account_sid = $1", [account_sid], window)
+        return [_channel(row) for row in rows], more
+
+    # -- bulk ------------------------------------------------------------------------
+
+    async def seed(self, account_sid: str, flows: int, channels: int, progress: ProgressFn | None = None) -> None:
+        conn = await self._connect()
+        try:
+            for batch in seed_batches(account_sid, flows, channels):
+                # COPY: one round trip per batch, ~10x the rate of INSERTs.
+                await conn.copy_records_to_table(batch.table, records=batch.rows, columns=list(batch.columns))
+                if progress is not None:
+                    progress(batch.done, batch.total)
+            # Fresh statistics, so the first list after a big seed plans with the index.
+            await conn.execute("ANALYZE flex_flows, chat_users, channels")
+        finally:
+            await conn.close()
+
+
+async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) -> Channel:
+    """The body of create_channel, inside its transaction (READ COMMITTED).
+
+    Each statement sees what other transactions committed before it started, so after
+    an ``ON CONFLICT DO NOTHING`` that lost a race (it waits for the winner's COMMIT),
+    the next SELECT finds the winner's row.
+    """
+    flow = await conn.fetchrow(
+        f"SELECT f.chat_service_sid, f.enabled, f.integration_type, {_prefixed('c', CHANNEL_COLUMNS)}"
+        " FROM flex_flows f LEFT JOIN channels c"
+        " ON c.account_sid = f.account_sid AND c.flex_flow_sid = f.sid AND c.identity = $3"
+        " WHERE f.sid = $1 AND f.account_sid = $2",
+        params.flex_flow_sid, account_sid, params.identity,
+    )
+    if flow is None:
+        raise FlexFlowNotFound(params.flex_flow_sid)
+    chat_service_sid, enabled, integration_type = flow[0], flow[1], flow[2]
+    if not enabled:
+        raise FlexFlowDisabled(params.flex_flow_sid)
+    if flow[3] is not None:
+        return _channel(flow[3:])
+    now = now_iso()
+    user_sid = await conn.fetchval(
+        "INSERT INTO chat_users (sid, account_sid, chat_service_sid, identity, friendly_name, date_created)"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_sid, chat_service_sid, identity) DO NOTHING"
+        " RETURNING sid",
+        mint_sid("US"), account_sid, chat_service_sid, params.identity, params.chat_user_friendly_name, now,
+    )
+    if user_sid is None:
+        user_sid = await conn.fetchval(
+            "SELECT sid FROM chat_users WHERE account_sid = $1 AND chat_service_sid = $2 AND identity = $3",
+            account_sid, chat_service_sid, params.identity,
+        )
+    channel = Channel(
+        mint_sid("CH"), account_sid, params.flex_flow_sid, user_sid,
+        channel_task_sid(integration_type, params.task_sid), now, now,
+    )
+    while True:
+        try:
+            seq = await conn.fetchval(
+                "INSERT INTO channels (sid, account_sid, flex_flow_sid, chat_service_sid, identity, user_sid,"
+                " task_sid, target, chat_friendly_name, chat_unique_name, chat_user_friendly_name,"
+                " pre_engagement_data, task_attributes, long_lived, date_created, date_updated)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                " ON CONFLICT (account_sid, flex_flow_sid, identity) DO NOTHING RETURNING seq",
+                channel.sid, account_sid, params.flex_flow_sid, chat_service_sid, params.identity,
+                user_sid, channel.task_sid, params.target, params.chat_friendly_name,
+                params.chat_unique_name, params.chat_user_friendly_name, params.pre_engagement_data,
+                params.task_attributes, params.long_lived, now, now,
+            )
+        except asyncpg.UniqueViolationError as error:
+            if error.constraint_name == "channels_chat_unique_name" and params.chat_unique_name is not None:
+                raise ChatUniqueNameTaken(params.chat_unique_name) from None
+            raise
+        if seq is not None:
+            return replace(channel, seq=seq)
+        # Another create for this Identity and flow committed first: answer with its channel.
+        existing = await conn.fetchrow(
+            f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE account_sid = $1 AND flex_flow_sid = $2 AND identity = $3",
+            account_sid, params.flex_flow_sid, params.identity,
+        )
+        if existing is not None:
+            return _channel(existing)
+        # ... and it was deleted again before this SELECT: try the insert once more.
+
+
+def _prefixed(alias: str, columns: str) -> str:
+    return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))
