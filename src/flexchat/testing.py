@@ -1,25 +1,62 @@
-"""Helpers for test suites: a real ``flexchat serve`` process, and (below) the
-in-process drop-in for the official twilio client."""
+"""Helpers for test suites: a real ``flexchat serve`` process, and an in-process drop-in
+for the official twilio client.
+
+In process, :class:`InProcessFlexchat` runs the very ASGI application ``flexchat serve``
+runs, on a private event loop in a background thread and a fresh store of its own; no
+socket is opened. :class:`FlexchatHttpClient` and :class:`AsyncFlexchatHttpClient` are
+``twilio.http`` clients that route requests for ``flex-api.twilio.com`` (in any edge or
+region form) into it, and :func:`twilio_client` returns a ready ``twilio.rest.Client``.
+
+twilio is the optional ``flexchat[testing]`` extra: it is imported only when one of the
+twilio-facing names is first used, so ``run_server`` works without it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import concurrent.futures
 import contextlib
+import json
 import os
+import re
 import secrets
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from functools import cache
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+from urllib.parse import unquote, urlencode, urlsplit
 
 from .sids import mint_sid
 
+if TYPE_CHECKING:
+    from .app import FlexchatApp
+    from .settings import Settings
+
+__all__ = [
+    "AsyncFlexchatHttpClient",
+    "FlexchatHttpClient",
+    "InProcessFlexchat",
+    "InProcessResponse",
+    "ServerProcess",
+    "UnsupportedHostError",
+    "free_port",
+    "is_flex_api_host",
+    "run_server",
+    "twilio_client",
+]
+
+T = TypeVar("T")
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
@@ -123,3 +160,470 @@ def run_server(
         yield server
     finally:
         server.stop()
+
+
+# -- in process ----------------------------------------------------------------------
+
+# flex-api.twilio.com, flex-api.<region>.twilio.com, flex-api.<edge>.<region>.twilio.com:
+# the three shapes twilio-python's ClientBase.get_hostname produces.
+_FLEX_API_HOST = re.compile(r"flex-api(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
+DEFAULT_BASE_URL = "https://flex-api.twilio.com"
+
+
+def is_flex_api_host(host: str) -> bool:
+    """Whether ``host`` (no port) is the Flex API in any of its edge or region forms."""
+    return _FLEX_API_HOST.fullmatch(host) is not None
+
+
+class UnsupportedHostError(LookupError):
+    """A request for a Twilio host other than the Flex API: flexchat does not serve it."""
+
+    def __init__(self, host: str, method: str, url: str) -> None:
+        super().__init__(
+            f"flexchat.testing serves only flex-api.twilio.com (in any edge or region form); "
+            f"{method} {url} is for host {host!r}, which flexchat does not implement"
+        )
+        self.host = host
+        self.url = url
+
+
+@dataclass(frozen=True)
+class InProcessResponse:
+    """What the application answered: status, headers as sent (lower-case names), body."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8")
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (any case), or None."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key == wanted), None)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _encode_pairs(values: Mapping[str, object] | None) -> str:
+    """Form/query encoding as ``requests`` does it: None dropped, sequences repeated."""
+    if not values:
+        return ""
+    pairs: list[tuple[str, object]] = []
+    for name, value in values.items():
+        items = value if isinstance(value, list | tuple) else [value]
+        pairs.extend((name, item) for item in items if item is not None)
+    return urlencode(pairs)
+
+
+def _basic_auth(user: str, password: str) -> str:
+    raw = f"{user}:{password}"
+    try:
+        encoded = raw.encode("latin-1")  # what requests and aiohttp send
+    except UnicodeEncodeError:
+        encoded = raw.encode("utf-8")
+    return "Basic " + base64.b64encode(encoded).decode("ascii")
+
+
+async def _shutdown(app: FlexchatApp, loop: asyncio.AbstractEventLoop, stop: bool = False) -> None:
+    try:
+        await app.shutdown()
+        await loop.shutdown_default_executor()
+    finally:
+        if stop:
+            loop.stop()
+
+
+def _stop_loop(app: FlexchatApp, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    """Close the store and end the loop thread; also the finaliser of an unclosed instance."""
+    if loop.is_closed() or not thread.is_alive():
+        return
+    if threading.current_thread() is thread:
+        # The garbage collector may run this on the loop's own thread: waiting would deadlock.
+        loop.create_task(_shutdown(app, loop, stop=True))
+        return
+    future = asyncio.run_coroutine_threadsafe(_shutdown(app, loop), loop)
+    try:
+        future.result(timeout=30)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=30)
+        if not thread.is_alive():
+            loop.close()
+
+
+class InProcessFlexchat:
+    """The flexchat application in this process, on a fresh store and a private event loop.
+
+    The application is the one ``flexchat serve`` runs (``create_app``); requests reach it
+    as ASGI calls, not through a socket. The store defaults to ``sqlite:///:memory:``, a
+    private temporary database removed on :meth:`close`. A first account is created on
+    start; :attr:`account_sid` and :attr:`auth_token` are its credentials.
+
+    Usable from any thread and from any event loop: every call is handed to the private
+    loop, so the sync and async twilio clients can share one instance.
+    """
+
+    def __init__(
+        self,
+        database_url: str = "sqlite:///:memory:",
+        *,
+        settings: Settings | None = None,
+        friendly_name: str | None = "flexchat.testing",
+    ) -> None:
+        from .app import create_app
+        from .settings import Settings
+
+        # Settings() rather than Settings.load(): a FLEXCHAT_PUBLIC_URL in the environment
+        # must not change the URLs a test sees.
+        self.settings = (settings or Settings()).with_(database_url=database_url)
+        self.app: FlexchatApp = create_app(self.settings)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="flexchat-inprocess", daemon=True)
+        self._thread.start()
+        self._finalizer = weakref.finalize(self, _stop_loop, self.app, self._loop, self._thread)
+        # At interpreter exit thread pools refuse work, so the store could not close
+        # cleanly; its committed data is durable and a temporary database removes itself.
+        self._finalizer.atexit = False
+        try:
+            self.run(self.app.startup())
+            self.account_sid, self.auth_token = self.create_account(friendly_name)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the store (deleting a ``:memory:`` database) and stop the loop thread."""
+        self._finalizer()
+
+    @property
+    def closed(self) -> bool:
+        return not self._finalizer.alive
+
+    def __enter__(self) -> InProcessFlexchat:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<InProcessFlexchat {self.settings.database_url} {state}>"
+
+    # -- running code on the private loop ---------------------------------------------
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the application's loop and wait for its result."""
+        if self.closed:
+            coro.close()
+            raise RuntimeError("this InProcessFlexchat is closed")
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("InProcessFlexchat.run() called from its own loop: await the coroutine instead")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(f"flexchat did not answer within {timeout}s") from None
+
+    async def run_async(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Await ``coro`` run on the application's loop, from any other event loop."""
+        if self.closed:
+            coro.close()
+            raise RuntimeError("this InProcessFlexchat is closed")
+        future = asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"flexchat did not answer within {timeout}s") from None
+
+    # -- accounts ----------------------------------------------------------------------
+
+    def create_account(self, friendly_name: str | None = None) -> tuple[str, str]:
+        """A new account in this instance's store: its Sid and Auth Token."""
+        from .auth import hash_secret, new_secret
+
+        token = new_secret()
+        sid = self.run(self.app.store.create_account(friendly_name, hash_secret(token)))
+        return sid, token
+
+    def create_api_key(self, account_sid: str | None = None, friendly_name: str | None = None) -> tuple[str, str]:
+        """A new API key (``SK...``) of the account (default: the first one): Sid and secret."""
+        from .auth import hash_secret, new_secret
+
+        secret = new_secret()
+        store = self.app.store
+        sid = self.run(store.create_api_key(account_sid or self.account_sid, hash_secret(secret), friendly_name))
+        return sid, secret
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.account_sid, self.auth_token)
+
+    # -- requests ------------------------------------------------------------------------
+
+    def build_request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, object] | None = None,
+        data: Mapping[str, object] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+    ) -> tuple[dict[str, Any], bytes]:
+        """The ASGI scope and body of one request, as a twilio HTTP client would send it.
+
+        Only Flex API hosts are accepted; anything else is :class:`UnsupportedHostError`.
+        """
+        method = method.upper()
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or not is_flex_api_host(host):
+            raise UnsupportedHostError(host or url, method, url)
+        query = "&".join(q for q in (parts.query, _encode_pairs(params)) if q)
+        header_map = {name.lower(): value for name, value in (headers or {}).items()}
+        if header_map.get("content-type", "").split(";")[0].strip() in ("application/json", "application/scim+json"):
+            body = json.dumps(dict(data)).encode() if data else b""
+        else:
+            body = _encode_pairs(data).encode("ascii")
+            if body:
+                header_map.setdefault("content-type", "application/x-www-form-urlencoded")
+        if auth is not None and "authorization" not in header_map:
+            header_map["authorization"] = _basic_auth(*auth)
+        header_map["host"] = parts.netloc
+        if body or method in ("POST", "PUT", "PATCH"):
+            header_map["content-length"] = str(len(body))
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": parts.scheme,
+            "path": unquote(parts.path) or "/",
+            "raw_path": (parts.path or "/").encode("latin-1", "replace"),
+            "query_string": query.encode("latin-1", "replace"),
+            "root_path": "",
+            "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in header_map.items()],
+            "client": ("127.0.0.1", 0),
+            "server": (host, port),
+        }
+        return scope, body
+
+    async def _call(self, scope: dict[str, Any], body: bytes) -> InProcessResponse:
+        request_sent = False
+        status: int | None = None
+        response_headers: list[tuple[str, str]] = []
+        chunks: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal request_sent
+            if request_sent:
+                return {"type": "http.disconnect"}
+            request_sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                response_headers.extend(
+                    (name.decode("latin-1"), value.decode("latin-1")) for name, value in message.get("headers", [])
+                )
+            elif message["type"] == "http.response.body":
+                chunks.append(bytes(message.get("body", b"")))
+
+        await self.app(scope, receive, send)
+        if status is None:
+            raise RuntimeError(f"flexchat sent no response to {scope['method']} {scope['path']}")
+        return InProcessResponse(status, response_headers, b"".join(chunks))
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, object] | None = None,
+        data: Mapping[str, object] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> InProcessResponse:
+        """One request to the application, waited for from this thread."""
+        scope, body = self.build_request(method, url, params, data, headers, auth)
+        return self.run(self._call(scope, body), timeout)
+
+    async def request_async(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, object] | None = None,
+        data: Mapping[str, object] | None = None,
+        headers: Mapping[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> InProcessResponse:
+        """One request to the application, awaited from any event loop."""
+        scope, body = self.build_request(method, url, params, data, headers, auth)
+        return await self.run_async(self._call(scope, body), timeout)
+
+
+# -- the twilio-facing part (twilio imported on first use) ------------------------------
+
+
+@cache
+def _twilio_classes() -> tuple[type[Any], type[Any]]:
+    """Define the two HTTP clients; twilio is imported here, not with this module."""
+    try:
+        from requests.structures import CaseInsensitiveDict
+        from twilio.http import AsyncHttpClient, HttpClient  # type: ignore[import-untyped]
+        from twilio.http.request import Request as TwilioRequest  # type: ignore[import-untyped]
+        from twilio.http.response import Response  # type: ignore[import-untyped]
+    except ImportError as error:  # pragma: no cover - depends on the installation
+        raise ImportError(
+            "flexchat.testing's twilio clients need twilio-python: pip install 'flexchat[testing]'"
+        ) from error
+
+    def prepare(
+        client: Any,
+        method: str,
+        url: str,
+        params: dict[str, object] | None,
+        data: dict[str, object] | None,
+        headers: dict[str, str] | None,
+        auth: tuple[str, str] | None,
+        timeout: float | None,
+    ) -> float | None:
+        if timeout is not None and timeout <= 0:
+            raise ValueError(timeout)
+        kwargs = {
+            "method": method.upper(), "url": url, "params": params, "data": data, "headers": headers, "auth": auth
+        }
+        client.log_request(kwargs)
+        client._test_only_last_request = TwilioRequest(**kwargs)
+        client._test_only_last_response = None
+        return timeout if timeout is not None else client.timeout
+
+    def finish(client: Any, raw: InProcessResponse) -> Any:
+        response = Response(raw.status, raw.text, CaseInsensitiveDict(raw.headers))
+        client.log_response(raw.status, response)
+        client._test_only_last_response = response
+        return response
+
+    class FlexchatHttpClient(HttpClient):  # type: ignore[misc]
+        """A ``twilio.http.HttpClient`` that answers Flex API requests in process.
+
+        ``flexchat`` is the instance to route to (default: a new one, closed with
+        :meth:`close` or when the client is garbage-collected).
+        """
+
+        def __init__(
+            self, flexchat: InProcessFlexchat | None = None, *, timeout: float | None = None, logger: Any = None
+        ) -> None:
+            import logging
+
+            super().__init__(logger or logging.getLogger("flexchat.testing"), False, timeout)
+            self.owns_flexchat = flexchat is None
+            self.flexchat = flexchat or InProcessFlexchat()
+
+        def request(
+            self,
+            method: str,
+            url: str,
+            params: dict[str, object] | None = None,
+            data: dict[str, object] | None = None,
+            headers: dict[str, str] | None = None,
+            auth: tuple[str, str] | None = None,
+            timeout: float | None = None,
+            allow_redirects: bool = False,
+        ) -> Any:
+            """Send one request to the in-process flexchat; a ``twilio.http.response.Response``."""
+            timeout = prepare(self, method, url, params, data, headers, auth, timeout)
+            return finish(self, self.flexchat.request(method, url, params, data, headers, auth, timeout))
+
+        def close(self) -> None:
+            """Close the flexchat instance if this client created it."""
+            if self.owns_flexchat:
+                self.flexchat.close()
+
+    class AsyncFlexchatHttpClient(AsyncHttpClient):  # type: ignore[misc]
+        """A ``twilio.http.AsyncHttpClient`` (for ``*_async`` calls) answering in process."""
+
+        def __init__(
+            self, flexchat: InProcessFlexchat | None = None, *, timeout: float | None = None, logger: Any = None
+        ) -> None:
+            import logging
+
+            super().__init__(logger or logging.getLogger("flexchat.testing"), True, timeout)
+            self.owns_flexchat = flexchat is None
+            self.flexchat = flexchat or InProcessFlexchat()
+
+        async def request(
+            self,
+            method: str,
+            url: str,
+            params: dict[str, object] | None = None,
+            data: dict[str, object] | None = None,
+            headers: dict[str, str] | None = None,
+            auth: tuple[str, str] | None = None,
+            timeout: float | None = None,
+            allow_redirects: bool = False,
+        ) -> Any:
+            """Send one request to the in-process flexchat; a ``twilio.http.response.Response``."""
+            timeout = prepare(self, method, url, params, data, headers, auth, timeout)
+            raw = await self.flexchat.request_async(method, url, params, data, headers, auth, timeout)
+            return finish(self, raw)
+
+        async def close(self) -> None:
+            """Close the flexchat instance if this client created it."""
+            if self.owns_flexchat:
+                await asyncio.to_thread(self.flexchat.close)
+
+        async def __aenter__(self) -> AsyncFlexchatHttpClient:
+            return self
+
+        async def __aexit__(self, *exc_info: object) -> None:
+            await self.close()
+
+    return FlexchatHttpClient, AsyncFlexchatHttpClient
+
+
+if TYPE_CHECKING:
+    FlexchatHttpClient: type[Any]
+    AsyncFlexchatHttpClient: type[Any]
+
+
+def __getattr__(name: str) -> Any:
+    # The twilio clients are built on first access so that importing this module (for
+    # run_server, say) does not need twilio installed.
+    if name == "FlexchatHttpClient":
+        return _twilio_classes()[0]
+    if name == "AsyncFlexchatHttpClient":
+        return _twilio_classes()[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def twilio_client(
+    async_: bool = False, *, flexchat: InProcessFlexchat | None = None, **client_options: Any
+) -> Any:
+    """A ready ``twilio.rest.Client`` bound to an in-process flexchat.
+
+    By default the flexchat is new, with a fresh store and a newly created account whose
+    Sid and Auth Token are the client's ``username`` and ``password``. With ``async_=True``
+    the client's ``*_async`` calls work (and the sync ones do not, as with twilio's own
+    ``AsyncTwilioHttpClient``). ``flexchat`` shares an existing instance (and its first
+    account) instead; ``client_options`` go to ``Client`` (``edge``, ``region``, ...).
+    The instance is ``client.http_client.flexchat``; ``client.http_client.close()``
+    releases it early, otherwise it is released when the client is garbage-collected.
+    """
+    from twilio.rest import Client  # type: ignore[import-untyped]
+
+    sync_class, async_class = _twilio_classes()
+    http_client = (async_class if async_ else sync_class)(flexchat)
+    instance = http_client.flexchat
+    return Client(instance.account_sid, instance.auth_token, http_client=http_client, **client_options)
