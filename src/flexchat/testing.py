@@ -50,6 +50,7 @@ __all__ = [
     "InProcessResponse",
     "ServerProcess",
     "UnsupportedHostError",
+    "add_account",
     "free_port",
     "is_flex_api_host",
     "run_server",
@@ -128,6 +129,40 @@ class ServerProcess:
     @property
     def auth(self) -> tuple[str, str]:
         return (self.account_sid, self.auth_token)
+
+    def create_account(self, friendly_name: str | None = None) -> tuple[str, str]:
+        """A new account, written straight into the server's database: its Sid and Auth Token."""
+        return add_account(self.database_url, friendly_name)
+
+
+def _run_blocking(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run(coro)``, in a helper thread when this thread already runs a loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def add_account(database_url: str, friendly_name: str | None = None) -> tuple[str, str]:
+    """A new account in the database at ``database_url`` (which a server may be using)."""
+    from .auth import hash_secret, new_secret
+    from .settings import Settings
+    from .store import create_store
+
+    sid, token = mint_sid("AC"), new_secret()
+
+    async def create() -> None:
+        store = create_store(Settings(database_url=database_url))
+        await store.open()
+        try:
+            await store.ensure_account(sid, hash_secret(token), friendly_name)
+        finally:
+            await store.close()
+
+    _run_blocking(create())
+    return sid, token
 
 
 @contextlib.contextmanager
