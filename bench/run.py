@@ -1,0 +1,652 @@
+"""``make bench``: flexchat's benchmark suite and performance budget.
+
+For each engine (SQLite, and PostgreSQL where its store exists and a server answers) it
+starts ``flexchat serve`` itself, measures resident memory on an empty database, seeds
+1,000,000 channels with ``flexchat seed``, walks every page once (checking the count,
+sampling Sids, keeping a PageToken about half-way in), and then drives load with wrk
+from a separate process, 32 connections, ~10 s per figure:
+
+1. list, first page, PageSize=50;
+2. list, a page ~10,000 pages deep (PageSize=50 with a real PA token ~500,000 rows in);
+3. list with PageSize=1000;
+4. fetch by Sid (random Sids from the whole data set);
+5. create (unique Identities; afterwards the server is SIGKILLed and every 201 must be
+   in the database);
+6. the ceiling: ``bench/ceiling.py``, a bare ASGI app on uvicorn with flexchat's
+   loop/http options, answering with the bytes of a real 50-channel page;
+
+then list and fetch again with 2 workers. It prints one table (each figure, its ratio to
+the ceiling), the resident memory with 0 and with 1,000,000 channels, and the targets
+met or missed; the raw figures go to ``bench/results/``.
+
+All traffic goes to 127.0.0.1. ``BENCH_CHANNELS=N`` shrinks the data set for a quick
+run; ``BENCH_POSTGRES_URL`` names the PostgreSQL server (default: the local one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import http.client
+import json
+import os
+import platform
+import random
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flexchat.sids import mint_sid
+from flexchat.testing import ServerProcess, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+LUA_DIR = ROOT / "bench" / "lua"
+RESULTS_DIR = ROOT / "bench" / "results"
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+BENCH_DATABASE = "flexchat_bench"
+FLOWS = 10
+SID_SAMPLE = 10_000
+
+# The budget (issue 4): ratios measured side by side in one run, one worker.
+TARGET_LIST = {"sqlite": 0.25, "postgresql": 0.15}
+TARGET_DEEP = 0.9
+TARGET_FETCH = {"sqlite": 0.3}
+TARGET_CREATE = {"sqlite": 0.05}
+TARGET_WORKERS = 1.5
+TARGET_MEMORY = 1.1
+
+
+def log(message: str) -> None:
+    """Progress on stderr, so stdout carries only the table."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- wrk ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Figure:
+    """One wrk run: what was measured and what wrk reported."""
+
+    engine: str
+    name: str
+    workers: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+    items: int = 0  # channels per response, for channels/s
+    created: int = 0
+    note: str = ""
+
+    @property
+    def items_per_second(self) -> float:
+        return self.rps * self.items
+
+
+@dataclass
+class Wrk:
+    """How every load run is driven."""
+
+    duration: float
+    connections: int
+    threads: int
+
+    def run(self, url: str, script: str, auth: str | None = None, args: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Run wrk once; the figures its report script printed."""
+        command = [
+            "wrk", f"-t{self.threads}", f"-c{self.connections}", f"-d{self.duration:g}s", "--timeout", "10s",
+            "-s", str(LUA_DIR / script),
+        ]
+        if auth:
+            command += ["-H", f"Authorization: {auth}"]
+        command += [url]
+        if args:
+            command += ["--", *args]
+        env = {**os.environ, "BENCH_LUA_DIR": str(LUA_DIR)}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=self.duration + 60)
+        for line in done.stdout.splitlines():
+            if line.startswith("BENCH_RESULT "):
+                result: dict[str, Any] = json.loads(line.removeprefix("BENCH_RESULT "))
+                return result
+        raise RuntimeError(f"wrk printed no result (exit {done.returncode}): {done.stdout}\n{done.stderr}")
+
+    def figure(
+        self, engine: str, name: str, workers: int, url: str, script: str = "list.lua",
+        auth: str | None = None, args: tuple[str, ...] = (), items: int = 0,
+    ) -> Figure:
+        """Run wrk and turn its report into a :class:`Figure`."""
+        raw = self.run(url, script, auth, args)
+        seconds = raw["duration_us"] / 1e6
+        errors = sum(raw[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeouts"))
+        figure = Figure(
+            engine, name, workers, raw["requests"] / seconds, raw["p50_us"] / 1000, raw["p99_us"] / 1000,
+            raw["requests"], errors, items, raw["created"],
+        )
+        log(f"{engine:10} {name:24} w={workers} {figure.rps:9.0f} req/s  p50 {figure.p50_ms:6.2f} ms"
+            f"  p99 {figure.p99_ms:6.2f} ms  errors {errors}")
+        return figure
+
+
+def ensure_wrk() -> None:
+    """wrk from Debian's packages; the Makefile installs it, this only checks."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench: wrk is not installed (apt-get install -y wrk; `make bench` does it)")
+
+
+# -- processes ---------------------------------------------------------------------------
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (uvicorn's worker processes)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, ()))
+    return found
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory (VmRSS) of ``pid`` and its descendants, in MiB."""
+    total_kib = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError), open(f"/proc/{member}/status") as handle:
+            for line in handle:
+                if line.startswith("VmRSS:"):
+                    total_kib += int(line.split()[1])
+    return total_kib / 1024
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    """Until something accepts connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class Bench:
+    """One engine's database, the bench account, and the servers started on it."""
+
+    engine: str
+    database_url: str
+    account_sid: str = field(default_factory=lambda: mint_sid("AC"))
+    auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
+
+    @property
+    def auth(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+
+    @contextlib.contextmanager
+    def server(self, workers: int = 1, profile: str | None = None) -> Iterator[ServerProcess]:
+        """``flexchat serve`` on a free port; the bench account is bootstrapped from the environment."""
+        port = free_port()
+        env = {
+            **os.environ,
+            "FLEXCHAT_ACCOUNT_SID": self.account_sid,
+            "FLEXCHAT_AUTH_TOKEN": self.auth_token,
+            "FLEXCHAT_ACCESS_LOG": "false",
+            "FLEXCHAT_LOG_LEVEL": "warning",
+        }
+        args = ["--host", "127.0.0.1", "--port", str(port), "--database", self.database_url, "--workers", str(workers)]
+        server = ServerProcess(f"http://127.0.0.1:{port}", self.account_sid, self.auth_token,
+                               self.database_url, port, args, env)
+        server.start(timeout=60)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    def seed(self, channels: int) -> float:
+        """``flexchat seed`` (progress bar on stderr); the seconds it took."""
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "flexchat.cli", "seed", "--database", self.database_url,
+             "--account-sid", self.account_sid, "--flows", str(FLOWS), "--channels", str(channels)],
+            check=True,
+        )
+        return time.perf_counter() - started
+
+
+class Client:
+    """A keep-alive HTTP client for the set-up requests (not the measured load)."""
+
+    def __init__(self, base_url: str, auth: str) -> None:
+        parts = urlsplit(base_url)
+        self.conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+        self.auth = auth
+
+    def request(self, method: str, path: str, body: str | None = None) -> tuple[int, bytes]:
+        headers = {"Authorization": self.auth}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        self.conn.request(method, path, body, headers)
+        response = self.conn.getresponse()
+        return response.status, response.read()
+
+    def get_json(self, path: str) -> dict[str, Any]:
+        status, body = self.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"GET {path}: {status} {body[:300]!r}")
+        result: dict[str, Any] = json.loads(body)
+        return result
+
+
+@dataclass
+class Walk:
+    """What one walk over every page found."""
+
+    channels: int
+    seconds: float
+    sids: list[str]
+    deep_path: str
+
+
+def walk(client: Client, total: int) -> Walk:
+    """Follow next_page_url with PageSize=1000 to the end; sample Sids, keep a half-way token."""
+    path: str | None = "/v1/Channels?PageSize=1000"
+    seen, sids, deep_path = 0, [], ""
+    started = time.perf_counter()
+    per_page = max(1, SID_SAMPLE * 1000 // max(total, 1))
+    while path:
+        page = client.get_json(path)
+        items = page["flex_chat_channels"]
+        seen += len(items)
+        sids.extend(item["sid"] for item in random.sample(items, min(per_page, len(items))))
+        next_url = page["meta"]["next_page_url"]
+        path = None
+        if next_url:
+            parts = urlsplit(next_url)
+            path = f"{parts.path}?{parts.query}"
+            if not deep_path and seen >= total // 2:
+                token = parse_qs(parts.query)["PageToken"][0]
+                # The same position seen through PageSize=50: page number seen / 50.
+                deep_path = f"/v1/Channels?PageSize=50&Page={seen // 50}&PageToken={token}"
+    return Walk(seen, time.perf_counter() - started, sids, deep_path)
+
+
+@contextlib.contextmanager
+def ceiling_server(body: bytes) -> Iterator[int]:
+    """``bench/ceiling.py`` answering ``body``; yields its port."""
+    port = free_port()
+    with tempfile.NamedTemporaryFile(prefix="flexchat-ceiling-", suffix=".json") as handle:
+        handle.write(body)
+        handle.flush()
+        process = subprocess.Popen([sys.executable, str(ROOT / "bench" / "ceiling.py"), str(port), handle.name])
+        try:
+            wait_for_port(port)
+            yield port
+        finally:
+            process.terminate()
+            process.wait(10)
+
+
+@contextlib.contextmanager
+def profiled(pid: int, directory: str | None, name: str, seconds: float) -> Iterator[None]:
+    """py-spy records ``pid`` while the block runs (only with --profile)."""
+    if directory is None:
+        yield
+        return
+    os.makedirs(directory, exist_ok=True)
+    output = os.path.join(directory, f"{name}.txt")
+    spy = subprocess.Popen(
+        ["py-spy", "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "250", "-f", "raw", "-o", output],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        spy.wait(seconds + 30)
+
+
+# -- databases ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def sqlite_database(keep_dir: str | None) -> Iterator[str]:
+    """A fresh SQLite file, removed afterwards (kept in ``keep_dir`` if given)."""
+    if keep_dir:
+        os.makedirs(keep_dir, exist_ok=True)
+        yield f"sqlite:///{os.path.abspath(keep_dir)}/flexchat-bench.db"
+        return
+    with tempfile.TemporaryDirectory(prefix="flexchat-bench-") as directory:
+        yield f"sqlite:///{directory}/flexchat.db"
+
+
+async def _pg_execute(url: str, statement: str) -> Any:
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        return await conn.fetchval(statement)
+    finally:
+        await conn.close()
+
+
+@contextlib.contextmanager
+def postgres_database(admin_url: str, keep: bool) -> Iterator[str]:
+    """A fresh database ``flexchat_bench`` on the server, dropped afterwards."""
+    parts = urlsplit(admin_url)
+    url = parts._replace(path="/" + BENCH_DATABASE).geturl()
+    if not keep:
+        asyncio.run(_pg_execute(admin_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+    exists = asyncio.run(_pg_execute(admin_url, f"SELECT 1 FROM pg_database WHERE datname = '{BENCH_DATABASE}'"))
+    if not exists:
+        asyncio.run(_pg_execute(admin_url, f"CREATE DATABASE {BENCH_DATABASE}"))
+    try:
+        yield url
+    finally:
+        if not keep:
+            asyncio.run(_pg_execute(admin_url, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
+
+
+def count_channels(database_url: str, account_sid: str) -> int:
+    """Channels of the account, read straight from the database (not through the server)."""
+    if database_url.startswith("sqlite:"):
+        path = database_url.removeprefix("sqlite:///")
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            row = conn.execute("SELECT count(*) FROM channels WHERE account_sid = ?", (account_sid,)).fetchone()
+            return int(row[0])
+    statement = f"SELECT count(*) FROM channels WHERE account_sid = '{account_sid}'"
+    return int(asyncio.run(_pg_execute(database_url, statement)))
+
+
+def postgres_available(admin_url: str) -> str | None:
+    """Why PostgreSQL cannot be benchmarked, or None if it can."""
+    if not (ROOT / "src" / "flexchat" / "store" / "postgres.py").exists():
+        return "no PostgreSQL store yet (src/flexchat/store/postgres.py)"
+    try:
+        asyncio.run(_pg_execute(admin_url, "SELECT 1"))
+    except Exception as error:  # any failure means no server to use
+        return f"no PostgreSQL answers at {admin_url} ({error.__class__.__name__})"
+    return None
+
+
+# -- one engine --------------------------------------------------------------------------
+
+
+@dataclass
+class EngineRun:
+    """Everything measured for one engine."""
+
+    engine: str
+    channels: int
+    figures: list[Figure] = field(default_factory=list)
+    memory: dict[str, float] = field(default_factory=dict)
+    seed_seconds: float = 0.0
+    walk: dict[str, float] = field(default_factory=dict)
+    durable: str = ""
+
+    def get(self, name: str, workers: int = 1) -> Figure | None:
+        for figure in self.figures:
+            if figure.name == name and figure.workers == workers:
+                return figure
+        return None
+
+
+def run_engine(
+    engine: str, database_url: str, channels: int, wrk: Wrk, scenarios: set[str], profile: str | None,
+    reuse: bool,
+) -> EngineRun:
+    """The whole measurement for one engine on one fresh database."""
+    result = EngineRun(engine, channels)
+    bench = Bench(engine, database_url)
+    warm = Wrk(min(wrk.duration, 5), wrk.connections, wrk.threads)
+    marker = Path(tempfile.gettempdir()) / f"flexchat-bench-{engine}.account"
+    seeded = False
+    if reuse and marker.exists():
+        bench.account_sid, bench.auth_token = marker.read_text().split()
+        seeded = count_channels(database_url, bench.account_sid) >= channels
+    if not seeded:
+        # 0 channels: the server's memory after the same warm-up load as later.
+        with bench.server() as server:
+            assert server.process is not None
+            warm.run(server.base_url + "/v1/Channels", "list.lua", bench.auth)
+            result.memory["rss_0"] = rss_mib(server.process.pid)
+            log(f"{engine}: resident memory with 0 channels: {result.memory['rss_0']:.1f} MiB")
+        log(f"{engine}: seeding {channels:,} channels")
+        result.seed_seconds = bench.seed(channels)
+        log(f"{engine}: seeded in {result.seed_seconds:.1f} s")
+        marker.write_text(f"{bench.account_sid} {bench.auth_token}")
+
+    with bench.server() as server:
+        assert server.process is not None
+        pid = server.process.pid
+        client = Client(server.base_url, bench.auth)
+        walked = walk(client, channels)
+        log(f"{engine}: walked {walked.channels:,} channels with PageSize=1000 in {walked.seconds:.1f} s")
+        if walked.channels < channels:
+            raise RuntimeError(f"{engine}: the walk found {walked.channels} channels, expected {channels}")
+        result.walk = {"channels": walked.channels, "seconds": walked.seconds}
+        first_page = client.request("GET", "/v1/Channels")[1]
+        flow_sid = client.get_json("/v1/FlexFlows?PageSize=1")["flex_flows"][0]["sid"]
+        client.conn.close()
+
+        warm.run(server.base_url + "/v1/Channels", "list.lua", bench.auth)
+        result.memory["rss_1m"] = rss_mib(pid)
+        log(f"{engine}: resident memory with {channels:,} channels: {result.memory['rss_1m']:.1f} MiB")
+
+        if "ceiling" in scenarios:
+            with ceiling_server(first_page) as port:
+                result.figures.append(wrk.figure(engine, "ceiling", 1, f"http://127.0.0.1:{port}/v1/Channels",
+                                                 auth=bench.auth, items=50))
+
+        def measure(name: str, path: str, script: str = "list.lua", args: tuple[str, ...] = (), items: int = 0) -> None:
+            if name in scenarios:
+                with profiled(pid, profile, f"{engine}-{name}", wrk.duration):
+                    result.figures.append(
+                        wrk.figure(engine, name, 1, server.base_url + path, script, bench.auth, args, items)
+                    )
+
+        with tempfile.NamedTemporaryFile("w", prefix="flexchat-sids-", suffix=".txt") as sid_file:
+            sid_file.write("\n".join(walked.sids) + "\n")
+            sid_file.flush()
+            measure("list", "/v1/Channels?PageSize=50", items=50)
+            measure("list deep", walked.deep_path, items=50)
+            measure("list PageSize=1000", "/v1/Channels?PageSize=1000", items=1000)
+            measure("fetch", "/v1/Channels/" + walked.sids[0], "fetch.lua", (sid_file.name,), items=1)
+            result.memory["rss_1m_after"] = rss_mib(pid)
+            before = count_channels(database_url, bench.account_sid)
+            measure("create", "/v1/Channels", "create.lua", (flow_sid, secrets.token_hex(4)), items=1)
+            # Crash the server: what it answered 201 must already be on disk.
+            server.stop(signal.SIGKILL)
+        create = result.get("create")
+        if create is not None:
+            after = count_channels(database_url, bench.account_sid)
+            ok = after - before >= create.created
+            result.durable = (f"{'yes' if ok else 'NO'}: {create.created:,} answered 201, "
+                              f"{after - before:,} in the database after SIGKILL")
+            create.note = "durable" if ok else "LOST WRITES"
+            log(f"{engine}: {result.durable}")
+
+    if {"list", "fetch"} & scenarios:
+        with bench.server(workers=2) as server:
+            assert server.process is not None
+            warm.run(server.base_url + "/v1/Channels", "list.lua", bench.auth)
+            if "list" in scenarios:
+                result.figures.append(wrk.figure(engine, "list", 2, server.base_url + "/v1/Channels?PageSize=50",
+                                                 auth=bench.auth, items=50))
+            if "fetch" in scenarios:
+                with tempfile.NamedTemporaryFile("w", prefix="flexchat-sids-", suffix=".txt") as sid_file:
+                    sid_file.write("\n".join(walked.sids) + "\n")
+                    sid_file.flush()
+                    result.figures.append(wrk.figure(engine, "fetch", 2, server.base_url + "/v1/Channels/x",
+                                                     "fetch.lua", bench.auth, (sid_file.name,), items=1))
+            result.memory["rss_1m_2_workers"] = rss_mib(server.process.pid)
+    return result
+
+
+# -- report ------------------------------------------------------------------------------
+
+
+def check_targets(run: EngineRun) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for every target that applies to the engine."""
+    checks: list[tuple[str, str, bool]] = []
+    ceiling = run.get("ceiling")
+    first = run.get("list")
+    if ceiling and first and run.engine in TARGET_LIST:
+        ratio = first.rps / ceiling.rps
+        checks.append((f"list first page >= {TARGET_LIST[run.engine]} x ceiling", f"{ratio:.3f}",
+                       ratio >= TARGET_LIST[run.engine]))
+    deep = run.get("list deep")
+    if first and deep:
+        ratio = deep.rps / first.rps
+        checks.append((f"deep page >= {TARGET_DEEP} x first page", f"{ratio:.2f}", ratio >= TARGET_DEEP))
+    big = run.get("list PageSize=1000")
+    if first and big:
+        ratio = big.items_per_second / first.items_per_second
+        checks.append(("PageSize=1000 channels/s >= PageSize=50 channels/s", f"{ratio:.2f}", ratio >= 1))
+    fetch = run.get("fetch")
+    if ceiling and fetch and run.engine in TARGET_FETCH:
+        ratio = fetch.rps / ceiling.rps
+        target = TARGET_FETCH[run.engine]
+        checks.append((f"fetch >= {target} x ceiling", f"{ratio:.3f}", ratio >= target))
+    create = run.get("create")
+    if ceiling and create and run.engine in TARGET_CREATE:
+        ratio = create.rps / ceiling.rps
+        ok = ratio >= TARGET_CREATE[run.engine] and create.note == "durable" and create.errors == 0
+        checks.append((f"create >= {TARGET_CREATE[run.engine]} x ceiling, every 201 durable",
+                       f"{ratio:.3f}, {create.note or 'unchecked'}", ok))
+    two = run.get("list", 2)
+    if first and two:
+        ratio = two.rps / first.rps
+        checks.append((f"2 workers >= {TARGET_WORKERS} x 1 worker on list", f"{ratio:.2f}", ratio >= TARGET_WORKERS))
+    if "rss_0" in run.memory and "rss_1m" in run.memory:
+        ratio = run.memory["rss_1m"] / run.memory["rss_0"]
+        checks.append((f"memory at {run.channels:,} <= {TARGET_MEMORY} x at 0", f"{ratio:.2f}", ratio <= TARGET_MEMORY))
+    return checks
+
+
+def render(runs: list[EngineRun], skipped: dict[str, str], wrk: Wrk) -> str:
+    """The table: every figure with its ratio to the ceiling, memory, targets."""
+    lines = [
+        f"wrk -t{wrk.threads} -c{wrk.connections} -d{wrk.duration:g}s against 127.0.0.1; ratios are to the ceiling"
+        " measured in the same run.",
+        "",
+        "| engine | figure | workers | req/s | channels/s | p50 ms | p99 ms | x ceiling | errors | note |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for run in runs:
+        ceiling = run.get("ceiling")
+        for f in run.figures:
+            ratio = f"{f.rps / ceiling.rps:.3f}" if ceiling else "-"
+            per_item = f"{f.items_per_second:,.0f}" if f.items > 1 else ""
+            lines.append(f"| {f.engine} | {f.name} | {f.workers} | {f.rps:,.0f} | {per_item} | {f.p50_ms:.2f} |"
+                         f" {f.p99_ms:.2f} | {ratio} | {f.errors} | {f.note} |")
+    lines += ["", "| engine | RSS, 0 channels | RSS, N channels after warm-up | after all 1-worker runs"
+              " | 2 workers (all processes) | seed | walk PageSize=1000 |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for run in runs:
+        m = run.memory
+
+        def mib(key: str, memory: dict[str, float] = m) -> str:
+            return f"{memory[key]:.1f} MiB" if key in memory else "-"
+
+        seed = f"{run.channels:,} in {run.seed_seconds:.0f} s" if run.seed_seconds else "reused"
+        walked = f"{run.walk.get('channels', 0):,.0f} in {run.walk.get('seconds', 0):.1f} s" if run.walk else "-"
+        lines.append(f"| {run.engine} | {mib('rss_0')} | {mib('rss_1m')} | {mib('rss_1m_after')} |"
+                     f" {mib('rss_1m_2_workers')} | {seed} | {walked} |")
+    lines += ["", "| engine | target | measured | met |", "|---|---|---:|---|"]
+    for run in runs:
+        for target, measured, met in check_targets(run):
+            lines.append(f"| {run.engine} | {target} | {measured} | {'yes' if met else 'NO'} |")
+        if run.durable:
+            lines.append(f"| {run.engine} | every 201 durable (SIGKILL after create) | {run.durable} |"
+                         f" {'yes' if run.durable.startswith('yes') else 'NO'} |")
+    for engine, reason in skipped.items():
+        lines.append(f"| {engine} | skipped | {reason} | - |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    """nproc and the CPU model, for the record."""
+    model = "unknown CPU"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    system = f"{platform.system()} {platform.release()}"
+    return f"{os.cpu_count()} CPUs, {model}, Python {platform.python_version()}, {system}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the suite and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--scenarios", default="ceiling,list,list deep,list PageSize=1000,fetch,create",
+                        help="comma-separated subset of the figures")
+    parser.add_argument("--channels", type=int, default=int(os.environ.get("BENCH_CHANNELS", "1000000")))
+    parser.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", "10")))
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--keep-db", metavar="DIR", help="keep the databases (SQLite in DIR) and reuse them next time")
+    parser.add_argument("--profile", metavar="DIR", help="py-spy record the server during each figure")
+    args = parser.parse_args(argv)
+    ensure_wrk()
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    scenarios = {s.strip() for s in args.scenarios.split(",") if s.strip()}
+    wrk = Wrk(args.duration, args.connections, args.threads)
+    postgres_url = os.environ.get("BENCH_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    runs: list[EngineRun] = []
+    skipped: dict[str, str] = {}
+    started = time.perf_counter()
+    for engine in engines:
+        database: Callable[[], contextlib.AbstractContextManager[str]]
+        if engine == "sqlite":
+            database = lambda: sqlite_database(args.keep_db)  # noqa: E731
+        elif engine == "postgresql":
+            reason = postgres_available(postgres_url)
+            if reason:
+                log(f"postgresql skipped: {reason}")
+                skipped[engine] = reason
+                continue
+            database = lambda: postgres_database(postgres_url, bool(args.keep_db))  # noqa: E731
+        else:
+            raise SystemExit(f"bench: unknown engine {engine!r}")
+        with database() as url:
+            runs.append(run_engine(engine, url, args.channels, wrk, scenarios, args.profile, bool(args.keep_db)))
+    table = render(runs, skipped, wrk)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    took = time.perf_counter() - started
+    header = f"flexchat benchmark, {stamp}, {args.channels:,} channels; {machine()}; took {took:.0f} s"
+    print(header + "\n\n" + table)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.write_text(json.dumps({"header": header, "table": table, "runs": [asdict(run) for run in runs],
+                               "skipped": skipped}, indent=2))
+    log(f"figures written to {out.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
