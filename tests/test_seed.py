@@ -1,0 +1,109 @@
+"""``flexchat seed``: bulk data, run as the command a person types, against the
+database a running server uses; everything it wrote is then read through the API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flexchat.sids import is_sid, mint_sid
+
+from .conftest import Account, Api
+
+
+def flexchat_seed(database_url: str, account_sid: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flexchat.cli", "seed", "--database", database_url, "--account-sid", account_sid, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def walk(api: Api, path: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every item of a list, following next_page_url; and the meta of every page, with
+    the number of items that page held under ``"count"``."""
+    items: list[dict[str, Any]] = []
+    metas: list[dict[str, Any]] = []
+    url: str | None = path
+    while url:
+        response = api.get(url)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        page_items = page[page["meta"]["key"]]
+        metas.append({**page["meta"], "count": len(page_items)})
+        items.extend(page_items)
+        url = page["meta"]["next_page_url"]
+    return items, metas
+
+
+def test_seed_fills_the_account_with_valid_channels_and_flows(database_url: str, account: Account, api: Api) -> None:
+    done = flexchat_seed(database_url, account.sid, "--flows", "3", "--channels", "260")
+    assert done.returncode == 0, done.stderr
+    # The progress bar goes to stderr and ends at the total (flows + channels).
+    assert "seeding [" in done.stderr
+    assert "263/263" in done.stderr
+
+    flows, _ = walk(api, "/v1/FlexFlows?PageSize=2")
+    assert len(flows) == 3
+    flow_sids = {flow["sid"] for flow in flows}
+    assert all(is_sid(sid, "FO") for sid in flow_sids)
+
+    channels, metas = walk(api, "/v1/Channels?PageSize=50")
+    assert len(channels) == 260
+    assert [meta["count"] for meta in metas] == [50, 50, 50, 50, 50, 10]
+    assert [meta["page"] for meta in metas] == [0, 1, 2, 3, 4, 5]
+    assert metas[-1]["next_page_url"] is None
+    sids = [channel["sid"] for channel in channels]
+    assert len(set(sids)) == 260
+    assert all(is_sid(sid, "CH") for sid in sids)
+    for channel in channels:
+        assert channel["account_sid"] == account.sid
+        assert channel["flex_flow_sid"] in flow_sids
+        assert is_sid(channel["user_sid"], "US")
+        assert channel["url"].endswith("/v1/Channels/" + channel["sid"])
+    # Each Identity has one chat user and one channel per flow.
+    users: dict[str, set[str]] = {}
+    for channel in channels:
+        users.setdefault(channel["user_sid"], set()).add(channel["flex_flow_sid"])
+    assert len(users) == 87  # ceil(260 / 3)
+    assert all(len(flows_of_user) <= 3 for flows_of_user in users.values())
+
+    # A seeded channel is fetched like any other, and its page tokens walk back too.
+    fetched = api.get(f"/v1/Channels/{sids[123]}")
+    assert fetched.status_code == 200
+    assert fetched.json() == channels[123]
+    previous = metas[-1]["previous_page_url"]
+    assert previous is not None
+    token = parse_qs(urlsplit(previous).query)["PageToken"][0]
+    assert token.startswith("PB")
+    back = api.get(previous).json()
+    assert [c["sid"] for c in back["flex_chat_channels"]] == sids[200:250]
+
+
+def test_seed_with_a_larger_page_size_and_quiet(database_url: str, account: Account, api: Api) -> None:
+    done = flexchat_seed(database_url, account.sid, "--flows", "1", "--channels", "2500", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    channels, metas = walk(api, "/v1/Channels?PageSize=1000")
+    assert len(channels) == 2500
+    assert [meta["count"] for meta in metas] == [1000, 1000, 500]
+    assert len({channel["sid"] for channel in channels}) == 2500
+
+
+def test_seed_leaves_other_accounts_alone(database_url: str, account: Account, api: Api, server: Any) -> None:
+    from .conftest import add_account
+
+    other = add_account(server.database_url)
+    done = flexchat_seed(database_url, other.sid, "--flows", "2", "--channels", "10", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert api.get("/v1/Channels").json()["flex_chat_channels"] == []
+    assert api.get("/v1/FlexFlows").json()["flex_flows"] == []
+
+
+def test_seed_refuses_an_unknown_account(database_url: str) -> None:
+    done = flexchat_seed(database_url, mint_sid("AC"), "--channels", "5")
+    assert done.returncode == 1
+    assert "no account" in done.stderr
