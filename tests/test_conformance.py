@@ -1,0 +1,414 @@
+"""Conformance to Twilio's official OpenAPI description of the Flex API v1.
+
+Two parts:
+
+- a scenario through every implemented operation, over real HTTP and in process, whose
+  every response is validated with jsonschema against the spec's response schema (the
+  OpenAPI 3.0 ``nullable`` keyword translated to JSON Schema);
+- a property-based run: schemathesis generates requests (valid and invalid) from the
+  spec for those operations and sends them to a running ``flexchat serve``; no response
+  may be a 5xx, and every 2xx body must be schema-valid. The number of generated requests
+  is printed in the terminal summary of every run.
+
+The spec is read from ``tests/conftest.py REFERENCE_DIR`` (FLEXCHAT_REFERENCE_DIR
+overrides it) and never copied into the repository; where it is absent these tests skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import os
+import re
+import secrets
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import pytest
+import requests
+
+from flexchat.testing import InProcessFlexchat, ServerProcess
+
+from .conftest import REFERENCE_DIR, Account
+
+SPEC_PATH = REFERENCE_DIR / "twilio_flex_v1.json"
+
+# The operations flexchat implements; the spec's other paths (WebChannels, Insights, ...) are out of scope.
+OPERATIONS = [
+    ("GET", "/v1/Channels"),
+    ("POST", "/v1/Channels"),
+    ("GET", "/v1/Channels/{Sid}"),
+    ("DELETE", "/v1/Channels/{Sid}"),
+    ("GET", "/v1/FlexFlows"),
+    ("POST", "/v1/FlexFlows"),
+    ("GET", "/v1/FlexFlows/{Sid}"),
+    ("POST", "/v1/FlexFlows/{Sid}"),
+    ("DELETE", "/v1/FlexFlows/{Sid}"),
+]
+# Examples per operation and generation mode (positive, negative); keeps the run well under a minute.
+MAX_EXAMPLES = int(os.environ.get("FLEXCHAT_CONFORMANCE_EXAMPLES", "40"))
+
+Spec = dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def spec() -> Spec:
+    if not SPEC_PATH.is_file():
+        pytest.skip(
+            f"Twilio's OpenAPI spec is not at {SPEC_PATH}: put twilio_flex_v1.json there "
+            "or point FLEXCHAT_REFERENCE_DIR at the directory holding it"
+        )
+    return dict(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
+
+
+# -- OpenAPI 3.0 schemas as JSON Schema ------------------------------------------------------
+
+
+def to_json_schema(node: Any, spec: Spec) -> Any:
+    """An OpenAPI 3.0 schema object as plain JSON Schema: refs inlined, ``nullable`` as a type."""
+    if isinstance(node, list):
+        return [to_json_schema(item, spec) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        name = node["$ref"].removeprefix("#/components/schemas/")
+        resolved = to_json_schema(spec["components"]["schemas"][name], spec)
+        return {"anyOf": [resolved, {"type": "null"}]} if node.get("nullable") else resolved
+    out = {key: to_json_schema(value, spec) for key, value in node.items() if key != "nullable"}
+    if node.get("nullable"):
+        if "type" in out:
+            out["type"] = [out["type"], "null"]
+        if "enum" in out:
+            out["enum"] = [*out["enum"], None]
+    return out
+
+
+def _is_date_time(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", value):
+        return False
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_uri(value: object) -> bool:
+    if not isinstance(value, str):
+        return True
+    parts = urlsplit(value)
+    return bool(parts.scheme and parts.netloc) and not any(c.isspace() for c in value)
+
+
+# jsonschema checks these formats only with optional packages installed: check them here.
+FORMATS = jsonschema.FormatChecker(formats=())
+FORMATS.checks("date-time")(_is_date_time)
+FORMATS.checks("uri")(_is_uri)
+
+
+def response_validator(spec: Spec, method: str, path: str, status: int) -> jsonschema.protocols.Validator | None:
+    """A validator of the JSON body the spec documents for this status; None for no body."""
+    responses = spec["paths"][path][method.lower()]["responses"]
+    documented = responses.get(str(status))
+    if documented is None:
+        raise AssertionError(f"{method} {path} answered {status}; the spec documents only {sorted(responses)}")
+    content = documented.get("content")
+    if not content:
+        return None
+    schema = to_json_schema(content["application/json"]["schema"], spec)
+    return jsonschema.Draft4Validator(schema, format_checker=FORMATS)
+
+
+def check_response(spec: Spec, method: str, path: str, status: int, body: bytes) -> None:
+    """Fail unless ``status`` is a documented 2xx and ``body`` matches its schema."""
+    assert 200 <= status < 300, f"{method} {path}: {status} {body[:500]!r}"
+    validator = response_validator(spec, method, path, status)
+    if validator is None:
+        assert body == b"", f"{method} {path}: {status} must have no body, got {body[:200]!r}"
+        return
+    errors = sorted(validator.iter_errors(json.loads(body)), key=lambda e: list(e.path))
+    assert not errors, f"{method} {path} {status}: " + "; ".join(
+        f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in errors[:5]
+    )
+
+
+def test_the_validator_catches_what_the_spec_forbids(spec: Spec) -> None:
+    channel = {
+        "account_sid": "AC" + "a" * 32,
+        "flex_flow_sid": "FO" + "b" * 32,
+        "sid": "CH" + "c" * 32,
+        "user_sid": "US" + "d" * 32,
+        "task_sid": None,  # nullable
+        "url": "https://flex-api.twilio.com/v1/Channels/CH" + "c" * 32,
+        "date_created": "2016-08-01T22:10:40Z",
+        "date_updated": "2016-08-01T22:10:40Z",
+    }
+    check_response(spec, "GET", "/v1/Channels/{Sid}", 200, json.dumps(channel).encode())
+    for name, bad in [
+        ("sid", "FO" + "c" * 32),
+        ("task_sid", "WT123"),
+        ("date_created", "2016-08-01 22:10:40"),
+        ("date_updated", "2016-13-01T22:10:40Z"),
+        ("url", "/v1/Channels/relative"),
+        ("user_sid", 42),
+    ]:
+        with pytest.raises(AssertionError, match=name):
+            check_response(spec, "GET", "/v1/Channels/{Sid}", 200, json.dumps({**channel, name: bad}).encode())
+    flow = {"channel_type": "fax", "enabled": True, "integration": {"anything": 1}}
+    with pytest.raises(AssertionError, match="channel_type"):
+        check_response(spec, "GET", "/v1/FlexFlows/{Sid}", 200, json.dumps(flow).encode())
+    check_response(spec, "GET", "/v1/FlexFlows/{Sid}", 200, json.dumps({**flow, "channel_type": "web"}).encode())
+    with pytest.raises(AssertionError, match="no body"):
+        check_response(spec, "DELETE", "/v1/Channels/{Sid}", 204, b"{}")
+    with pytest.raises(AssertionError, match="documents only"):
+        check_response(spec, "POST", "/v1/Channels", 200, json.dumps(channel).encode())
+
+
+# -- every operation, over HTTP and in process -----------------------------------------------
+
+Call = Callable[[str, str, "dict[str, Any] | None"], "tuple[int, bytes]"]
+
+
+def test_every_operation_conforms_over_http(spec: Spec, server: ServerProcess, account: Account) -> None:
+    session = requests.Session()
+    session.auth = account.auth
+
+    def over_http(method: str, target: str, data: dict[str, Any] | None) -> tuple[int, bytes]:
+        url = target if target.startswith("http") else server.base_url + target
+        response = session.request(method, url, data=data, timeout=30)
+        return response.status_code, response.content
+
+    every_operation(spec, over_http)
+
+
+def test_every_operation_conforms_in_process(spec: Spec) -> None:
+    with InProcessFlexchat() as instance:
+
+        def in_process(method: str, target: str, data: dict[str, Any] | None) -> tuple[int, bytes]:
+            url = target if target.startswith("http") else "https://flex-api.twilio.com" + target
+            response = instance.request(method, url, data=data, auth=instance.auth)
+            return response.status, response.body
+
+        every_operation(spec, in_process)
+
+
+def every_operation(spec: Spec, call: Call) -> None:
+    """Every operation's success path, every page of both lists; each response validated."""
+    seen: Counter[tuple[str, str]] = Counter()
+
+    def do(method: str, path: str, target: str, data: dict[str, Any] | None = None) -> Any:
+        status, body = call(method, target, data)
+        check_response(spec, method, path, status, body)
+        seen[(method, path)] += 1
+        return json.loads(body) if body else None
+
+    assert do("GET", "/v1/FlexFlows", "/v1/FlexFlows")["flex_flows"] == []
+    assert do("GET", "/v1/Channels", "/v1/Channels")["flex_chat_channels"] == []
+    common = {"ChatServiceSid": "IS" + secrets.token_hex(16), "ChannelType": "web"}
+    studio = do("POST", "/v1/FlexFlows", "/v1/FlexFlows", {
+        **common, "FriendlyName": "studio", "IntegrationType": "studio", "Integration.FlowSid": "FW" + "1" * 32,
+        "Integration.RetryCount": "2", "ContactIdentity": "+15550100", "LongLived": "true",
+    })
+    external = do("POST", "/v1/FlexFlows", "/v1/FlexFlows", {
+        **common, "FriendlyName": "external", "IntegrationType": "external",
+        "Integration.Url": "https://example.com/hook", "JanitorEnabled": "true", "Enabled": "false",
+    })
+    task = do("POST", "/v1/FlexFlows", "/v1/FlexFlows", {
+        **common, "FriendlyName": "task", "ChannelType": "sms", "IntegrationType": "task",
+        "Integration.WorkspaceSid": "WS" + "2" * 32, "Integration.WorkflowSid": "WW" + "3" * 32,
+        "Integration.Channel": "sms", "Integration.Timeout": "60", "Integration.Priority": "3",
+        "Integration.CreationOnMessage": "true",
+    })
+    do("GET", "/v1/FlexFlows/{Sid}", f"/v1/FlexFlows/{studio['sid']}")
+    do("POST", "/v1/FlexFlows/{Sid}", f"/v1/FlexFlows/{external['sid']}", {"Enabled": "true", "FriendlyName": "ext"})
+    do("POST", "/v1/FlexFlows/{Sid}", f"/v1/FlexFlows/{studio['sid']}", {})
+    assert [f["sid"] for f in do("GET", "/v1/FlexFlows", "/v1/FlexFlows?FriendlyName=task")["flex_flows"]] == [
+        task["sid"]
+    ]
+
+    channels = []
+    for flow in (studio, external, task):
+        for identity in ("alice", "bob"):
+            channels.append(do("POST", "/v1/Channels", "/v1/Channels", {
+                "FlexFlowSid": flow["sid"], "Identity": identity,
+                "ChatUserFriendlyName": identity, "ChatFriendlyName": f"{identity} chat",
+            }))
+    do("GET", "/v1/Channels/{Sid}", f"/v1/Channels/{channels[-1]['sid']}")
+
+    # Every page of both lists, forwards and back, through the URLs the server emits.
+    for path, key, total in (("/v1/Channels", "flex_chat_channels", 6), ("/v1/FlexFlows", "flex_flows", 3)):
+        page = do("GET", path, f"{path}?PageSize=2")
+        sids = [item["sid"] for item in page[key]]
+        while page["meta"]["next_page_url"]:
+            page = do("GET", path, page["meta"]["next_page_url"])
+            sids += [item["sid"] for item in page[key]]
+        assert len(sids) == len(set(sids)) == total
+        while page["meta"]["previous_page_url"]:
+            page = do("GET", path, page["meta"]["previous_page_url"])
+        assert page[key][0]["sid"] == sids[0]
+
+    do("DELETE", "/v1/Channels/{Sid}", f"/v1/Channels/{channels[0]['sid']}")
+    do("DELETE", "/v1/FlexFlows/{Sid}", f"/v1/FlexFlows/{external['sid']}")
+    assert set(seen) == set(OPERATIONS)
+
+
+# -- property-based: requests generated from the spec ----------------------------------------
+
+
+@dataclass
+class ConformanceReport:
+    """What the generated run did, per engine: printed in the terminal summary."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    successes: Counter[str] = field(default_factory=Counter)
+    statuses: dict[str, Counter[int]] = field(default_factory=dict)
+    seconds: Counter[str] = field(default_factory=Counter)
+
+    def lines(self) -> list[str]:
+        out = []
+        for engine in sorted(self.requests):
+            statuses = ", ".join(f"{status}: {n}" for status, n in sorted(self.statuses[engine].items()))
+            out.append(
+                f"flexchat conformance [{engine}]: {self.requests[engine]} generated requests for "
+                f"{len(OPERATIONS)} operations in {self.seconds[engine]:.1f}s; "
+                f"{self.successes[engine]} 2xx bodies schema-valid, no 5xx (statuses {statuses})"
+            )
+        return out
+
+
+class _SummaryPlugin:
+    def __init__(self, report: ConformanceReport) -> None:
+        self.report = report
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        lines = self.report.lines()
+        if lines:
+            terminalreporter.write_sep("-", "conformance to twilio_flex_v1.json")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def conformance_report(pytestconfig: pytest.Config) -> ConformanceReport:
+    report = ConformanceReport()
+    # Registered, not unregistered: the terminal summary runs after every fixture is gone.
+    pytestconfig.pluginmanager.register(_SummaryPlugin(report), "flexchat-conformance-summary")
+    return report
+
+
+@pytest.fixture(scope="module")
+def schema(spec: Spec) -> Any:
+    import schemathesis
+
+    return schemathesis.openapi.from_dict(copy.deepcopy(spec))
+
+
+class World:
+    """A Flex Flow and a channel that exist, so generated Sids can be swapped for real ones."""
+
+    def __init__(self, base_url: str, auth: tuple[str, str]) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.auth = auth
+        self.flow_sid = self.channel_sid = ""
+        self.renew()
+
+    def renew(self) -> None:
+        flow = self.session.post(self.base_url + "/v1/FlexFlows", data={
+            "FriendlyName": "conformance", "ChatServiceSid": "IS" + secrets.token_hex(16), "ChannelType": "web",
+            "Integration.FlowSid": "FW" + secrets.token_hex(16),
+        }, timeout=30)
+        assert flow.status_code == 201, flow.text
+        self.flow_sid = flow.json()["sid"]
+        channel = self.session.post(self.base_url + "/v1/Channels", data={
+            "FlexFlowSid": self.flow_sid, "Identity": secrets.token_hex(8),
+            "ChatUserFriendlyName": "conformance", "ChatFriendlyName": "conformance",
+        }, timeout=30)
+        assert channel.status_code == 201, channel.text
+        self.channel_sid = channel.json()["sid"]
+
+    def sid_for(self, path: str) -> str:
+        return self.channel_sid if path.startswith("/v1/Channels") else self.flow_sid
+
+
+@pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
+def test_generated_requests_conform(
+    method: str,
+    path: str,
+    spec: Spec,
+    schema: Any,
+    server: ServerProcess,
+    account: Account,
+    engine: str,
+    conformance_report: ConformanceReport,
+    record_property: Callable[[str, object], None],
+) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis import GenerationMode
+    from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
+
+    operation = schema[path][method]
+    world = World(server.base_url, account.auth)
+    session = requests.Session()
+    authorization = "Basic " + base64.b64encode(f"{account.sid}:{account.auth_token}".encode()).decode()
+    statuses: Counter[int] = Counter()
+    started = time.perf_counter()
+
+    def send(case: Any) -> None:
+        response = case.call(base_url=server.base_url, session=session, headers={"Authorization": authorization})
+        statuses[response.status_code] += 1
+        case.validate_response(
+            response, checks=[not_a_server_error, response_schema_conformance, content_type_conformance]
+        )
+        if 200 <= response.status_code < 300:
+            check_response(spec, method, path, response.status_code, response.content)
+            if method == "DELETE":
+                world.renew()
+
+    def run(mode: GenerationMode) -> None:
+        @settings(
+            max_examples=MAX_EXAMPLES,
+            deadline=None,
+            print_blob=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        )
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def each(case: Any) -> None:
+            # As generated: random Sids mostly name nothing (404, 400), which must be answered well too.
+            send(case)
+            # Then with the Sids that name real resources, so the success paths see generated input.
+            if "{Sid}" in path:
+                case.path_parameters = {**(case.path_parameters or {}), "Sid": world.sid_for(path)}
+                send(case)
+            elif (method, path) == ("POST", "/v1/Channels") and isinstance(case.body, dict):
+                case.body["FlexFlowSid"] = world.flow_sid
+                send(case)
+
+        each()
+
+    try:
+        run(GenerationMode.POSITIVE)
+        run(GenerationMode.NEGATIVE)
+    finally:
+        sent = sum(statuses.values())
+        successes = sum(n for status, n in statuses.items() if 200 <= status < 300)
+        conformance_report.requests[engine] += sent
+        conformance_report.successes[engine] += successes
+        conformance_report.statuses.setdefault(engine, Counter()).update(statuses)
+        conformance_report.seconds[engine] += time.perf_counter() - started
+        record_property("generated_requests", sent)
+        if os.environ.get("PYTEST_XDIST_WORKER"):
+            # Workers' terminal summaries are not shown; warnings are.
+            warnings.warn(f"{method} {path} [{engine}]: {sent} generated requests", stacklevel=1)
+    assert successes > 0, f"no generated request to {method} {path} succeeded: {dict(statuses)}"
+    assert not any(status >= 500 for status in statuses)
