@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 from typing import Any
@@ -447,3 +448,90 @@ def test_async_fixture(flex_async_client: Client) -> None:
         return str((await flex_async_client.flex_api.v1.flex_flow(flow.sid).fetch_async()).sid)
 
     assert asyncio.run(scenario()).startswith("FO")
+
+
+# -- in process and over HTTP: the same application --------------------------------------
+
+_SID = re.compile(r"\b([A-Z]{2})[0-9a-f]{32}\b")
+_TOKEN = re.compile(r"PageToken=([^&\"]+)")
+_DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_ORIGIN = re.compile(r"https?://[^/\"]+")
+
+
+def normalise(transcript: list[tuple[int, str]]) -> list[tuple[int, Any]]:
+    """Sids and page tokens numbered by first appearance, dates and URL hosts blanked."""
+    names: dict[str, str] = {}
+
+    def number(kind: str, value: str) -> str:
+        return names.setdefault(value, f"<{kind}{sum(k.startswith('<' + kind) for k in names.values())}>")
+
+    out = []
+    for status, text in transcript:
+        text = _SID.sub(lambda m: number(m.group(1), m.group(0)), text)
+        text = _TOKEN.sub(lambda m: "PageToken=" + number("token", m.group(1)), text)
+        text = _ORIGIN.sub("<origin>", _DATE.sub("<date>", text))
+        out.append((status, json.loads(text) if text else None))
+    return out
+
+
+def run_scenario(client: Client, base_url: str) -> list[tuple[int, str]]:
+    """Every operation, pages, filters and errors, through ``client.request``; raw bodies."""
+    transcript: list[tuple[int, str]] = []
+
+    def send(method: str, target: str, data: dict[str, Any] | None = None, **options: Any) -> Any:
+        url = target if target.startswith("http") else base_url + target
+        response = client.request(method, url, data=data, **options)
+        transcript.append((response.status_code, response.text))
+        return json.loads(response.text) if response.text else None
+
+    common = {"ChatServiceSid": "IS" + "a" * 32, "ChannelType": "web"}
+    send("GET", "/v1/FlexFlows")
+    studio = send("POST", "/v1/FlexFlows", {**common, "FriendlyName": "one", "Integration.FlowSid": "FW" + "b" * 32})
+    task = send("POST", "/v1/FlexFlows", {
+        **common, "FriendlyName": "two", "IntegrationType": "task", "Integration.WorkspaceSid": "WS" + "c" * 32,
+        "Integration.WorkflowSid": "WW" + "d" * 32, "Integration.Timeout": "30", "LongLived": "true",
+    })
+    send("POST", "/v1/FlexFlows", {**common, "FriendlyName": "one", "IntegrationType": "external",
+                                    "Integration.Url": "https://example.com/x", "Enabled": "false"})
+    send("POST", f"/v1/FlexFlows/{studio['sid']}", {"FriendlyName": "uno", "Integration.RetryCount": "1"})
+    send("GET", f"/v1/FlexFlows/{task['sid']}")
+    page = send("GET", "/v1/FlexFlows?PageSize=1")
+    while page["meta"]["next_page_url"]:
+        page = send("GET", page["meta"]["next_page_url"])
+    send("GET", page["meta"]["previous_page_url"])
+    send("GET", "/v1/FlexFlows?FriendlyName=one")
+    for flow in (studio, task):
+        for identity in ("alice", "bob", "alice"):
+            send("POST", "/v1/Channels", {"FlexFlowSid": flow["sid"], "Identity": identity,
+                                          "ChatUserFriendlyName": identity, "ChatFriendlyName": "chat"})
+    page = send("GET", "/v1/Channels?PageSize=3")
+    send("GET", page["meta"]["next_page_url"])
+    first = page["flex_chat_channels"][0]["sid"]
+    send("GET", f"/v1/Channels/{first}")
+    send("DELETE", f"/v1/Channels/{first}")
+    send("GET", f"/v1/Channels/{first}")
+    send("DELETE", f"/v1/Channels/{first}")
+    send("DELETE", f"/v1/FlexFlows/{task['sid']}")
+    send("GET", "/v1/Channels")
+    # Errors: unknown flow, missing and malformed parameters, bad token, route, method, auth.
+    send("POST", "/v1/Channels", {"FlexFlowSid": "FO" + "e" * 32, "Identity": "x",
+                                  "ChatUserFriendlyName": "x", "ChatFriendlyName": "x"})
+    send("POST", "/v1/Channels", {"FlexFlowSid": studio["sid"], "ChatUserFriendlyName": "x", "ChatFriendlyName": "x"})
+    send("POST", "/v1/FlexFlows", {**common, "FriendlyName": "bad", "ChannelType": "fax"})
+    send("GET", "/v1/FlexFlows?PageSize=0")
+    send("GET", "/v1/Channels?Page=2&PageToken=PAforged")
+    send("GET", "/v1/Nothing")
+    send("DELETE", "/v1/Channels")
+    send("GET", "/v1/FlexFlows", auth=(client.username, "0" * 32))
+    return transcript
+
+
+def test_in_process_and_http_give_equal_bodies(flex_client: Client, twilio_client: Client, server: Any) -> None:
+    # twilio_client (tests/conftest.py) is the unmodified client on TwilioHttpClient, over real HTTP.
+    over_http = run_scenario(twilio_client, server.base_url)
+    in_process = run_scenario(flex_client, "https://flex-api.twilio.com")
+    assert len(in_process) == len(over_http) > 30
+    assert normalise(in_process) == normalise(over_http)
+    # Not vacuous: the scenario saw success and error bodies, and hosts were really blanked.
+    assert {status for status, _ in in_process} >= {200, 201, 204, 400, 401, 404, 405}
+    assert "https://flex-api.twilio.com/v1/" in in_process[1][1] and server.base_url in over_http[1][1]
