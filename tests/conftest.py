@@ -22,7 +22,7 @@ from flexchat.testing import ServerProcess, run_server
 
 from .postgres import postgres_database
 
-ENGINES = ["sqlite"]  # "postgresql" joins when its store lands (issue 3)
+ENGINES = ["sqlite", "postgresql"]
 REFERENCE_DIR = Path(os.environ.get("FLEXCHAT_REFERENCE_DIR", Path(__file__).parents[2] / "shared" / "reference"))
 
 

@@ -111,6 +111,15 @@ async def _keep_session(conn: Any) -> None:
     rolled back by asyncpg before this runs."""
 
 
+def _lost(conn: Any) -> bool:
+    """Whether a borrowed connection died under us. The pool detaches a connection that
+    closes while borrowed (its proxy then refuses every call), so detached means lost."""
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:
+        return True
+
+
 def _flow(row: Sequence[Any]) -> FlexFlow:
     return FlexFlow(
         row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7],
@@ -191,7 +200,7 @@ class PostgresStore:
                 await conn.close()
             self._pool = await asyncpg.create_pool(
                 self._dsn,
-                min_size=1,
+                min_size=0,
                 max_size=self.pool_size,
                 timeout=self.timeout,
                 reset=_keep_session,
@@ -218,12 +227,16 @@ class PostgresStore:
 
     # -- plumbing --------------------------------------------------------------------
 
-    async def _run(self, work: Work[T]) -> T:
-        """``work(conn)`` on a pooled connection, bounded by the deadline.
+    async def _run(self, work: Work[T], *, transaction: bool = False) -> T:
+        """``work(conn)`` on a pooled connection, in one transaction if asked, bounded by
+        the deadline.
 
-        Database unavailability of any kind becomes ServiceUnavailable. A connection
-        whose state is unknown (a query cut off by the deadline may still run on it, or
-        the server dropped it) is terminated rather than returned to the pool.
+        Only a clean finish, or a domain error (its transaction rolled back within the
+        deadline), returns the connection to the pool. Anything else terminates it:
+        its state is unknown (a query cut off by the deadline may still run), and
+        PostgreSQL discards the open transaction of a closed connection, where a
+        ROLLBACK sent over a dead link would hang past the deadline. Database
+        unavailability of any kind becomes ServiceUnavailable.
         """
         pool = self._pool
         if pool is None:
@@ -232,36 +245,39 @@ class PostgresStore:
         deadline = loop.time() + self.timeout
         while True:
             conn = None
-            healthy = False
+            reusable = False
             try:
                 async with asyncio.timeout_at(deadline):
                     conn = await pool.acquire()
+                    if transaction:
+                        # Named, whatever the server's default: create_channel relies on
+                        # each statement seeing what others committed before it began.
+                        await conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
                     try:
                         result = await work(conn)
                     except TwilioError:
-                        # A domain error (FlexFlowNotFound, ...): its transaction was
-                        # rolled back and the connection is as good as before.
-                        healthy = True
+                        if transaction:
+                            await conn.execute("ROLLBACK")
+                        reusable = True
                         raise
-                    except asyncpg.PostgresError as error:
-                        # The server answered; the connection survives unless the
-                        # answer was "going away".
-                        healthy = not isinstance(error, UNAVAILABLE) and not conn.is_closed()
-                        raise
-                    healthy = True
+                    if transaction:
+                        await conn.execute("COMMIT")
+                    reusable = True
                     return result
             except RETRY as error:
                 if loop.time() >= deadline:
                     raise self._unavailable(error) from None
             except UNAVAILABLE as error:
                 raise self._unavailable(error) from None
-            except asyncpg.InterfaceError as error:
-                if conn is not None and conn.is_closed():
+            except (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError) as error:
+                # InternalClientError: the server's goodbye (e.g. pg_terminate_backend)
+                # arrived on an idle connection and left its protocol unusable.
+                if conn is not None and (_lost(conn) or isinstance(error, asyncpg.exceptions.InternalClientError)):
                     raise self._unavailable(error) from None
                 raise
             finally:
                 if conn is not None:
-                    if not healthy:
+                    if not reusable and not _lost(conn):
                         conn.terminate()
                     await self._release(pool, conn)
 
@@ -277,7 +293,7 @@ class PostgresStore:
         if now - self._last_logged >= LOG_INTERVAL:
             log.warning(
                 "database unavailable (%d failed requests): %s: %s",
-                self._unlogged, error.__class__.__name__, error,
+                self._unlogged, error.__class__.__name__, str(error) or f"no answer within {self.timeout:g}s",
             )
             self._last_logged, self._unlogged = now, 0
         return ServiceUnavailable()
@@ -348,27 +364,26 @@ class PostgresStore:
 
     async def update_flex_flow(self, account_sid: str, sid: str, fields: FlexFlowFields) -> FlexFlow | None:
         async def work(conn: Any) -> FlexFlow | None:
-            async with conn.transaction():
-                # FOR UPDATE: two updates of one flow merge their Integration.* one after
-                # the other instead of the later one overwriting the earlier's merge.
-                row = await conn.fetchrow(
-                    f"SELECT {FLOW_COLUMNS} FROM flex_flows WHERE sid = $1 AND account_sid = $2 FOR UPDATE",
-                    sid, account_sid,
-                )
-                if row is None:
-                    return None
-                flow = updated_flex_flow(_flow(row), fields)
-                await conn.execute(
-                    "UPDATE flex_flows SET friendly_name = $1, chat_service_sid = $2, channel_type = $3,"
-                    " contact_identity = $4, enabled = $5, integration_type = $6, integration = $7,"
-                    " long_lived = $8, janitor_enabled = $9, date_updated = $10 WHERE seq = $11",
-                    flow.friendly_name, flow.chat_service_sid, flow.channel_type, flow.contact_identity,
-                    flow.enabled, flow.integration_type, orjson.dumps(flow.integration).decode(),
-                    flow.long_lived, flow.janitor_enabled, flow.date_updated, flow.seq,
-                )
-                return flow
+            # FOR UPDATE: two updates of one flow merge their Integration.* one after
+            # the other instead of the later one overwriting the earlier's merge.
+            row = await conn.fetchrow(
+                f"SELECT {FLOW_COLUMNS} FROM flex_flows WHERE sid = $1 AND account_sid = $2 FOR UPDATE",
+                sid, account_sid,
+            )
+            if row is None:
+                return None
+            flow = updated_flex_flow(_flow(row), fields)
+            await conn.execute(
+                "UPDATE flex_flows SET friendly_name = $1, chat_service_sid = $2, channel_type = $3,"
+                " contact_identity = $4, enabled = $5, integration_type = $6, integration = $7,"
+                " long_lived = $8, janitor_enabled = $9, date_updated = $10 WHERE seq = $11",
+                flow.friendly_name, flow.chat_service_sid, flow.channel_type, flow.contact_identity,
+                flow.enabled, flow.integration_type, orjson.dumps(flow.integration).decode(),
+                flow.long_lived, flow.janitor_enabled, flow.date_updated, flow.seq,
+            )
+            return flow
 
-        return await self._run(work)
+        return await self._run(work, transaction=True)
 
     async def delete_flex_flow(self, account_sid: str, sid: str) -> bool:
         return await self._delete("flex_flows", account_sid, sid)
@@ -407,12 +422,7 @@ class PostgresStore:
 
     async def create_channel(self, account_sid: str, params: ChannelCreate) -> Channel:
         check_chat_unique_name(params.chat_unique_name)
-
-        async def work(conn: Any) -> Channel:
-            async with conn.transaction():
-                return await _create_channel(conn, account_sid, params)
-
-        return await self._run(work)
+        return await self._run(lambda conn: _create_channel(conn, account_sid, params), transaction=True)
 
     async def fetch_channel(self, account_sid: str, sid: str) -> Channel | None:
         row = await self._fetchrow(
@@ -444,7 +454,7 @@ class PostgresStore:
 
 
 async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) -> Channel:
-    """The body of create_channel, inside its transaction (READ COMMITTED).
+    """The body of create_channel, run inside its transaction (READ COMMITTED).
 
     Each statement sees what other transactions committed before it started, so after
     an ``ON CONFLICT DO NOTHING`` that lost a race (it waits for the winner's COMMIT),

@@ -1,0 +1,130 @@
+"""Horizontal scale: several API processes on one database agree on everything.
+
+The races here are real: threads released together by a barrier send creates for the
+same Identities through different processes, so only the database's constraints can
+keep the answers consistent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flexchat.testing import ServerProcess, run_server
+
+from .conftest import Api, add_account
+from .load import Outcome, create_channel, distinct, on_server, run_threads, session, walk_channels
+from .postgres import fresh_database
+
+THREADS = 8
+CREATES_PER_THREAD = 200
+SHARED_IDENTITIES = 40
+
+
+def test_two_processes_on_one_postgresql_database_agree() -> None:
+    with fresh_database("postgresql") as url, run_server(url) as first, run_server(url) as second:
+        account = add_account(url)
+        servers = (first, second)
+        api = Api(first.base_url, account.auth)
+        # Two flows on one chat service: an Identity must get one chat user across both.
+        chat_service = api.create_flow()["chat_service_sid"]
+        flows = [api.create_flow(ChatServiceSid=chat_service)["sid"] for _ in range(2)]
+
+        def creates(thread: int) -> list[Outcome]:
+            sessions = [session(account.auth) for _ in servers]
+            outcomes = []
+            for n in range(CREATES_PER_THREAD):
+                # Every other create reuses one of a few Identities that all threads share:
+                # each (flow, shared Identity) is raced by four threads, through both servers.
+                identity = f"shared-{n // 2 % SHARED_IDENTITIES}" if n % 2 else f"own-{thread}-{n}"
+                k = (thread + n) % 2
+                outcomes.append(create_channel(sessions[k], servers[k].base_url, flows[thread % 2], identity))
+            return outcomes
+
+        outcomes = run_threads(THREADS, creates)
+
+        assert len(outcomes) == THREADS * CREATES_PER_THREAD
+        assert [o for o in outcomes if o.status != 201] == []
+        by_pair: dict[tuple[str, str], set[str]] = defaultdict(set)
+        users: dict[str, set[str]] = defaultdict(set)
+        for o in outcomes:
+            by_pair[o.request["FlexFlowSid"], o.request["Identity"]].add(o.body["sid"])
+            users[o.request["Identity"]].add(o.body["user_sid"])
+        # One channel per (flow, Identity), however many creates raced for it.
+        assert all(len(sids) == 1 for sids in by_pair.values())
+        # One chat user per Identity on the chat service, and no two Identities share one.
+        assert all(len(user_sids) == 1 for user_sids in users.values())
+        assert distinct([next(iter(user_sids)) for user_sids in users.values()])
+        created = {next(iter(sids)) for sids in by_pair.values()}
+        own = THREADS * CREATES_PER_THREAD // 2
+        assert len(created) == own + 2 * SHARED_IDENTITIES
+
+        # A complete walk through the process that did not mint the first token.
+        first_page = session(account.auth).get(f"{first.base_url}/v1/Channels?PageSize=50", timeout=30).json()
+        rest = walk_channels_from(second, account.auth, on_server(first_page["meta"]["next_page_url"], second))
+        walked = [c["sid"] for c in first_page["flex_chat_channels"] + rest]
+        assert distinct(walked)
+        assert set(walked) == created
+        assert walked == [c["sid"] for c in walk_channels(second, account.auth, page_size=1000)]
+
+
+def walk_channels_from(server: ServerProcess, auth: tuple[str, str], url: str) -> list[dict[str, object]]:
+    """The rest of a walk, starting at ``url`` (a next_page_url) on ``server``."""
+    s = session(auth)
+    items: list[dict[str, object]] = []
+    next_url: str | None = url
+    while next_url:
+        response = s.get(on_server(next_url, server), timeout=30)
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items.extend(page["flex_chat_channels"])
+        next_url = page["meta"]["next_page_url"]
+    return items
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with fresh_database(str(request.param), tmp_path) as url:
+        yield url
+
+
+def worker_pids(server: ServerProcess) -> list[int]:
+    """The worker processes uvicorn spawned for ``server`` (not its resource tracker)."""
+    assert server.process is not None
+    workers = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            # The parent pid is the second field after the parenthesised command name.
+            if int(stat.rsplit(")", 1)[1].split()[1]) == server.process.pid and b"spawn_main" in cmdline:
+                workers.append(int(entry))
+    return workers
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="counts worker processes through /proc")
+def test_two_workers_write_at_once(empty_database: str) -> None:
+    with run_server(empty_database, extra_args=["--workers", "2"]) as server:
+        assert len(worker_pids(server)) == 2
+        account = add_account(empty_database)
+        flow = Api(server.base_url, account.auth).create_flow()["sid"]
+
+        def creates(thread: int) -> list[Outcome]:
+            s = session(account.auth)
+            return [create_channel(s, server.base_url, flow, f"w-{thread}-{n % 25}") for n in range(50)]
+
+        outcomes = run_threads(THREADS, creates)
+
+        # On SQLite the workers queue for the write lock: nobody gets a 503.
+        assert [o.body for o in outcomes if o.status != 201] == []
+        walked = [c["sid"] for c in walk_channels(server, account.auth, page_size=7)]
+        assert distinct(walked)
+        assert set(walked) == {o.body["sid"] for o in outcomes}
+        assert len(walked) == THREADS * 25
