@@ -262,6 +262,41 @@ def every_operation(spec: Spec, call: Call) -> None:
     assert set(seen) == set(OPERATIONS)
 
 
+def test_inputs_the_generator_cannot_reach_get_no_5xx(spec: Spec) -> None:
+    """Hand-picked requests that need state (a valid token) or odd syntax the spec does not describe."""
+    with InProcessFlexchat() as instance:
+
+        def send(method: str, target: str, data: dict[str, str] | None = None) -> Any:
+            response = instance.request(method, "https://flex-api.twilio.com" + target, data=data, auth=instance.auth)
+            if 200 <= response.status < 300:
+                check_response(spec, method, target.split("?")[0], response.status, response.body)
+            else:
+                assert response.status < 500, (target, response.text)
+                assert set(response.json()) == {"code", "message", "more_info", "status"}
+            return response.status, (response.json() if response.body else None)
+
+        form = {"ChatServiceSid": "IS" + "a" * 32, "ChannelType": "web", "Integration.FlowSid": "FW" + "b" * 32}
+        for name in ("Café", "Café", "other"):
+            assert send("POST", "/v1/FlexFlows", {**form, "FriendlyName": name})[0] == 201
+        status, page = send("GET", "/v1/FlexFlows?PageSize=1")
+        token = page["meta"]["next_page_url"].split("PageToken=")[1]
+
+        assert send("GET", f"/v1/FlexFlows?PageSize=1&Page={10**24}&PageToken={token}")[0] == 400
+        assert send("GET", f"/v1/FlexFlows?PageSize=1&Page={2**63}&PageToken={token}")[0] == 400
+        assert send("GET", f"/v1/FlexFlows?PageSize=1&Page={2**31 - 1}&PageToken={token}")[0] == 200
+        status, page = send("GET", f"/v1/FlexFlows?PageSize={10**30}")
+        assert (status, page["meta"]["page_size"], len(page["flex_flows"])) == (200, 1000, 3)
+        # A filter with non-ASCII text, raw in the URL: matched, and kept in every meta URL.
+        status, page = send("GET", "/v1/FlexFlows?FriendlyName=Café&PageSize=1")
+        assert [f["friendly_name"] for f in page["flex_flows"]] == ["Café"]
+        status, page = send("GET", page["meta"]["next_page_url"].removeprefix("https://flex-api.twilio.com"))
+        assert [f["friendly_name"] for f in page["flex_flows"]] == ["Café"]
+        assert page["meta"]["next_page_url"] is None
+        for url in ("http://[::1", "http://[nope]/", "ftp://example.com/", "https://", "not a url"):
+            bad = {**form, "FriendlyName": "x", "IntegrationType": "external", "Integration.Url": url}
+            assert send("POST", "/v1/FlexFlows", bad)[0] == 400, url
+
+
 # -- property-based: requests generated from the spec ----------------------------------------
 
 

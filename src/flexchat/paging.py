@@ -26,6 +26,7 @@ from .errors import InvalidPageToken, InvalidParameter
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
+MAX_PAGE = 2**31 - 1
 _MAC_BYTES = 12
 _SEQ = struct.Struct(">Q")
 
@@ -109,6 +110,9 @@ def parse_page_request(query: Mapping[str, str], secret: bytes, scope: ListScope
     page = _int_param(query, "Page", 0)
     if page < 0:
         raise InvalidParameter(f"Invalid Page: {page} is less than 0")
+    if page > MAX_PAGE:
+        # Page is echoed in meta as a JSON number; past 64 bits the encoder fails with a 500.
+        raise InvalidParameter(f"Invalid Page: {page} is out of range")
     token = query.get("PageToken") or None
     if token is None:
         if page > 0:

@@ -73,7 +73,10 @@ def enum(*allowed: str) -> Converter:
 
 def uri(name: str, raw: str) -> str:
     """An absolute http(s) URL."""
-    parts = urlsplit(raw)
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: "http://[::1"
+        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an absolute http(s) URL") from None
     if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in raw):
         raise InvalidParameter(f"Invalid {name}: {raw!r} is not an absolute http(s) URL")
     return raw

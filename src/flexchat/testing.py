@@ -35,7 +35,7 @@ from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import IO, TYPE_CHECKING, Any, TypeVar
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from .sids import mint_sid
 
@@ -202,7 +202,7 @@ def run_server(
 # flex-api.twilio.com, flex-api.<region>.twilio.com, flex-api.<edge>.<region>.twilio.com:
 # the three shapes twilio-python's ClientBase.get_hostname produces.
 _FLEX_API_HOST = re.compile(r"flex-api(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
-DEFAULT_BASE_URL = "https://flex-api.twilio.com"
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
 def is_flex_api_host(host: str) -> bool:
@@ -421,7 +421,10 @@ class InProcessFlexchat:
         host = parts.hostname or ""
         if parts.scheme not in ("http", "https") or not is_flex_api_host(host):
             raise UnsupportedHostError(host or url, method, url)
-        query = "&".join(q for q in (parts.query, _encode_pairs(params)) if q)
+        # As requests does (requote_uri): characters a URL cannot carry are percent-encoded
+        # as UTF-8, escapes already present are kept.
+        path = quote(parts.path, safe=_URL_SAFE) or "/"
+        query = "&".join(q for q in (quote(parts.query, safe=_URL_SAFE), _encode_pairs(params)) if q)
         header_map = {name.lower(): value for name, value in (headers or {}).items()}
         if header_map.get("content-type", "").split(";")[0].strip() in ("application/json", "application/scim+json"):
             body = json.dumps(dict(data)).encode() if data else b""
@@ -441,9 +444,9 @@ class InProcessFlexchat:
             "http_version": "1.1",
             "method": method,
             "scheme": parts.scheme,
-            "path": unquote(parts.path) or "/",
-            "raw_path": (parts.path or "/").encode("latin-1", "replace"),
-            "query_string": query.encode("latin-1", "replace"),
+            "path": unquote(path),
+            "raw_path": path.encode("ascii"),
+            "query_string": query.encode("ascii"),
             "root_path": "",
             "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in header_map.items()],
             "client": ("127.0.0.1", 0),
