@@ -75,7 +75,9 @@ LOG_INTERVAL = 5.0
 # Errors that mean "the database cannot serve this now", not "this request is wrong".
 # Class 08 (connection), 57 (operator intervention: shutdown, restart, cancel), 53
 # (insufficient resources, e.g. too many connections) and 25006 (a read-only standby
-# during failover) all pass once the database is back.
+# during failover) all pass once the database is back. Class 40 (deadlock,
+# serialisation failure) rolled the whole transaction back, so retrying is safe; with
+# READ COMMITTED and one lock order (chat user, then channel) it is not expected.
 UNAVAILABLE: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
@@ -83,9 +85,8 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InsufficientResourcesError,
     asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.TransactionRollbackError,
 )
-# A deadlock or serialisation failure rolled the whole transaction back: run it again.
-RETRY: tuple[type[BaseException], ...] = (asyncpg.exceptions.TransactionRollbackError,)
 # Anything the driver or the server may raise.
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (*UNAVAILABLE, asyncpg.PostgresError, asyncpg.InterfaceError)
 
@@ -131,7 +132,7 @@ def _channel(row: Sequence[Any]) -> Channel:
     return Channel(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
 
 
-async def migrate(conn: Any, steps: Sequence[str] = STEPS) -> bytes:
+async def migrate(conn: Any, steps: Sequence[str]) -> bytes:
     """Apply the pending ``steps`` in one transaction; return the paging secret.
 
     The advisory lock is taken first, inside the transaction, so a process that starts
@@ -195,7 +196,7 @@ class PostgresStore:
         try:
             conn = await self._connect()
             try:
-                self.paging_secret = await migrate(conn)
+                self.paging_secret = await migrate(conn, STEPS)
             finally:
                 await conn.close()
             self._pool = await asyncpg.create_pool(
@@ -241,45 +242,39 @@ class PostgresStore:
         pool = self._pool
         if pool is None:
             raise ServiceUnavailable("Service unavailable: the store is not open")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
-        while True:
-            conn = None
-            reusable = False
-            try:
-                async with asyncio.timeout_at(deadline):
-                    conn = await pool.acquire()
+        conn = None
+        reusable = False
+        try:
+            async with asyncio.timeout(self.timeout):
+                conn = await pool.acquire()
+                if transaction:
+                    # Named, whatever the server's default: create_channel relies on
+                    # each statement seeing what others committed before it began.
+                    await conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                try:
+                    result = await work(conn)
+                except TwilioError:
                     if transaction:
-                        # Named, whatever the server's default: create_channel relies on
-                        # each statement seeing what others committed before it began.
-                        await conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                    try:
-                        result = await work(conn)
-                    except TwilioError:
-                        if transaction:
-                            await conn.execute("ROLLBACK")
-                        reusable = True
-                        raise
-                    if transaction:
-                        await conn.execute("COMMIT")
+                        await conn.execute("ROLLBACK")
                     reusable = True
-                    return result
-            except RETRY as error:
-                if loop.time() >= deadline:
-                    raise self._unavailable(error) from None
-            except UNAVAILABLE as error:
+                    raise
+                if transaction:
+                    await conn.execute("COMMIT")
+                reusable = True
+                return result
+        except UNAVAILABLE as error:
+            raise self._unavailable(error) from None
+        except (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError) as error:
+            # InternalClientError: the server's goodbye (e.g. pg_terminate_backend)
+            # arrived on an idle connection and left its protocol unusable.
+            if conn is not None and (_lost(conn) or isinstance(error, asyncpg.exceptions.InternalClientError)):
                 raise self._unavailable(error) from None
-            except (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError) as error:
-                # InternalClientError: the server's goodbye (e.g. pg_terminate_backend)
-                # arrived on an idle connection and left its protocol unusable.
-                if conn is not None and (_lost(conn) or isinstance(error, asyncpg.exceptions.InternalClientError)):
-                    raise self._unavailable(error) from None
-                raise
-            finally:
-                if conn is not None:
-                    if not reusable and not _lost(conn):
-                        conn.terminate()
-                    await self._release(pool, conn)
+            raise
+        finally:
+            if conn is not None:
+                if not reusable and not _lost(conn):
+                    conn.terminate()
+                await self._release(pool, conn)
 
     async def _release(self, pool: Any, conn: Any) -> None:
         # A failed release has terminated the connection already; the answer stands.
