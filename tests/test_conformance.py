@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import http.client
 import json
 import os
 import re
@@ -103,11 +104,24 @@ def _is_date_time(value: object) -> bool:
     return True
 
 
+# RFC 3986 authority: userinfo, a reg-name, IPv4 or [IP literal], and an all-digit port.
+_AUTHORITY = re.compile(r"(?:[\w.~!$&'()*+,;=:%-]*@)?(?:[\w.~!$&'()*+,;=%-]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?", re.ASCII)
+
+
 def _is_uri(value: object) -> bool:
+    """An absolute URI (what format "uri" means), checked as strictly as its syntax allows."""
     if not isinstance(value, str):
         return True
-    parts = urlsplit(value)
-    return bool(parts.scheme and parts.netloc) and not any(c.isspace() for c in value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return False
+    return (
+        re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", parts.scheme) is not None
+        and _AUTHORITY.fullmatch(parts.netloc) is not None
+        and bool(parts.netloc)
+        and not any(c.isspace() or ord(c) > 126 for c in value)
+    )
 
 
 # jsonschema checks these formats only with optional packages installed: check them here.
@@ -160,6 +174,8 @@ def test_the_validator_catches_what_the_spec_forbids(spec: Spec) -> None:
         ("date_created", "2016-08-01 22:10:40"),
         ("date_updated", "2016-13-01T22:10:40Z"),
         ("url", "/v1/Channels/relative"),
+        ("url", "http://a:b:c/v1/Channels"),
+        ("url", "http://[[[/v1/Channels"),
         ("user_sid", 42),
     ]:
         with pytest.raises(AssertionError, match=name):
@@ -295,6 +311,27 @@ def test_inputs_the_generator_cannot_reach_get_no_5xx(spec: Spec) -> None:
         for url in ("http://[::1", "http://[nope]/", "ftp://example.com/", "https://", "not a url"):
             bad = {**form, "FriendlyName": "x", "IntegrationType": "external", "Integration.Url": url}
             assert send("POST", "/v1/FlexFlows", bad)[0] == 400, url
+
+
+@pytest.mark.parametrize("host", ["[[[", "a:b:c", "::::", "x:99999999", "[::1", "bad host", "é"])
+def test_a_malformed_host_header_does_not_leak_into_urls(
+    spec: Spec, server: ServerProcess, account: Account, host: str
+) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.putrequest("GET", "/v1/Channels", skip_host=True)
+        connection.putheader("Host", host.encode("utf-8"))
+        token = base64.b64encode(f"{account.sid}:{account.auth_token}".encode()).decode()
+        connection.putheader("Authorization", f"Basic {token}")
+        connection.endheaders()
+        response = connection.getresponse()
+        status, body = response.status, response.read()
+    finally:
+        connection.close()
+    if status == 400:  # refused by the HTTP layer: as good
+        return
+    check_response(spec, "GET", "/v1/Channels", status, body)
+    assert json.loads(body)["meta"]["url"].startswith(f"http://127.0.0.1:{server.port}/")
 
 
 # -- property-based: requests generated from the spec ----------------------------------------

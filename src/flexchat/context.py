@@ -9,8 +9,9 @@ from .http import Request
 from .settings import Settings
 from .store import Store
 
-# A Host value that is safe to echo into URLs: a name or address and an optional port.
-_HOST_RE = re.compile(r"[A-Za-z0-9.\-_\[\]:]{1,255}")
+# A Host value that is safe to echo into URLs: a name, IPv4 or [IPv6] address and an
+# optional port. Anything else ("[[[", "a:b:c") would make the emitted URLs invalid URIs.
+_HOST_RE = re.compile(r"(?:[A-Za-z0-9.\-_~]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
 
 
 @dataclass
@@ -38,5 +39,6 @@ class AppContext:
             host = headers.get("x-forwarded-host", "").split(",")[0].strip() or host
         if not host or not _HOST_RE.fullmatch(host):
             server = request.scope.get("server") or ("127.0.0.1", 80)
-            host = f"{server[0]}:{server[1]}"
+            address = f"[{server[0]}]" if ":" in str(server[0]) else server[0]
+            host = f"{address}:{server[1]}"
         return f"{scheme}://{host}"
