@@ -4,9 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,6 +155,19 @@ def test_closed_instance_refuses_requests() -> None:
     assert client.http_client.flexchat.closed
     with pytest.raises(RuntimeError, match="closed"):
         client.flex_api.v1.channel.list()
+
+
+def test_an_unclosed_client_is_released_when_collected() -> None:
+    client = twilio_client()
+    client.flex_api.v1.flex_flow.create(**flow_args())
+    thread = client.http_client.flexchat._thread
+    database = Path(client.http_client.flexchat.app.store._path)
+    assert thread.is_alive() and database.exists()
+    del client
+    gc.collect()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert not database.exists()  # the private :memory: database is gone with it
 
 
 # -- Flex Flows, sync ----------------------------------------------------------------------
@@ -411,6 +426,10 @@ def test_async_client_every_operation() -> None:
         assert rest_error(excinfo) == (400, 20001)
         with pytest.raises(TwilioException, match="Unable to fetch page"):
             await flows.list_async(page_size=-1)
+        intruder = Client(client.username, "0" * 32, http_client=client.http_client)
+        with pytest.raises(TwilioRestException) as excinfo:
+            await intruder.flex_api.v1.flex_flow(flow.sid).fetch_async()
+        assert rest_error(excinfo) == (401, 20003)
         with pytest.raises(UnsupportedHostError, match=r"'api\.twilio\.com'"):
             await client.api.v2010.accounts.list_async()
         await client.http_client.close()
