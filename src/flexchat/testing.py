@@ -300,6 +300,9 @@ class InProcessFlexchat:
 
     Usable from any thread and from any event loop: every call is handed to the private
     loop, so the sync and async twilio clients can share one instance.
+
+    ``database_url`` names the store (any URL ``flexchat serve`` accepts); ``settings``
+    supplies the other settings, its own ``database_url`` being ignored.
     """
 
     def __init__(
