@@ -554,3 +554,13 @@ def test_in_process_and_http_give_equal_bodies(flex_client: Client, twilio_clien
     # Not vacuous: the scenario saw success and error bodies, and hosts were really blanked.
     assert {status for status, _ in in_process} >= {200, 201, 204, 400, 401, 404, 405}
     assert "https://flex-api.twilio.com/v1/" in in_process[1][1] and server.base_url in over_http[1][1]
+
+
+def test_in_process_on_each_engine(database_url: str) -> None:
+    # The session's database of each engine (tests/conftest.py); a new account keeps it apart.
+    with InProcessFlexchat(database_url) as instance:
+        client = twilio_client(flexchat=instance)
+        flow = client.flex_api.v1.flex_flow.create(**flow_args())
+        channel = client.flex_api.v1.channel.create(**channel_args(flow.sid, "alice"))
+        assert [c.sid for c in client.flex_api.v1.channel.list(page_size=1)] == [channel.sid]
+        assert client.flex_api.v1.channel(channel.sid).delete() is True
