@@ -8,6 +8,7 @@ handler reads parameters one by one.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,12 +39,20 @@ def boolean(name: str, raw: str) -> bool:
     raise InvalidParameter(f"Invalid {name}: {raw!r} is not true or false")
 
 
+_DECIMAL = re.compile(r"-?[0-9]{1,19}")
+
+
+def whole_number(name: str, raw: str) -> int:
+    """Plain ASCII decimal digits with an optional minus: Python's ``int()`` alone would
+    also take ``5_0``, ``+5``, surrounding blanks and non-ASCII digits."""
+    if not _DECIMAL.fullmatch(raw):
+        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an integer")
+    return int(raw)
+
+
 def integer(name: str, raw: str) -> int:
     """A decimal integer that fits 32 bits."""
-    try:
-        value = int(raw.strip(), 10)
-    except ValueError:
-        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an integer") from None
+    value = whole_number(name, raw)
     if not -INT32 <= value < INT32:
         raise InvalidParameter(f"Invalid {name}: {value} is out of range")
     return value
