@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,8 +44,13 @@ def create_channel(s: requests.Session, base_url: str, flow_sid: str, identity: 
     response = s.post(base_url + "/v1/Channels", data=data, timeout=30)
     return Outcome(
         started, time.monotonic() - started, response.status_code,
-        response.json() if response.content else {}, {k.lower(): v for k, v in response.headers.items()}, data,
+        response.json() if response.content else {}, lowered(response.headers), data,
     )
+
+
+def lowered(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header names in lower case (the server sends them so; requests hides it)."""
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def run_threads(threads: int, work: Callable[[int], list[Outcome]]) -> list[Outcome]:

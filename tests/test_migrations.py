@@ -30,7 +30,17 @@ from .load import on_server
 from .postgres import fresh_database
 
 TABLES = {"server_settings", "accounts", "api_keys", "flex_flows", "chat_users", "channels"}
-INDEXES = {"flex_flows_by_account", "flex_flows_by_name", "channels_by_account"}
+# SQLite: the named indexes (its unique constraints' indexes are anonymous).
+# PostgreSQL: every index, those behind primary keys and named unique constraints too.
+INDEXES = {
+    "sqlite": {"flex_flows_by_account", "flex_flows_by_name", "channels_by_account"},
+    "postgresql": {
+        "server_settings_pkey", "accounts_pkey", "api_keys_pkey", "schema_migrations_pkey",
+        "flex_flows_by_account", "flex_flows_sid", "flex_flows_by_name",
+        "chat_users_pkey", "chat_users_identity",
+        "channels_by_account", "channels_sid", "channels_identity", "channels_chat_unique_name",
+    },
+}
 STEP_COUNT = {"sqlite": len(sqlite_steps.STEPS), "postgresql": len(postgres_steps.STEPS)}
 # A step a later release might add: a table, and a row that shows how often it ran.
 EXTRA_STEP = "CREATE TABLE upgrade_marker (n integer); INSERT INTO upgrade_marker VALUES (1)"
@@ -67,14 +77,7 @@ def schema(url: str) -> tuple[int, set[str], set[str], int]:
         conn = await asyncpg.connect(url)
         try:
             tables = {r[0] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-            # Secondary indexes only: those behind keys and unique constraints are named after them.
-            indexes = {
-                r[0]
-                for r in await conn.fetch(
-                    "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'"
-                    " AND indexname NOT IN (SELECT conname FROM pg_constraint)"
-                )
-            }
+            indexes = {r[0] for r in await conn.fetch("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
             versions = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version") if tables else []
             secrets = await conn.fetchval("SELECT count(*) FROM server_settings") if "server_settings" in tables else 0
         finally:
@@ -136,7 +139,7 @@ def test_processes_starting_together_on_an_empty_database(engine: str, empty_dat
         servers: list[ServerProcess] = list(
             pool.map(lambda _: stack.enter_context(run_server(empty_database)), range(count))
         )
-        assert schema(empty_database) == (STEP_COUNT[engine], TABLES, INDEXES, 1)
+        assert schema(empty_database) == (STEP_COUNT[engine], TABLES, INDEXES[engine], 1)
 
         # One paging secret for all: a token minted by one process works on every other.
         account = add_account(empty_database)
@@ -161,7 +164,7 @@ def test_old_database_is_upgraded_once_by_stores_opening_together(
     secrets = open_stores(empty_database, 6)
 
     assert marker_rows(empty_database) == 1
-    assert schema(empty_database) == (STEP_COUNT[engine] + 1, {*TABLES, "upgrade_marker"}, INDEXES, 1)
+    assert schema(empty_database) == (STEP_COUNT[engine] + 1, {*TABLES, "upgrade_marker"}, INDEXES[engine], 1)
     assert set(secrets) == {secret}, "the paging secret changed"
 
 
@@ -209,4 +212,4 @@ def test_postgresql_migration_waits_for_the_lock() -> None:
 
     with fresh_database("postgresql") as url:
         asyncio.run(run(url))
-        assert schema(url) == (STEP_COUNT["postgresql"], TABLES, INDEXES, 1)
+        assert schema(url) == (STEP_COUNT["postgresql"], TABLES, INDEXES["postgresql"], 1)

@@ -24,7 +24,7 @@ import requests
 from flexchat.testing import ServerProcess, run_server
 
 from .conftest import Api, add_account
-from .load import Outcome, create_channel, run_threads, session, twilio_error_body
+from .load import Outcome, create_channel, lowered, run_threads, session, twilio_error_body
 from .postgres import TcpProxy, fresh_database
 
 DB_TIMEOUT = 1.0
@@ -94,7 +94,7 @@ def _load(
                 else:
                     r = s.get(server.base_url + "/v1/Channels?PageSize=5", timeout=30)
                     seconds = time.monotonic() - started
-                    outcomes.append(Outcome(started, seconds, r.status_code, r.json(), {k.lower(): v for k, v in r.headers.items()}))
+                    outcomes.append(Outcome(started, seconds, r.status_code, r.json(), lowered(r.headers)))
             except requests.RequestException as error:
                 outcomes.append(Outcome(started, time.monotonic() - started, 0, {"error": str(error)}, {}))
         return outcomes

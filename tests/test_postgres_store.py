@@ -5,6 +5,7 @@ database that is not there at start."""
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ from flexchat.errors import ChatUniqueNameTaken, ServiceUnavailable
 from flexchat.models import ChannelCreate, FlexFlowFields, new_flex_flow
 from flexchat.settings import Settings
 from flexchat.sids import mint_sid
-from flexchat.store.postgres import PostgresStore
+from flexchat.store.postgres import CHANNEL_COLUMNS, PostgresStore
 from flexchat.testing import free_port
 
 from .postgres import fresh_database
@@ -132,6 +133,38 @@ def test_waiting_for_a_pooled_connection_ends_at_the_deadline(url: str) -> None:
         assert await store.fetch_flex_flow(account, flow.sid) == flow
 
     with_stores(url, 1, test, db_timeout=timeout, db_pool_size=1)
+
+
+def _rows_removed_by_filter(plan: dict[str, Any]) -> int:
+    return int(plan.get("Rows Removed by Filter", 0)) + sum(_rows_removed_by_filter(p) for p in plan.get("Plans", []))
+
+
+def test_a_small_accounts_page_never_reads_a_big_accounts_rows(url: str) -> None:
+    """asyncpg prepares every query; after five runs PostgreSQL may switch a prepared
+    statement to one generic plan for every account. That plan must still read only the
+    asked-for account's rows, however the accounts' sizes compare."""
+    small, big = mint_sid("AC"), mint_sid("AC")
+
+    async def test(store: PostgresStore) -> None:
+        await store.seed(small, 1, 40)
+        await store.seed(big, 1, 20_000)
+        await store.seed(small, 1, 40)  # the small account's rows lie on both sides of the big one's
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+            # The list query exactly as the store sends it.
+            await conn.execute(
+                f"PREPARE page (text, bigint, bigint) AS SELECT {CHANNEL_COLUMNS} FROM channels"
+                " WHERE account_sid = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+            )
+            explained = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE page('{small}', 0, 51)")
+        finally:
+            await conn.close()
+        plan = json.loads(explained)[0]["Plan"]
+        assert plan["Actual Rows"] == 51
+        assert _rows_removed_by_filter(plan) == 0, plan
+
+    with_stores(url, 1, test)
 
 
 def test_serve_without_a_database_exits_with_a_clear_message() -> None:

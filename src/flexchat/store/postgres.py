@@ -371,10 +371,10 @@ class PostgresStore:
             await conn.execute(
                 "UPDATE flex_flows SET friendly_name = $1, chat_service_sid = $2, channel_type = $3,"
                 " contact_identity = $4, enabled = $5, integration_type = $6, integration = $7,"
-                " long_lived = $8, janitor_enabled = $9, date_updated = $10 WHERE seq = $11",
+                " long_lived = $8, janitor_enabled = $9, date_updated = $10 WHERE account_sid = $11 AND seq = $12",
                 flow.friendly_name, flow.chat_service_sid, flow.channel_type, flow.contact_identity,
                 flow.enabled, flow.integration_type, orjson.dumps(flow.integration).decode(),
-                flow.long_lived, flow.janitor_enabled, flow.date_updated, flow.seq,
+                flow.long_lived, flow.janitor_enabled, flow.date_updated, account_sid, flow.seq,
             )
             return flow
 
