@@ -416,17 +416,20 @@ class EngineRun:
 
 def run_engine(
     engine: str, database_url: str, channels: int, wrk: Wrk, scenarios: set[str], profile: str | None,
-    reuse: bool,
+    keep_dir: str | None,
 ) -> EngineRun:
     """The whole measurement for one engine on one fresh database."""
     result = EngineRun(engine, channels)
     bench = Bench(engine, database_url)
     warm = Wrk(min(wrk.duration, 5), wrk.connections, wrk.threads)
-    marker = Path(tempfile.gettempdir()) / f"flexchat-bench-{engine}.account"
+    # With --keep-db the account is remembered beside the database, so a later run can
+    # reuse the seeded data (and skips the 0-channel memory figure).
+    marker = Path(keep_dir or tempfile.gettempdir()) / f"flexchat-bench-{engine}.account"
     seeded = False
-    if reuse and marker.exists():
+    if keep_dir and marker.exists():
         bench.account_sid, bench.auth_token = marker.read_text().split()
-        seeded = count_channels(database_url, bench.account_sid) >= channels
+        with contextlib.suppress(Exception):
+            seeded = count_channels(database_url, bench.account_sid) >= channels
     if not seeded:
         # 0 channels: the server's memory after the same warm-up load as later.
         with bench.server() as server:
@@ -634,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             raise SystemExit(f"bench: unknown engine {engine!r}")
         with database() as url:
-            runs.append(run_engine(engine, url, args.channels, wrk, scenarios, args.profile, bool(args.keep_db)))
+            runs.append(run_engine(engine, url, args.channels, wrk, scenarios, args.profile, args.keep_db))
     table = render(runs, skipped, wrk)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     took = time.perf_counter() - started

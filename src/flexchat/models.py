@@ -64,7 +64,10 @@ class FlexFlow:
     seq: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass's __init__ goes through object.__setattr__ per field,
+# six times the cost of a plain one, and a list page builds up to 1,000 of these per
+# request (docs/benchmarks.md). Nothing mutates a Channel; treat it as immutable.
+@dataclass(slots=True)
 class Channel:
     """A stored Flex chat channel (the fields the API returns)."""
 

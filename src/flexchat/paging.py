@@ -20,7 +20,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from .errors import InvalidPageToken, InvalidParameter
 
@@ -62,7 +62,32 @@ class ListScope:
         material = "\x1f".join(
             [direction, self.key, self.account_sid, *(f"{k}={v}" for k, v in self.filters)]
         ).encode() + _SEQ.pack(seq)
-        return hmac.new(secret, material, hashlib.sha256).digest()[:_MAC_BYTES]
+        return _hmac_sha256(secret, material)[:_MAC_BYTES]
+
+
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+_HMAC_STATES: dict[bytes, tuple[Any, Any]] = {}
+
+
+def _hmac_sha256(secret: bytes, message: bytes) -> bytes:
+    """HMAC-SHA256, equal to ``hmac.digest(secret, message, "sha256")`` (RFC 2104).
+
+    The hash states after the padded key are computed once per secret and copied, which
+    halves the cost of a MAC; the list endpoint makes up to three per request.
+    """
+    states = _HMAC_STATES.get(secret)
+    if states is None:
+        key = (hashlib.sha256(secret).digest() if len(secret) > 64 else secret).ljust(64, b"\0")
+        states = (hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD)))
+        if len(_HMAC_STATES) >= 64:
+            _HMAC_STATES.clear()
+        _HMAC_STATES[secret] = states
+    inner = states[0].copy()
+    inner.update(message)
+    outer = states[1].copy()
+    outer.update(inner.digest())
+    return bytes(outer.digest())
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
@@ -152,13 +177,20 @@ def neighbour_links(
 def build_meta(
     base: str, request: PageRequest, scope: ListScope, links: Links
 ) -> dict[str, Any]:
-    """The ``meta`` object: absolute URLs carrying PageSize, Page, PageToken and filters."""
+    """The ``meta`` object: absolute URLs carrying PageSize, Page, PageToken and filters.
+
+    The query strings are what ``urlencode`` makes of the same pairs, spelled out: three
+    urlencode calls cost more than the rest of the list endpoint's Python code.
+    """
+    prefix = "".join([
+        base, "?", *(f"{quote_plus(name)}={quote_plus(value)}&" for name, value in scope.filters),
+        f"PageSize={request.page_size}&Page=",
+    ])
 
     def link(page: int, token: str | None) -> str:
-        params: list[tuple[str, Any]] = [*scope.filters, ("PageSize", request.page_size), ("Page", page)]
-        if token is not None:
-            params.append(("PageToken", token))
-        return base + "?" + urlencode(params)
+        if token is None:
+            return f"{prefix}{page}"
+        return f"{prefix}{page}&PageToken={token}"
 
     return {
         "page": request.page,
@@ -167,7 +199,8 @@ def build_meta(
         "previous_page_url": (
             link(max(request.page - 1, 0), links.previous_token) if links.previous_token else None
         ),
-        "url": link(request.page, request.token),
+        # A minted token is URL-safe as it is; the echoed one is as the client sent it.
+        "url": link(request.page, None if request.token is None else quote_plus(request.token)),
         "next_page_url": link(request.page + 1, links.next_token) if links.next_token else None,
         "key": scope.key,
     }

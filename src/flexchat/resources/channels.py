@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..context import AppContext
@@ -10,9 +11,11 @@ from ..http import Request, Response, empty_response, json_response
 from ..models import Channel, ChannelCreate
 from ..paging import ListScope, parse_page_request
 from ..params import Param, boolean, json_object, parse, sid
-from .common import page_response, path_sid
+from .common import json_safe, page_response, path_sid
 
 LIST_KEY = "flex_chat_channels"
+_NULL = "null"
+_QUOTE = '"'
 
 CREATE_PARAMS = (
     Param("FlexFlowSid", "flex_flow_sid", sid("FO"), required=True),
@@ -42,12 +45,37 @@ def channel_to_wire(channel: Channel, base: str) -> dict[str, Any]:
     }
 
 
+def channels_json(channels: Sequence[Channel], base: str, account_sid: str) -> str | None:
+    """``channel_to_wire`` of each channel of ``account_sid`` as JSON text, comma-separated,
+    byte for byte what orjson writes for those dicts; None where that cannot be vouched for.
+
+    A third of the cost of building the dicts and serialising them, which matters on a
+    page of up to 1,000. Nothing needs escaping: every field is a Sid that was checked
+    (or minted) on its way in or a timestamp flexchat wrote; the account (which the
+    store's query selected on) and the base URL are checked here.
+    """
+    if not (json_safe(base) and json_safe(account_sid)):
+        return None
+    head = f'{{"account_sid":"{account_sid}","flex_flow_sid":"'
+    url = base + "/v1/Channels/"
+    return ",".join([
+        f'{head}{c.flex_flow_sid}","sid":"{c.sid}","user_sid":"{c.user_sid}","task_sid":'
+        f'{_NULL if c.task_sid is None else _QUOTE + c.task_sid + _QUOTE},"url":"{url}{c.sid}",'
+        f'"date_created":"{c.date_created}","date_updated":"{c.date_updated}"}}'
+        for c in channels
+    ])
+
+
 async def list_channels(request: Request, ctx: AppContext) -> Response:
     """``GET /v1/Channels``: one page, oldest first."""
     scope = ListScope(LIST_KEY, request.account_sid)
     page = parse_page_request(request.query, ctx.store.paging_secret, scope)
     items, more = await ctx.store.list_channels(request.account_sid, page.window)
-    return page_response(request, ctx, scope, page, items, more, channel_to_wire)
+    account_sid = request.account_sid
+    return page_response(
+        request, ctx, scope, page, items, more, channel_to_wire,
+        lambda channels, base: channels_json(channels, base, account_sid),
+    )
 
 
 async def create_channel(request: Request, ctx: AppContext) -> Response:

@@ -47,6 +47,9 @@ from . import ProgressFn
 from .migrations.sqlite import STEPS
 
 MAX_BATCH = 256
+# Channels kept by list_channels, by row number (~0.5 KB each): enough for the first
+# pages every client polls and one page of 1,000, small next to the page cache.
+CHANNEL_CACHE_SIZE = 2048
 CHANNEL_COLUMNS = "sid, account_sid, flex_flow_sid, user_sid, task_sid, date_created, date_updated, seq"
 FLOW_COLUMNS = (
     "sid, account_sid, friendly_name, chat_service_sid, channel_type, contact_identity, enabled,"
@@ -54,6 +57,19 @@ FLOW_COLUMNS = (
 )
 
 WriteFn = Callable[..., Any]
+# Rows and row numbers as one JSON text each: see SqliteStore._channel_seqs.
+_CHANNEL_RANGE = (
+    f"SELECT json_group_array(json_array({CHANNEL_COLUMNS})) FROM channels"
+    " WHERE account_sid = ? AND seq BETWEEN ? AND ?"
+)
+_SEQS_AFTER = (
+    "SELECT json_group_array(seq) FROM"
+    " (SELECT seq FROM channels WHERE account_sid = ? AND seq > ? ORDER BY seq LIMIT ?)"
+)
+_SEQS_BEFORE = (
+    "SELECT json_group_array(seq) FROM"
+    " (SELECT seq FROM channels WHERE account_sid = ? AND seq < ? ORDER BY seq DESC LIMIT ?)"
+)
 
 
 def database_path(url: str) -> str:
@@ -163,6 +179,7 @@ class SqliteStore:
         self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
         self._reader: sqlite3.Connection | None = None
         self._writer: _Writer | None = None
+        self._channel_cache: dict[int, Channel] = {}
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -438,8 +455,54 @@ class SqliteStore:
         return await self._delete("channels", account_sid, sid)
 
     async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
-        rows, more = self._page(CHANNEL_COLUMNS, "channels", "account_sid = ?", [account_sid], window)
-        return [Channel(*row) for row in rows], more
+        """One page: the index says which channels are on it; their rows come from the
+        channel cache where it has them, from the table where not.
+
+        Reading the 8 columns of a row through the sqlite3 module costs ~1.5 us, reading
+        its row number from the index ~0.4 us, and a page is mostly rows read before (the
+        first pages are read over and over). A channel's row never changes after it is
+        created (the API has no channel update) and row numbers are never reused, so a
+        cached row cannot be stale; a deleted channel is no longer in the index, so it
+        drops off the page exactly as before. Rows another process creates or deletes
+        are seen, as the index is read afresh on every call.
+        """
+        seqs, more = self._channel_seqs(account_sid, window)
+        cache = self._channel_cache
+        missing = [seq for seq in seqs if seq not in cache]
+        if missing:
+            if len(cache) + len(missing) > CHANNEL_CACHE_SIZE:
+                # Bounded memory at the cost of a few cold pages; no LRU bookkeeping on hits.
+                cache.clear()
+                missing = seqs
+            # One statement for any page: the channels of the account between the first
+            # and the last missing row are exactly the missing ones and maybe some cached.
+            (found,) = self._read(_CHANNEL_RANGE, (account_sid, missing[0], missing[-1]))[0]
+            for row in orjson.loads(found):
+                cache[row[7]] = Channel(*row)
+        get = cache.get
+        # A channel deleted between the two reads is left out, as if deleted just before.
+        return [channel for seq in seqs if (channel := get(seq)) is not None], more
+
+    def _channel_seqs(self, account_sid: str, window: Window) -> tuple[list[int], bool]:
+        """The row numbers of one page of the account's channels, ascending, and whether
+        more lie beyond in the window's direction.
+
+        SQLite hands them over as one JSON array rather than a row each: half the cost,
+        as the sqlite3 module's per-row and per-column overhead is most of a short read.
+        """
+        if window.before is not None:
+            (found,) = self._read(_SEQS_BEFORE, (account_sid, window.before, window.limit + 1))[0]
+        else:
+            (found,) = self._read(_SEQS_AFTER, (account_sid, window.after or 0, window.limit + 1))[0]
+        seqs: list[int] = orjson.loads(found)
+        # The set is fixed by ORDER BY ... LIMIT; the order json_group_array saw it in is
+        # not promised, and sorting a sorted list costs next to nothing.
+        seqs.sort()
+        more = len(seqs) > window.limit
+        if more:
+            # The extra row is the one farthest from the token's position.
+            seqs = seqs[1:] if window.before is not None else seqs[:-1]
+        return seqs, more
 
     # -- bulk ------------------------------------------------------------------------
 
