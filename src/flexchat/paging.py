@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from .errors import InvalidPageToken, InvalidParameter
+from .params import whole_number
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -94,10 +95,7 @@ def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw.strip(), 10)
-    except ValueError:
-        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an integer") from None
+    return whole_number(name, raw)
 
 
 def mint_token(secret: bytes, scope: ListScope, direction: str, seq: int) -> str:
