@@ -112,6 +112,13 @@ async def _keep_session(conn: Any) -> None:
     rolled back by asyncpg before this runs."""
 
 
+def _unstorable(value: str) -> bool:
+    """Whether ``value`` holds NUL, which PostgreSQL text cannot. Every write refuses it
+    (params.text), so no stored value has one: a lookup by such a value finds nothing,
+    as on SQLite, instead of failing in the driver."""
+    return "\x00" in value
+
+
 def _lost(conn: Any) -> bool:
     """Whether a borrowed connection died under us. The pool detaches a connection that
     closes while borrowed (its proxy then refuses every call), so detached means lost."""
@@ -305,6 +312,8 @@ class PostgresStore:
     # -- accounts --------------------------------------------------------------------
 
     async def find_credential(self, sid: str) -> Credential | None:
+        if _unstorable(sid):  # a Basic-auth user name, straight from the client
+            return None
         if sid.startswith("SK"):
             row = await self._fetchrow("SELECT account_sid, secret_hash FROM api_keys WHERE sid = $1", sid)
         else:
@@ -390,9 +399,12 @@ class PostgresStore:
     async def list_flex_flows(
         self, account_sid: str, friendly_name: str | None, window: Window
     ) -> tuple[Sequence[FlexFlow], bool]:
+        if friendly_name is not None and _unstorable(friendly_name):
+            return [], False
         where, args = "account_sid = $1", [account_sid]
         if friendly_name is not None:
-            where += " AND friendly_name = $2"
+            # The hash reaches the index (see migrations/postgres.py), the value decides.
+            where += " AND md5(friendly_name) = md5($2) AND friendly_name = $2"
             args.append(friendly_name)
         rows, more = await self._page(FLOW_COLUMNS, "flex_flows", where, args, window)
         return [_flow(row) for row in rows], more
@@ -457,8 +469,8 @@ async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) ->
     """
     flow = await conn.fetchrow(
         f"SELECT f.chat_service_sid, f.enabled, f.integration_type, {_prefixed('c', CHANNEL_COLUMNS)}"
-        " FROM flex_flows f LEFT JOIN channels c"
-        " ON c.account_sid = f.account_sid AND c.flex_flow_sid = f.sid AND c.identity = $3"
+        " FROM flex_flows f LEFT JOIN channels c ON c.account_sid = f.account_sid AND c.flex_flow_sid = f.sid"
+        " AND md5(c.identity) = md5($3) AND c.identity = $3"
         " WHERE f.sid = $1 AND f.account_sid = $2",
         params.flex_flow_sid, account_sid, params.identity,
     )
@@ -472,13 +484,14 @@ async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) ->
     now = now_iso()
     user_sid = await conn.fetchval(
         "INSERT INTO chat_users (sid, account_sid, chat_service_sid, identity, friendly_name, date_created)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_sid, chat_service_sid, identity) DO NOTHING"
+        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_sid, chat_service_sid, md5(identity)) DO NOTHING"
         " RETURNING sid",
         mint_sid("US"), account_sid, chat_service_sid, params.identity, params.chat_user_friendly_name, now,
     )
     if user_sid is None:
         user_sid = await conn.fetchval(
-            "SELECT sid FROM chat_users WHERE account_sid = $1 AND chat_service_sid = $2 AND identity = $3",
+            "SELECT sid FROM chat_users WHERE account_sid = $1 AND chat_service_sid = $2"
+            " AND md5(identity) = md5($3) AND identity = $3",
             account_sid, chat_service_sid, params.identity,
         )
     channel = Channel(
@@ -492,7 +505,7 @@ async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) ->
                 " task_sid, target, chat_friendly_name, chat_unique_name, chat_user_friendly_name,"
                 " pre_engagement_data, task_attributes, long_lived, date_created, date_updated)"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-                " ON CONFLICT (account_sid, flex_flow_sid, identity) DO NOTHING RETURNING seq",
+                " ON CONFLICT (account_sid, flex_flow_sid, md5(identity)) DO NOTHING RETURNING seq",
                 channel.sid, account_sid, params.flex_flow_sid, chat_service_sid, params.identity,
                 user_sid, channel.task_sid, params.target, params.chat_friendly_name,
                 params.chat_unique_name, params.chat_user_friendly_name, params.pre_engagement_data,
@@ -506,7 +519,8 @@ async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) ->
             return replace(channel, seq=seq)
         # Another create for this Identity and flow committed first: answer with its channel.
         existing = await conn.fetchrow(
-            f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE account_sid = $1 AND flex_flow_sid = $2 AND identity = $3",
+            f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE account_sid = $1 AND flex_flow_sid = $2"
+            " AND md5(identity) = md5($3) AND identity = $3",
             account_sid, params.flex_flow_sid, params.identity,
         )
         if existing is not None:

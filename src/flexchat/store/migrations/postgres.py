@@ -14,6 +14,12 @@ partitioned by account needs (docs/scaling.md).
 
 Constraint names are spelled out because the store maps a violation of
 ``channels_chat_unique_name`` to ``ChatUniqueNameTaken`` by name.
+
+Identities, ChatUniqueNames and FriendlyNames have no length limit (the spec sets none;
+the body limit is 1 MB), but a btree entry must fit in about 2.7 kB, so their indexes
+hold ``md5(value)``. The store looks them up by hash *and* value, so reads are exact;
+uniqueness by hash could only be fooled by a crafted md5 collision within one account's
+own data, and then the store would answer 503 for that create rather than a wrong row.
 """
 
 STEPS: tuple[str, ...] = (
@@ -53,16 +59,16 @@ STEPS: tuple[str, ...] = (
         date_updated text NOT NULL,
         CONSTRAINT flex_flows_by_account PRIMARY KEY (account_sid, seq)
     );
-    CREATE INDEX flex_flows_by_name ON flex_flows (account_sid, friendly_name, seq);
+    CREATE INDEX flex_flows_by_name ON flex_flows (account_sid, md5(friendly_name), seq);
     CREATE TABLE chat_users (
         sid text PRIMARY KEY,
         account_sid text NOT NULL,
         chat_service_sid text NOT NULL,
         identity text NOT NULL,
         friendly_name text NOT NULL,
-        date_created text NOT NULL,
-        CONSTRAINT chat_users_identity UNIQUE (account_sid, chat_service_sid, identity)
+        date_created text NOT NULL
     );
+    CREATE UNIQUE INDEX chat_users_identity ON chat_users (account_sid, chat_service_sid, md5(identity));
     CREATE TABLE channels (
         seq bigint GENERATED ALWAYS AS IDENTITY,
         sid text NOT NULL CONSTRAINT channels_sid UNIQUE,
@@ -81,9 +87,9 @@ STEPS: tuple[str, ...] = (
         long_lived boolean,
         date_created text NOT NULL,
         date_updated text NOT NULL,
-        CONSTRAINT channels_identity UNIQUE (account_sid, flex_flow_sid, identity),
-        CONSTRAINT channels_chat_unique_name UNIQUE (account_sid, chat_service_sid, chat_unique_name),
         CONSTRAINT channels_by_account PRIMARY KEY (account_sid, seq)
     );
+    CREATE UNIQUE INDEX channels_identity ON channels (account_sid, flex_flow_sid, md5(identity));
+    CREATE UNIQUE INDEX channels_chat_unique_name ON channels (account_sid, chat_service_sid, md5(chat_unique_name));
     """,
 )
