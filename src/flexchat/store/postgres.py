@@ -9,7 +9,7 @@ is thrown away; the pool connects afresh on the next request, so the server heal
 itself once the database is back. A request is answered only after its COMMIT
 returned, so every 2xx is as durable as the database's ``synchronous_commit`` makes it.
 
-Concurrency is left to the database: unique constraints with ``ON CONFLICT`` make racing
+Concurrency is left to the database: unique indexes with ``ON CONFLICT`` make racing
 channel creates for one Identity agree on one chat user and one channel, from any number
 of processes. Reads are single statements (one round trip each, prepared once per
 connection by asyncpg's statement cache).
@@ -62,6 +62,14 @@ CHANNEL_COLUMNS = "sid, account_sid, flex_flow_sid, user_sid, task_sid, date_cre
 FLOW_COLUMNS = (
     "sid, account_sid, friendly_name, chat_service_sid, channel_type, contact_identity, enabled,"
     " integration_type, integration, long_lived, janitor_enabled, date_created, date_updated, seq"
+)
+# A create's first read, one round trip: the flow, and the Identity's channel on it if any.
+FLOW_AND_CHANNEL = (
+    "SELECT f.chat_service_sid, f.enabled, f.integration_type, "
+    + ", ".join("c." + column.strip() for column in CHANNEL_COLUMNS.split(","))
+    + " FROM flex_flows f LEFT JOIN channels c ON c.account_sid = f.account_sid AND c.flex_flow_sid = f.sid"
+    " AND md5(c.identity) = md5($3) AND c.identity = $3"
+    " WHERE f.sid = $1 AND f.account_sid = $2"
 )
 # Any constant works as long as every flexchat process uses the same one: it names the
 # lock that serialises migrations across processes (advisory locks are per database).
@@ -135,10 +143,6 @@ def _flow(row: Sequence[Any]) -> FlexFlow:
     )
 
 
-def _channel(row: Sequence[Any]) -> Channel:
-    return Channel(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
-
-
 async def migrate(conn: Any, steps: Sequence[str]) -> bytes:
     """Apply the pending ``steps`` in one transaction; return the paging secret.
 
@@ -191,7 +195,7 @@ class PostgresStore:
         )
 
     async def open(self) -> None:
-        """Migrate, load the paging secret and fill the pool.
+        """Migrate, load the paging secret and create the pool (it connects on demand).
 
         Unlike a request, a failure here is final (RuntimeError with the reason): a
         server that cannot reach its database at start is misconfigured more often
@@ -435,14 +439,14 @@ class PostgresStore:
         row = await self._fetchrow(
             f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE sid = $1 AND account_sid = $2", sid, account_sid
         )
-        return _channel(row) if row is not None else None
+        return Channel(*row) if row is not None else None
 
     async def delete_channel(self, account_sid: str, sid: str) -> bool:
         return await self._delete("channels", account_sid, sid)
 
     async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
         rows, more = await self._page(CHANNEL_COLUMNS, "channels", "account_sid = $1", [account_sid], window)
-        return [_channel(row) for row in rows], more
+        return [Channel(*row) for row in rows], more
 
     # -- bulk ------------------------------------------------------------------------
 
@@ -467,20 +471,14 @@ async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) ->
     an ``ON CONFLICT DO NOTHING`` that lost a race (it waits for the winner's COMMIT),
     the next SELECT finds the winner's row.
     """
-    flow = await conn.fetchrow(
-        f"SELECT f.chat_service_sid, f.enabled, f.integration_type, {_prefixed('c', CHANNEL_COLUMNS)}"
-        " FROM flex_flows f LEFT JOIN channels c ON c.account_sid = f.account_sid AND c.flex_flow_sid = f.sid"
-        " AND md5(c.identity) = md5($3) AND c.identity = $3"
-        " WHERE f.sid = $1 AND f.account_sid = $2",
-        params.flex_flow_sid, account_sid, params.identity,
-    )
+    flow = await conn.fetchrow(FLOW_AND_CHANNEL, params.flex_flow_sid, account_sid, params.identity)
     if flow is None:
         raise FlexFlowNotFound(params.flex_flow_sid)
     chat_service_sid, enabled, integration_type = flow[0], flow[1], flow[2]
     if not enabled:
         raise FlexFlowDisabled(params.flex_flow_sid)
     if flow[3] is not None:
-        return _channel(flow[3:])
+        return Channel(*flow[3:])
     now = now_iso()
     user_sid = await conn.fetchval(
         "INSERT INTO chat_users (sid, account_sid, chat_service_sid, identity, friendly_name, date_created)"
@@ -524,9 +522,5 @@ async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) ->
             account_sid, params.flex_flow_sid, params.identity,
         )
         if existing is not None:
-            return _channel(existing)
+            return Channel(*existing)
         # ... and it was deleted again before this SELECT: try the insert once more.
-
-
-def _prefixed(alias: str, columns: str) -> str:
-    return ", ".join(f"{alias}.{column.strip()}" for column in columns.split(","))
