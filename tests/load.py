@@ -66,13 +66,16 @@ def run_threads(threads: int, work: Callable[[int], list[Outcome]]) -> list[Outc
     return [outcome for outcomes in results for outcome in outcomes]
 
 
-def walk_channels(server: ServerProcess, auth: tuple[str, str], page_size: int = 50) -> list[dict[str, Any]]:
-    """Every channel of the account, following ``next_page_url`` from the first page."""
+def walk_channels(
+    server: ServerProcess, auth: tuple[str, str], page_size: int = 50, start: str | None = None
+) -> list[dict[str, Any]]:
+    """Every channel of the account through ``server``, following ``next_page_url`` from
+    the first page, or from ``start`` (a page URL any server emitted)."""
     s = session(auth)
     items: list[dict[str, Any]] = []
-    url: str | None = f"{server.base_url}/v1/Channels?PageSize={page_size}"
+    url: str | None = start or f"{server.base_url}/v1/Channels?PageSize={page_size}"
     while url:
-        response = s.get(url, timeout=30)
+        response = s.get(on_server(url, server), timeout=30)
         assert response.status_code == 200, response.text
         page = response.json()
         items.extend(page["flex_chat_channels"])

@@ -17,7 +17,7 @@ import pytest
 from flexchat.testing import ServerProcess, run_server
 
 from .conftest import Api, add_account
-from .load import Outcome, create_channel, distinct, on_server, run_threads, session, walk_channels
+from .load import Outcome, create_channel, distinct, run_threads, session, walk_channels
 from .postgres import fresh_database
 
 THREADS = 8
@@ -65,25 +65,11 @@ def test_two_processes_on_one_postgresql_database_agree() -> None:
 
         # A complete walk through the process that did not mint the first token.
         first_page = session(account.auth).get(f"{first.base_url}/v1/Channels?PageSize=50", timeout=30).json()
-        rest = walk_channels_from(second, account.auth, on_server(first_page["meta"]["next_page_url"], second))
+        rest = walk_channels(second, account.auth, start=first_page["meta"]["next_page_url"])
         walked = [c["sid"] for c in first_page["flex_chat_channels"] + rest]
         assert distinct(walked)
         assert set(walked) == created
         assert walked == [c["sid"] for c in walk_channels(second, account.auth, page_size=1000)]
-
-
-def walk_channels_from(server: ServerProcess, auth: tuple[str, str], url: str) -> list[dict[str, object]]:
-    """The rest of a walk, starting at ``url`` (a next_page_url) on ``server``."""
-    s = session(auth)
-    items: list[dict[str, object]] = []
-    next_url: str | None = url
-    while next_url:
-        response = s.get(on_server(next_url, server), timeout=30)
-        assert response.status_code == 200, response.text
-        page = response.json()
-        items.extend(page["flex_chat_channels"])
-        next_url = page["meta"]["next_page_url"]
-    return items
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

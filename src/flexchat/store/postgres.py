@@ -27,7 +27,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -58,15 +58,13 @@ log = logging.getLogger("flexchat.store")
 T = TypeVar("T")
 Work = Callable[[Any], Awaitable[T]]
 
-CHANNEL_COLUMNS = "sid, account_sid, flex_flow_sid, user_sid, task_sid, date_created, date_updated, seq"
-FLOW_COLUMNS = (
-    "sid, account_sid, friendly_name, chat_service_sid, channel_type, contact_identity, enabled,"
-    " integration_type, integration, long_lived, janitor_enabled, date_created, date_updated, seq"
-)
+# The records' fields in order, so a row goes straight into Channel(*row) / _flow(row).
+CHANNEL_COLUMNS = ", ".join(field.name for field in fields(Channel))
+FLOW_COLUMNS = ", ".join(field.name for field in fields(FlexFlow))
 # A create's first read, one round trip: the flow, and the Identity's channel on it if any.
 FLOW_AND_CHANNEL = (
     "SELECT f.chat_service_sid, f.enabled, f.integration_type, "
-    + ", ".join("c." + column.strip() for column in CHANNEL_COLUMNS.split(","))
+    + ", ".join("c." + field.name for field in fields(Channel))
     + " FROM flex_flows f LEFT JOIN channels c ON c.account_sid = f.account_sid AND c.flex_flow_sid = f.sid"
     " AND md5(c.identity) = md5($3) AND c.identity = $3"
     " WHERE f.sid = $1 AND f.account_sid = $2"
