@@ -39,7 +39,10 @@ def boolean(name: str, raw: str) -> bool:
     raise InvalidParameter(f"Invalid {name}: {raw!r} is not true or false")
 
 
-_DECIMAL = re.compile(r"-?[0-9]{1,19}")
+_DECIMAL = re.compile(r"-?[0-9]+")
+# Longer numbers saturate here: every caller bounds the value anyway (PageSize clamps to
+# 1000, the others refuse what passes 32 bits), and int() of a huge string costs time.
+_SATURATED = 10**18
 
 
 def whole_number(name: str, raw: str) -> int:
@@ -47,6 +50,8 @@ def whole_number(name: str, raw: str) -> int:
     also take ``5_0``, ``+5``, surrounding blanks and non-ASCII digits."""
     if not _DECIMAL.fullmatch(raw):
         raise InvalidParameter(f"Invalid {name}: {raw!r} is not an integer")
+    if len(raw.lstrip("-")) > 18:
+        return -_SATURATED if raw.startswith("-") else _SATURATED
     return int(raw)
 
 
