@@ -636,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated subset of the figures")
     parser.add_argument("--channels", type=int, default=int(os.environ.get("BENCH_CHANNELS", "1000000")))
     parser.add_argument("--duration", type=float, default=float(os.environ.get("BENCH_DURATION", "10")))
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "2")),
+    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "3")),
                         help="interleaved rounds of the read figures; the best of each is reported")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
