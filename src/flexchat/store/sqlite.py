@@ -494,9 +494,11 @@ class SqliteStore:
                     sid, share(account, account), share(flow, flow), user, task,
                     share(created, created), share(updated, updated), seq,
                 )
-        get = cache.get
-        # A channel deleted between the two reads is left out, as if deleted just before.
-        return [channel for seq in seqs if (channel := get(seq)) is not None], more
+        channels = list(map(cache.get, seqs))
+        if None in channels:
+            # A channel deleted between the two reads is left out, as if deleted just before.
+            channels = [channel for channel in channels if channel is not None]
+        return channels, more  # type: ignore[return-value]
 
     def _channel_seqs(self, account_sid: str, window: Window) -> tuple[list[int], bool]:
         """The row numbers of one page of the account's channels, ascending, and whether
