@@ -119,7 +119,7 @@ def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
 # Tokens minted and tokens verified, remembered: both are pure functions of the secret,
 # the scope and the token or position, and the pages clients poll (the first, the one
 # they are on) use the same few over and over. Bounded; cleared when full.
-_TOKEN_MEMO_SIZE = 4096
+_TOKEN_MEMO_SIZE = 256
 _MINTED: dict[tuple[bytes, bytes, str, int], str] = {}
 _VERIFIED: dict[tuple[bytes, bytes, str], tuple[str, int]] = {}
 
