@@ -1,26 +1,32 @@
-"""``make bench``: flexchat's benchmark suite and performance budget.
+"""``make bench``: flexchat's benchmark suite and performance budget (docs/benchmarks.md).
 
 For each engine (SQLite, and PostgreSQL where its store exists and a server answers) it
 starts ``flexchat serve`` itself, measures resident memory on an empty database, seeds
 1,000,000 channels with ``flexchat seed``, walks every page once (checking the count,
-sampling Sids, keeping a PageToken about half-way in), and then drives load with wrk
-from a separate process, 32 connections, ~10 s per figure:
+sampling Sids, keeping a PageToken about half-way in and every page's token), and then
+drives load with wrk from a separate process, 32 connections, ~10 s per figure:
 
 1. list, first page, PageSize=50;
 2. list, a page ~10,000 pages deep (PageSize=50 with a real PA token ~500,000 rows in);
 3. list with PageSize=1000;
 4. fetch by Sid (random Sids from the whole data set);
-5. create (unique Identities; afterwards the server is SIGKILLed and every 201 must be
-   in the database);
+5. list, random pages (PageSize=50 from random tokens: rows no cache holds; no target);
 6. the ceiling: ``bench/ceiling.py``, a bare ASGI app on uvicorn with flexchat's
-   loop/http options, answering with the bytes of a real 50-channel page;
+   loop/http options, answering with the bytes of a real 50-channel page (and the same
+   with flexchat's nine headers, for information);
+7. create (unique Identities; afterwards the server is SIGKILLed and every 201 must be
+   in the database).
 
-then list and fetch again with 2 workers. It prints one table (each figure, its ratio to
-the ceiling), the resident memory with 0 and with 1,000,000 channels, and the targets
-met or missed; the raw figures go to ``bench/results/``.
+The read figures (1-4, 5, 6) run in interleaved rounds (``--rounds``, default 3) and the
+best round of each is kept; then list and fetch again with 2 workers. It prints one
+table (each figure, its ratio to the ceiling), the resident memory with 0 and with
+1,000,000 channels, and the targets met or missed; the raw figures go to
+``bench/results/``.
 
 All traffic goes to 127.0.0.1. ``BENCH_CHANNELS=N`` shrinks the data set for a quick
-run; ``BENCH_POSTGRES_URL`` names the PostgreSQL server (default: the local one).
+run, ``BENCH_DURATION`` and ``BENCH_ROUNDS`` the time; ``BENCH_POSTGRES_URL`` names the
+PostgreSQL server (default: the local one). ``--profile DIR`` records the server with
+py-spy during each figure.
 """
 
 from __future__ import annotations
@@ -333,8 +339,11 @@ def profiled(pid: int | None, directory: str | None, name: str, seconds: float) 
         return
     os.makedirs(directory, exist_ok=True)
     output = os.path.join(directory, f"{name}.txt")
+    # The venv's bin is not on PATH under make: look beside this interpreter first.
+    beside = Path(sys.executable).with_name("py-spy")
+    binary = str(beside) if beside.exists() else (shutil.which("py-spy") or "py-spy")
     spy = subprocess.Popen(
-        ["py-spy", "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "250", "-f", "raw", "-o", output],
+        [binary, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "250", "-f", "raw", "-o", output],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
