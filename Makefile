@@ -24,7 +24,7 @@ lint: $(STAMP)  ## ruff and mypy
 
 check: lint test
 
-# Not part of `test`: seeds 1,000,000 channels per engine and takes ~10-15 minutes.
+# Not part of `test`: seeds 1,000,000 channels per engine and takes ~11 minutes.
 # BENCH_CHANNELS=20000 for a quick run; BENCH_ARGS="--engines sqlite" and the like.
 bench: $(STAMP)  ## benchmark suite and performance budget (see docs/benchmarks.md)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
