@@ -20,7 +20,7 @@ import re
 import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote_plus
 
 from .errors import InvalidPageToken, InvalidParameter
@@ -29,6 +29,7 @@ from .params import whole_number
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 MAX_PAGE = 2**31 - 1
+T = TypeVar("T")
 _MAC_BYTES = 12
 _SEQ = struct.Struct(">Q")
 
@@ -40,6 +41,24 @@ class Window:
     limit: int
     after: int | None = None
     before: int | None = None
+
+    @property
+    def backward(self) -> bool:
+        """Whether the page lies before a position (a ``PB`` token)."""
+        return self.before is not None
+
+    @property
+    def bound(self) -> int:
+        """The row number the page starts from, exclusive (0: from the very first)."""
+        return self.before if self.before is not None else self.after or 0
+
+    def cut(self, rows: Sequence[T]) -> tuple[list[T], bool]:
+        """A page from up to ``limit + 1`` rows read nearest-first in this window's
+        direction: the first ``limit`` in ascending order, and whether a row lay beyond."""
+        page = list(rows[: self.limit])
+        if self.backward:
+            page.reverse()
+        return page, len(rows) > self.limit
 
 
 @dataclass(frozen=True)

@@ -421,17 +421,13 @@ class PostgresStore:
         self, columns: str, table: str, where: str, args: list[Any], window: Window
     ) -> tuple[list[Any], bool]:
         n = len(args)
-        if window.before is not None:
-            sql = (
-                f"SELECT {columns} FROM {table} WHERE {where} AND seq < ${n + 1} ORDER BY seq DESC LIMIT ${n + 2}"
-            )
-            rows = await self._fetch(sql, *args, window.before, window.limit + 1)
-            more = len(rows) > window.limit
-            return rows[: window.limit][::-1], more
-        sql = f"SELECT {columns} FROM {table} WHERE {where} AND seq > ${n + 1} ORDER BY seq LIMIT ${n + 2}"
-        rows = await self._fetch(sql, *args, window.after or 0, window.limit + 1)
-        more = len(rows) > window.limit
-        return rows[: window.limit], more
+        direction = "<" if window.backward else ">"
+        order = "DESC" if window.backward else "ASC"
+        sql = (
+            f"SELECT {columns} FROM {table} WHERE {where} AND seq {direction} ${n + 1}"
+            f" ORDER BY seq {order} LIMIT ${n + 2}"
+        )
+        return window.cut(await self._fetch(sql, *args, window.bound, window.limit + 1))
 
     # -- channels --------------------------------------------------------------------
 

@@ -383,15 +383,10 @@ class SqliteStore:
     def _page(
         self, columns: str, table: str, where: str, args: list[Any], window: Window
     ) -> tuple[list[Any], bool]:
-        if window.before is not None:
-            sql = f"SELECT {columns} FROM {table} WHERE {where} AND seq < ? ORDER BY seq DESC LIMIT ?"
-            rows = self._read(sql, (*args, window.before, window.limit + 1))
-            more = len(rows) > window.limit
-            return rows[: window.limit][::-1], more
-        sql = f"SELECT {columns} FROM {table} WHERE {where} AND seq > ? ORDER BY seq LIMIT ?"
-        rows = self._read(sql, (*args, window.after or 0, window.limit + 1))
-        more = len(rows) > window.limit
-        return rows[: window.limit], more
+        direction = "<" if window.backward else ">"
+        order = "DESC" if window.backward else "ASC"
+        sql = f"SELECT {columns} FROM {table} WHERE {where} AND seq {direction} ? ORDER BY seq {order} LIMIT ?"
+        return window.cut(self._read(sql, (*args, window.bound, window.limit + 1)))
 
     # -- channels --------------------------------------------------------------------
 
@@ -508,19 +503,13 @@ class SqliteStore:
         SQLite hands them over as one JSON array rather than a row each: half the cost,
         as the sqlite3 module's per-row and per-column overhead is most of a short read.
         """
-        if window.before is not None:
-            (found,) = self._read(_SEQS_BEFORE, (account_sid, window.before, window.limit + 1))[0]
-        else:
-            (found,) = self._read(_SEQS_AFTER, (account_sid, window.after or 0, window.limit + 1))[0]
+        sql = _SEQS_BEFORE if window.backward else _SEQS_AFTER
+        (found,) = self._read(sql, (account_sid, window.bound, window.limit + 1))[0]
         seqs: list[int] = orjson.loads(found)
         # The set is fixed by ORDER BY ... LIMIT; the order json_group_array saw it in is
-        # not promised, and sorting a sorted list costs next to nothing.
-        seqs.sort()
-        more = len(seqs) > window.limit
-        if more:
-            # The extra row is the one farthest from the token's position.
-            seqs = seqs[1:] if window.before is not None else seqs[:-1]
-        return seqs, more
+        # not promised, so put it back nearest-first (sorting a sorted list costs little).
+        seqs.sort(reverse=window.backward)
+        return window.cut(seqs)
 
     # -- bulk ------------------------------------------------------------------------
 
