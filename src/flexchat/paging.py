@@ -14,7 +14,6 @@ list is refused with a 400.
 from __future__ import annotations
 
 import binascii
-import hashlib
 import hmac
 import re
 import struct
@@ -91,7 +90,7 @@ class ListScope:
     def mac(self, secret: bytes, direction: str, seq: int) -> bytes:
         """The MAC over direction, list, account, filters (0x1F-separated) and ``seq``."""
         material = _DIRECTION_PREFIX[direction] + self._material + _SEQ.pack(seq)
-        return _hmac_sha256(secret, material)[:_MAC_BYTES]
+        return hmac.digest(secret, material, "sha256")[:_MAC_BYTES]
 
 
 _DIRECTION_PREFIX = {"A": b"A\x1f", "B": b"B\x1f"}
@@ -103,29 +102,9 @@ _FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
 _URL_SAFE_TOKEN = re.compile(r"[A-Za-z0-9_.~-]*").fullmatch
 
 
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
-_HMAC_STATES: dict[bytes, tuple[Any, Any]] = {}
-
-
-def _hmac_sha256(secret: bytes, message: bytes) -> bytes:
-    """HMAC-SHA256, equal to ``hmac.digest(secret, message, "sha256")`` (RFC 2104).
-
-    The hash states after the padded key are computed once per secret and copied, which
-    halves the cost of a MAC; the list endpoint makes up to three per request.
-    """
-    states = _HMAC_STATES.get(secret)
-    if states is None:
-        key = (hashlib.sha256(secret).digest() if len(secret) > 64 else secret).ljust(64, b"\0")
-        states = (hashlib.sha256(key.translate(_IPAD)), hashlib.sha256(key.translate(_OPAD)))
-        if len(_HMAC_STATES) >= 64:
-            _HMAC_STATES.clear()
-        _HMAC_STATES[secret] = states
-    inner = states[0].copy()
-    inner.update(message)
-    outer = states[1].copy()
-    outer.update(inner.digest())
-    return bytes(outer.digest())
+def _spell(raw: bytes) -> str:
+    """The unpadded base64url spelling of a token's bytes, the only one accepted back."""
+    return binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE).decode().rstrip("=")
 
 
 def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
@@ -149,7 +128,7 @@ def mint_token(secret: bytes, scope: ListScope, direction: str, seq: int) -> str
     token = _MINTED.get(key)
     if token is None:
         raw = _SEQ.pack(seq) + scope.mac(secret, direction, seq)
-        token = "P" + direction + binascii.b2a_base64(raw, newline=False).translate(_TO_URLSAFE).decode().rstrip("=")
+        token = "P" + direction + _spell(raw)
         if len(_MINTED) >= _TOKEN_MEMO_SIZE:
             _MINTED.clear()
         _MINTED[key] = token
@@ -186,9 +165,7 @@ def _verify_token(secret: bytes, scope: ListScope, token: str) -> tuple[str, int
     # Only the spelling mint_token writes: the decoder ignores the last character's
     # padding bits and skips stray characters, so an edited token could decode to the
     # bytes of a valid one (about 7% of one-character edits at the end did).
-    if len(raw) != _SEQ.size + _MAC_BYTES or binascii.b2a_base64(raw, newline=False).translate(
-        _TO_URLSAFE
-    ).decode().rstrip("=") != body:
+    if len(raw) != _SEQ.size + _MAC_BYTES or _spell(raw) != body:
         raise InvalidPageToken("not a token minted by this server")
     (seq,) = _SEQ.unpack(raw[: _SEQ.size])
     if not hmac.compare_digest(raw[_SEQ.size :], scope.mac(secret, direction, seq)):
