@@ -6,11 +6,12 @@ values it may take lives here once, so SQLite and PostgreSQL cannot drift apart.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .dates import now_iso
-from .errors import InvalidParameter, MissingParameter
+from .errors import FlexFlowDisabled, FlexFlowNotFound, InvalidParameter, MissingParameter
 from .sids import mint_sid
 
 CHANNEL_TYPES = ("web", "sms", "facebook", "whatsapp", "line", "custom")
@@ -164,6 +165,17 @@ def updated_flex_flow(flow: FlexFlow, fields: FlexFlowFields) -> FlexFlow:
     if updated.integration_type != flow.integration_type or fields.integration:
         _check_integration(updated.integration_type, updated.integration)
     return updated
+
+
+def channel_flow(sid: str, flow: Sequence[Any] | None) -> tuple[str, str]:
+    """The chat service and integration type of the flow a channel is created on, from
+    its row ``(chat_service_sid, enabled, integration_type, ...)``; the flow must exist in
+    the caller's account and be enabled."""
+    if flow is None:
+        raise FlexFlowNotFound(sid)
+    if not flow[1]:
+        raise FlexFlowDisabled(sid)
+    return flow[0], flow[2]
 
 
 def channel_task_sid(integration_type: str, requested: str | None) -> str | None:

@@ -35,13 +35,14 @@ import asyncpg  # type: ignore[import-untyped]
 import orjson
 
 from ..dates import now_iso
-from ..errors import ChatUniqueNameTaken, FlexFlowDisabled, FlexFlowNotFound, ServiceUnavailable, TwilioError
+from ..errors import ChatUniqueNameTaken, ServiceUnavailable, TwilioError
 from ..models import (
     Channel,
     ChannelCreate,
     Credential,
     FlexFlow,
     FlexFlowFields,
+    channel_flow,
     channel_task_sid,
     check_chat_unique_name,
     updated_flex_flow,
@@ -472,11 +473,7 @@ async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) ->
     the next SELECT finds the winner's row.
     """
     flow = await conn.fetchrow(FLOW_AND_CHANNEL, params.flex_flow_sid, account_sid, params.identity)
-    if flow is None:
-        raise FlexFlowNotFound(params.flex_flow_sid)
-    chat_service_sid, enabled, integration_type = flow[0], flow[1], flow[2]
-    if not enabled:
-        raise FlexFlowDisabled(params.flex_flow_sid)
+    chat_service_sid, integration_type = channel_flow(params.flex_flow_sid, flow)
     if flow[3] is not None:
         return Channel(*flow[3:])
     now = now_iso()

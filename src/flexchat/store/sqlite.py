@@ -28,13 +28,14 @@ from typing import Any
 import orjson
 
 from ..dates import now_iso
-from ..errors import ChatUniqueNameTaken, FlexFlowDisabled, FlexFlowNotFound, ServiceUnavailable
+from ..errors import ChatUniqueNameTaken, ServiceUnavailable
 from ..models import (
     Channel,
     ChannelCreate,
     Credential,
     FlexFlow,
     FlexFlowFields,
+    channel_flow,
     channel_task_sid,
     check_chat_unique_name,
     updated_flex_flow,
@@ -399,11 +400,7 @@ class SqliteStore:
                 " WHERE sid = ? AND account_sid = ?",
                 (params.flex_flow_sid, account_sid),
             ).fetchone()
-            if flow is None:
-                raise FlexFlowNotFound(params.flex_flow_sid)
-            chat_service_sid, enabled, integration_type = flow
-            if not enabled:
-                raise FlexFlowDisabled(params.flex_flow_sid)
+            chat_service_sid, integration_type = channel_flow(params.flex_flow_sid, flow)
             existing = conn.execute(
                 f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE account_sid = ? AND flex_flow_sid = ? AND identity = ?",
                 (account_sid, params.flex_flow_sid, params.identity),
