@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import orjson
 
+from flexchat.api.flex.channels import channel_to_wire, channels_json
 from flexchat.models import Channel
-from flexchat.resources.channels import channel_to_wire, channels_json
 from flexchat.sids import mint_sid
 
 

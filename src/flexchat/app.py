@@ -12,11 +12,11 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
+from .api.flex import channels, flex_flows
 from .auth import Authenticator
 from .context import AppContext
 from .errors import InternalError, ServiceUnavailable, TwilioError
 from .http import ClientDisconnected, Receive, Request, Response, Scope, Send, empty_response, json_response
-from .resources import channels, flex_flows
 from .routing import Route, Router
 from .settings import Settings
 from .store import Store, create_store

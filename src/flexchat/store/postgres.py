@@ -53,6 +53,7 @@ from ..settings import Settings
 from ..sids import mint_sid
 from . import ProgressFn
 from .migrations.postgres import STEPS
+from .sql import Script, run_async
 
 log = logging.getLogger("flexchat.store")
 
@@ -183,6 +184,7 @@ class PostgresStore:
         self._pool: Any = None
         self._last_logged = 0.0
         self._unlogged = 0
+        self.outbox_listeners: list[Callable[[], None]] = []
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -317,6 +319,21 @@ class PostgresStore:
 
     async def _execute(self, sql: str, *args: Any) -> str:
         return await self._run(lambda conn: cast(Awaitable[str], conn.execute(sql, *args)))
+
+    async def write(self, script: Script[T]) -> T:
+        """Run a transaction script in one READ COMMITTED transaction."""
+        result, notified = await self._run(
+            lambda conn: run_async(conn, script, asyncpg.UniqueViolationError), transaction=True
+        )
+        if notified:
+            for listener in self.outbox_listeners:
+                listener()
+        return result
+
+    async def read(self, script: Script[T]) -> T:
+        """Run a read-only script, each statement in its own snapshot."""
+        result, _ = await self._run(lambda conn: run_async(conn, script, asyncpg.UniqueViolationError))
+        return result
 
     # -- accounts --------------------------------------------------------------------
 

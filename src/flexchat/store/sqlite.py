@@ -23,7 +23,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -46,6 +46,7 @@ from ..settings import Settings
 from ..sids import mint_sid
 from . import ProgressFn
 from .migrations.sqlite import STEPS
+from .sql import Script, md5_hex, run_sync
 
 MAX_BATCH = 256
 # Channels kept by list_channels, by row number (~0.3 KB each): enough for the first
@@ -58,6 +59,7 @@ FLOW_COLUMNS = (
     " integration_type, integration, long_lived, janitor_enabled, date_created, date_updated, seq"
 )
 
+T = TypeVar("T")
 WriteFn = Callable[..., Any]
 # Rows and row numbers as one JSON text each: see SqliteStore._channel_seqs.
 _CHANNEL_RANGE = (
@@ -182,6 +184,7 @@ class SqliteStore:
         self._reader: sqlite3.Connection | None = None
         self._writer: _Writer | None = None
         self._channel_cache: dict[int, Channel] = {}
+        self.outbox_listeners: list[Callable[[], None]] = []
         self._cached_strings: dict[str, str] = {}
 
     # -- life cycle ------------------------------------------------------------------
@@ -193,6 +196,8 @@ class SqliteStore:
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # The lookups shared with PostgreSQL match long keys by their md5 (store/sql.py).
+        conn.create_function("md5", 1, md5_hex, deterministic=True)
         return conn
 
     async def open(self) -> None:
@@ -266,6 +271,24 @@ class SqliteStore:
         assert self._reader is not None, "store is not open"
         try:
             return self._reader.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as error:
+            if _is_locked(error):
+                raise ServiceUnavailable(f"Service unavailable: database is busy ({error})") from None
+            raise
+
+    async def write(self, script: Script[T]) -> T:
+        """Run a transaction script on the writer thread, in the next group commit."""
+        result, notified = await self._write(run_sync, script, sqlite3.IntegrityError)
+        if notified:
+            for listener in self.outbox_listeners:
+                listener()
+        return result  # type: ignore[no-any-return]
+
+    async def read(self, script: Script[T]) -> T:
+        """Run a read-only script on the reader connection, on the event loop."""
+        assert self._reader is not None, "store is not open"
+        try:
+            return run_sync(self._reader, script, sqlite3.IntegrityError)[0]
         except sqlite3.OperationalError as error:
             if _is_locked(error):
                 raise ServiceUnavailable(f"Service unavailable: database is busy ({error})") from None

@@ -22,6 +22,8 @@ uniqueness by hash could only be fooled by a crafted md5 collision within one ac
 own data, and then the store would answer 503 for that create rather than a wrong row.
 """
 
+from ..schema import step_2
+
 STEPS: tuple[str, ...] = (
     # 1: accounts, API keys, Flex Flows, chat users, channels.
     """
@@ -92,4 +94,5 @@ STEPS: tuple[str, ...] = (
     CREATE UNIQUE INDEX channels_identity ON channels (account_sid, flex_flow_sid, md5(identity));
     CREATE UNIQUE INDEX channels_chat_unique_name ON channels (account_sid, chat_service_sid, md5(chat_unique_name));
     """,
+    step_2("postgres"),
 )

@@ -1,4 +1,9 @@
-"""SQLite schema steps; ``PRAGMA user_version`` records how many are applied."""
+"""SQLite schema steps; ``PRAGMA user_version`` records how many are applied.
+
+Step 1 was written by hand per engine; later steps are rendered from ``store/schema.py``.
+"""
+
+from ..schema import step_2
 
 STEPS: tuple[str, ...] = (
     # 1: accounts, API keys, Flex Flows, chat users, channels.
@@ -70,4 +75,5 @@ STEPS: tuple[str, ...] = (
     );
     CREATE INDEX channels_by_account ON channels (account_sid, seq);
     """,
+    step_2("sqlite"),
 )

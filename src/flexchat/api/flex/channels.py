@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..context import AppContext
-from ..errors import NotFound
-from ..http import Request, Response, empty_response, json_response
-from ..models import Channel, ChannelCreate
-from ..paging import ListScope, parse_page_request
-from ..params import Param, boolean, json_object, parse, sid
-from .common import json_safe, page_response, path_sid
+from ...context import AppContext
+from ...errors import NotFound
+from ...http import Request, Response, empty_response, json_response
+from ...models import Channel, ChannelCreate
+from ...paging import ListScope, parse_page_request
+from ...params import Param, boolean, json_object, parse, sid
+from ..common import json_safe, page_response, path_sid
 
 LIST_KEY = "flex_chat_channels"
 _NULL = "null"

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..context import AppContext
-from ..errors import NotFound
-from ..http import Request, Response, empty_response, json_response
-from ..models import CHANNEL_TYPES, INTEGRATION_KEYS, INTEGRATION_TYPES, FlexFlow, FlexFlowFields, new_flex_flow
-from ..paging import ListScope, parse_page_request
-from ..params import Param, boolean, enum, integer, parse, sid, text, uri
-from .common import page_response, path_sid
+from ...context import AppContext
+from ...errors import NotFound
+from ...http import Request, Response, empty_response, json_response
+from ...models import CHANNEL_TYPES, INTEGRATION_KEYS, INTEGRATION_TYPES, FlexFlow, FlexFlowFields, new_flex_flow
+from ...paging import ListScope, parse_page_request
+from ...params import Param, boolean, enum, integer, parse, sid, text, uri
+from ..common import page_response, path_sid
 
 LIST_KEY = "flex_flows"
 

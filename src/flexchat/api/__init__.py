@@ -1,0 +1,1 @@
+"""The wire: one package per Twilio product, one module per resource."""

@@ -1,0 +1,1 @@
+"""Flex API v1: flex-api.twilio.com."""

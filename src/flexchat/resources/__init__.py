@@ -1,1 +1,0 @@
-"""One module per API resource; endpoint functions are named after the API operations."""

@@ -1,0 +1,192 @@
+"""One definition of the tables added since the first schema, rendered for each engine.
+
+Types are named once (``text``, ``int``, ``bool``, ``seq``) and spelled per engine:
+``seq`` is the ever-increasing row number lists page on (``INTEGER PRIMARY KEY
+AUTOINCREMENT`` / ``bigint GENERATED ALWAYS AS IDENTITY``); ``bool`` is an integer in
+SQLite and a boolean in PostgreSQL (Python's ``True`` binds to both; readers convert).
+A key marked :class:`Hashed` is indexed as ``md5(col)`` in PostgreSQL, whose btree entries
+must stay small, and as the column itself in SQLite (see ``sql.py`` for the lookups).
+Dates stay ISO 8601 text, as the API writes them.
+
+As in the first schema, PostgreSQL keys its paged tables by ``(account_sid, seq)`` so no
+generic plan walks other accounts' rows; SQLite has ``seq`` as its rowid plus an index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ENGINES = ("sqlite", "postgres")
+
+_TYPES = {
+    "sqlite": {"text": "TEXT", "int": "INTEGER", "bool": "INTEGER", "float": "REAL"},
+    "postgres": {"text": "text", "int": "bigint", "bool": "boolean", "float": "double precision"},
+}
+
+
+@dataclass(frozen=True)
+class Hashed:
+    """A long text column that indexes hold by its md5 in PostgreSQL."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index (unique or not) on some columns; PostgreSQL names it as given."""
+
+    name: str
+    columns: tuple[str | Hashed, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: ``columns`` as ``(name, type, not_null)``; a ``seq`` row number first."""
+
+    name: str
+    columns: tuple[tuple[str, str, bool], ...]
+    indexes: tuple[Index, ...] = ()
+    paged: bool = True  # has a seq column and an (account_sid, seq) key
+
+    def create(self, engine: str) -> list[str]:
+        """The statements that create this table and its indexes on ``engine``."""
+        types = _TYPES[engine]
+        lines = []
+        if self.paged:
+            lines.append(
+                "seq INTEGER PRIMARY KEY AUTOINCREMENT" if engine == "sqlite"
+                else "seq bigint GENERATED ALWAYS AS IDENTITY"
+            )
+        for name, kind, not_null in self.columns:
+            lines.append(f"{name} {types[kind]}{' NOT NULL' if not_null else ''}")
+        statements = []
+        if self.paged and engine == "postgres":
+            lines.append(f"CONSTRAINT {self.name}_by_account PRIMARY KEY (account_sid, seq)")
+        statements.append(f"CREATE TABLE {self.name} ({', '.join(lines)})")
+        if self.paged and engine == "sqlite":
+            statements.append(f"CREATE INDEX {self.name}_by_account ON {self.name} (account_sid, seq)")
+        for index in self.indexes:
+            columns = ", ".join(
+                (f"md5({column.name})" if engine == "postgres" else column.name)
+                if isinstance(column, Hashed) else column
+                for column in index.columns
+            )
+            unique = "UNIQUE " if index.unique else ""
+            statements.append(f"CREATE {unique}INDEX {index.name} ON {self.name} ({columns})")
+        return statements
+
+
+def render(tables: tuple[Table, ...], engine: str, before: tuple[str, ...] = (), after: tuple[str, ...] = ()) -> str:
+    """A migration step: shared statements around the tables' DDL, ``;``-separated."""
+    statements = [*before]
+    for table in tables:
+        statements.extend(table.create(engine))
+    statements.extend(after)
+    return ";\n".join(statements) + ";\n"
+
+
+SID = ("sid", "text", True)
+ACCOUNT = ("account_sid", "text", True)
+SERVICE = ("service_sid", "text", True)
+CHANNEL = ("channel_sid", "text", True)
+DATES = (("date_created", "text", True), ("date_updated", "text", True))
+
+
+def _sid_index(table: str) -> Index:
+    return Index(f"{table}_sid", ("sid",), unique=True)
+
+
+# Step 2: the Chat v2 conversation behind every Flex channel, and the outbox.
+CHAT_SERVICES = Table(
+    "chat_services",
+    (SID, ACCOUNT, ("friendly_name", "text", True),
+     # Every other service setting (roles, notifications, limits, webhooks) as one JSON
+     # object: read and written whole, never queried by field.
+     ("settings", "text", True), *DATES),
+    (_sid_index("chat_services"),),
+)
+CHAT_USERS = Table(
+    "chat_users",
+    (SID, ACCOUNT, SERVICE, ("identity", "text", True), ("friendly_name", "text", False),
+     ("attributes", "text", True), ("role_sid", "text", False), *DATES),
+    (_sid_index("chat_users"),
+     Index("chat_users_identity", ("account_sid", "service_sid", Hashed("identity")), unique=True),
+     Index("chat_users_by_service", ("account_sid", "service_sid", "seq"))),
+)
+CHAT_CHANNELS = Table(
+    "chat_channels",
+    (SID, ACCOUNT, SERVICE, ("friendly_name", "text", False), ("unique_name", "text", False),
+     ("attributes", "text", True), ("type", "text", True), ("created_by", "text", False),
+     ("members_count", "int", True), ("messages_count", "int", True),
+     # The index the next message gets: indexes survive deletes, so not a count.
+     ("next_message_index", "int", True), *DATES),
+    (_sid_index("chat_channels"),
+     Index("chat_channels_unique_name", ("account_sid", "service_sid", Hashed("unique_name")), unique=True),
+     Index("chat_channels_by_service", ("account_sid", "service_sid", "seq")),
+     Index("chat_channels_by_type", ("account_sid", "service_sid", "type", "seq"))),
+)
+CHAT_MEMBERS = Table(
+    "chat_members",
+    (SID, ACCOUNT, SERVICE, CHANNEL, ("identity", "text", True), ("role_sid", "text", False),
+     ("attributes", "text", True), ("last_consumed_message_index", "int", False),
+     ("last_consumption_timestamp", "text", False), *DATES),
+    (_sid_index("chat_members"),
+     Index("chat_members_identity", ("channel_sid", Hashed("identity")), unique=True),
+     Index("chat_members_by_channel", ("channel_sid", "seq")),
+     Index("chat_members_by_identity", ("account_sid", "service_sid", Hashed("identity"), "seq"))),
+)
+CHAT_MESSAGES = Table(
+    "chat_messages",
+    (SID, ACCOUNT, SERVICE, CHANNEL, ("message_index", "int", True), ("author", "text", True),
+     ("body", "text", False), ("attributes", "text", True), ("media_sid", "text", False),
+     ("last_updated_by", "text", False), ("was_edited", "bool", True), *DATES),
+    (_sid_index("chat_messages"), Index("chat_messages_by_channel", ("channel_sid", "seq"))),
+)
+CHAT_WEBHOOKS = Table(
+    "chat_webhooks",
+    (SID, ACCOUNT, SERVICE, CHANNEL, ("type", "text", True),
+     # url, method, filters, triggers, flow_sid, retry_count as the API shows them.
+     ("configuration", "text", True), *DATES),
+    (_sid_index("chat_webhooks"), Index("chat_webhooks_by_channel", ("channel_sid", "seq"))),
+)
+# One row per (event, destination), written in the transaction of the change that raised
+# it. ``state``: pending, delivered, failed (retries exhausted) or recorded (a studio
+# webhook: nothing is sent over HTTP). Times in milliseconds since the epoch.
+OUTBOX = Table(
+    "outbox",
+    (ACCOUNT, ("service_sid", "text", False), ("channel_sid", "text", False),
+     ("webhook_sid", "text", False), ("kind", "text", True), ("event_type", "text", True),
+     ("url", "text", False), ("method", "text", True), ("params", "text", True),
+     ("retry_count", "int", True), ("attempts", "int", True), ("state", "text", True),
+     ("next_attempt_at", "int", True), ("claimed_until", "int", True), ("date_created", "text", True)),
+    (Index("outbox_due", ("state", "next_attempt_at")),
+     Index("outbox_by_channel", ("channel_sid", "seq"))),
+)
+DELIVERY_ATTEMPTS = Table(
+    "delivery_attempts",
+    (ACCOUNT, ("outbox_seq", "int", True), ("attempt", "int", True), ("started_at", "text", True),
+     ("duration_ms", "float", True), ("status_code", "int", False), ("error", "text", False),
+     ("response_start", "text", False), ("signature", "text", True)),
+    (Index("delivery_attempts_by_event", ("outbox_seq", "seq")),),
+)
+
+STEP_2_TABLES = (CHAT_SERVICES, CHAT_CHANNELS, CHAT_MEMBERS, CHAT_MESSAGES, CHAT_WEBHOOKS, OUTBOX, DELIVERY_ATTEMPTS)
+# The first schema's chat_users (sid, identity and friendly name only) becomes the full
+# Chat v2 user: built anew and filled from the old rows, in the same statements for both.
+_STEP_2_BEFORE = ("ALTER TABLE chat_users RENAME TO chat_users_v1",)
+_STEP_2_AFTER = (
+    "INSERT INTO chat_users (sid, account_sid, service_sid, identity, friendly_name, attributes,"
+    " date_created, date_updated) SELECT sid, account_sid, chat_service_sid, identity, friendly_name, '{}',"
+    " date_created, date_created FROM chat_users_v1 ORDER BY date_created, sid",
+    "DROP TABLE chat_users_v1",
+    # Webhooks are signed with the account's auth token, so it is kept (see docs/security).
+    "ALTER TABLE accounts ADD COLUMN auth_token text",
+)
+
+
+def step_2(engine: str) -> str:
+    """Migration step 2 for ``engine``."""
+    # The old unique index's name would clash with the new one in PostgreSQL.
+    before = _STEP_2_BEFORE + (("DROP INDEX chat_users_identity",) if engine == "postgres" else ())
+    return render((*STEP_2_TABLES, CHAT_USERS), engine, before, _STEP_2_AFTER)

@@ -1,0 +1,135 @@
+"""One definition of every query, compiled once per engine, and transactions written once.
+
+A statement is written in the SQL that SQLite and PostgreSQL share, with ``?`` for its
+arguments; :func:`sql` compiles it for both engines when the module that defines it is
+imported (``$1, $2 ...`` for asyncpg, row locks dropped for SQLite, whose single writer
+already serialises every write).
+
+Operations that need several statements are written once as generators (a *transaction
+script*): each ``yield`` hands over a :class:`Query` and receives its rows, ``return``
+gives the result. The SQLite store drives a script synchronously on its writer thread
+(inside the group commit) or on the event loop's reader connection; the PostgreSQL store
+drives the same script with ``await`` on a pooled connection, in one transaction. So the
+logic and its queries exist once, and neither engine's concurrency model leaks into them.
+
+Two portable habits keep scripts engine-neutral:
+- A conflict that the logic expects is written ``ON CONFLICT DO NOTHING RETURNING ...``
+  and recognised by an empty result: a failed statement aborts a PostgreSQL transaction,
+  so a script cannot catch and carry on. An unexpected one raises :class:`UniqueViolation`.
+- Long text keys (identities, unique names) are matched as ``md5(col) = md5(?) AND col = ?``:
+  PostgreSQL indexes their hash (a btree entry must stay under ~2.7 kB), and the SQLite
+  store registers an ``md5`` function so the same text runs there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Generator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Row = Sequence[Any]
+Rows = list[Row]
+
+_ROW_LOCK = re.compile(r"\s+FOR\s+UPDATE(?:\s+SKIP\s+LOCKED)?", re.IGNORECASE)
+
+
+class UniqueViolation(Exception):
+    """A write broke a unique constraint that the script did not expect to meet."""
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A statement compiled for each engine."""
+
+    sqlite: str
+    postgres: str
+    # Writes rows to the outbox: the store wakes delivery once the transaction commits.
+    notifies: bool = False
+
+    def __call__(self, *args: Any) -> Query:
+        return Query(self, args)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A statement with its arguments: what a transaction script yields."""
+
+    statement: Statement
+    args: tuple[Any, ...]
+
+
+# A transaction script: yields queries, receives their rows, returns its result.
+Script = Generator[Query, Rows, T]
+
+
+def _to_postgres(text: str) -> str:
+    count = 0
+
+    def number(_: re.Match[str]) -> str:
+        nonlocal count
+        count += 1
+        return f"${count}"
+
+    return re.sub(r"\?", number, text)
+
+
+def sql(text: str, *, notifies: bool = False) -> Statement:
+    """Compile ``text`` (shared SQL, ``?`` placeholders) for both engines."""
+    text = " ".join(text.split())
+    return Statement(_ROW_LOCK.sub("", text), _to_postgres(text), notifies)
+
+
+def one(rows: Rows) -> Row | None:
+    """The first row, or None."""
+    return rows[0] if rows else None
+
+
+def md5_hex(value: str | None) -> str | None:
+    """``md5()`` as PostgreSQL computes it, for SQLite connections."""
+    return None if value is None else hashlib.md5(value.encode()).hexdigest()
+
+
+def fetch(query: Query) -> Script[Rows]:
+    """A one-statement script: its rows."""
+    rows = yield query
+    return rows
+
+
+def run_sync(conn: Any, script: Script[T], on_unique: type[BaseException]) -> tuple[T, bool]:
+    """Drive ``script`` on a sqlite3 connection: its result, and whether it wrote to the
+    outbox. ``on_unique`` is the driver's unique-violation class."""
+    notified = False
+    try:
+        query = next(script)
+        while True:
+            notified = notified or query.statement.notifies
+            try:
+                rows = conn.execute(query.statement.sqlite, query.args).fetchall()
+            except on_unique as error:
+                if "UNIQUE" not in str(error):
+                    raise
+                query = script.throw(UniqueViolation(str(error)))
+                continue
+            query = script.send(rows)
+    except StopIteration as stop:
+        return stop.value, notified
+
+
+async def run_async(conn: Any, script: Script[T], on_unique: type[BaseException]) -> tuple[T, bool]:
+    """Drive ``script`` on an asyncpg connection (see :func:`run_sync`)."""
+    notified = False
+    try:
+        query = next(script)
+        while True:
+            notified = notified or query.statement.notifies
+            try:
+                rows = await conn.fetch(query.statement.postgres, *query.args)
+            except on_unique as error:
+                query = script.throw(UniqueViolation(str(error)))
+                continue
+            query = script.send(rows)
+    except StopIteration as stop:
+        return stop.value, notified
