@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from flexchat.domain import flex
 from flexchat.errors import ChatUniqueNameTaken, ServiceUnavailable
 from flexchat.models import ChannelCreate, FlexFlowFields, new_flex_flow
 from flexchat.settings import Settings
@@ -68,7 +69,9 @@ def test_racing_creates_for_one_chat_unique_name_get_one_channel_and_409s(url: s
     async def test(*stores: PostgresStore) -> None:
         flow = await stores[0].create_flex_flow(new_flow(account))
         attempts = [
-            stores[n % len(stores)].create_channel(account, channel(flow.sid, f"person-{n}", chat_unique_name="vip"))
+            stores[n % len(stores)].write(
+                flex.create_channel(account, channel(flow.sid, f"person-{n}", chat_unique_name="vip"))
+            )
             for n in range(12)
         ]
         results = await asyncio.gather(*attempts, return_exceptions=True)

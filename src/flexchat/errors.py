@@ -72,7 +72,7 @@ class NotFound(TwilioError):
 
     def __init__(self, path: str) -> None:
         # Twilio names the resource without the version prefix: /Channels/CH...
-        shown = path[3:] if path.startswith("/v1/") else path
+        shown = path[3:] if path[:2] == "/v" and path[2:3].isdigit() and path[3:4] == "/" else path
         super().__init__(f"The requested resource {shown} was not found")
 
 
@@ -111,6 +111,33 @@ class ChatUniqueNameTaken(TwilioError):
 
     def __init__(self, name: str) -> None:
         super().__init__(f"Chat Channel with this unique name already exists: {name}")
+
+
+class ChatUniqueNameConflict(TwilioError):
+    """A Chat v2 channel's UniqueName is already used in its service."""
+
+    status, code = 409, 50307
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Channel with provided unique name already exists: {name}")
+
+
+class ChatUserExists(TwilioError):
+    """A Chat v2 user's Identity is already used in its service."""
+
+    status, code = 409, 50201
+
+    def __init__(self, identity: str) -> None:
+        super().__init__(f"User with provided identity already exists: {identity}")
+
+
+class ChatMemberExists(TwilioError):
+    """The Identity is already a member of the channel."""
+
+    status, code = 409, 50404
+
+    def __init__(self, identity: str) -> None:
+        super().__init__(f"Member already exists: {identity}")
 
 
 class PayloadTooLarge(TwilioError):

@@ -79,12 +79,16 @@ class ListScope:
     key: str
     account_sid: str
     filters: tuple[tuple[str, str], ...] = ()
+    # The list's place that the path names (a service, a channel): bound by the MAC, so a
+    # token of one channel's messages is refused on another's, but not echoed in URLs.
+    parent: str = ""
     _material: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Once per request although up to three MACs use it.
         self._material = "\x1f".join(
             [self.key, self.account_sid, *(f"{k}={v}" for k, v in self.filters)]
+            + ([self.parent] if self.parent else [])
         ).encode()
 
     def mac(self, secret: bytes, direction: str, seq: int) -> bytes:

@@ -6,18 +6,33 @@ behind it. Every operation is named after the API operation it serves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Protocol, TypeVar
 
-from ..models import Channel, ChannelCreate, Credential, FlexFlow, FlexFlowFields
+from ..models import Channel, Credential, FlexFlow, FlexFlowFields
 from ..paging import Window
 from ..settings import Settings
+from .sql import Script
+
+T = TypeVar("T")
 
 
 class Store(Protocol):
-    """Persistence for accounts, Flex Flows and channels, scoped by account."""
+    """Persistence for accounts, Flex Flows and channels, scoped by account.
+
+    Operations written once for both engines are transaction scripts (``store/sql.py``)
+    that the domain builds and :meth:`write` / :meth:`read` run.
+    """
 
     paging_secret: bytes
+    # Called after a commit that wrote outbox rows (delivery wakes up).
+    outbox_listeners: list[Callable[[], None]]
+
+    async def write(self, script: Script[T]) -> T:
+        """Run a transaction script in one transaction; its result."""
+
+    async def read(self, script: Script[T]) -> T:
+        """Run a read-only script."""
 
     async def open(self) -> None:
         """Connect, apply pending migrations and load the paging secret."""
@@ -57,14 +72,8 @@ class Store(Protocol):
     ) -> tuple[Sequence[FlexFlow], bool]:
         """One page of Flex Flows in creation order, and whether more lie beyond."""
 
-    async def create_channel(self, account_sid: str, params: ChannelCreate) -> Channel:
-        """Create a channel, or return the Identity's existing one on that flow."""
-
     async def fetch_channel(self, account_sid: str, sid: str) -> Channel | None:
         """One channel of the account, or None."""
-
-    async def delete_channel(self, account_sid: str, sid: str) -> bool:
-        """Delete one channel; whether it existed."""
 
     async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
         """One page of channels in creation order, and whether more lie beyond."""

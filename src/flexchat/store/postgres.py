@@ -35,16 +35,12 @@ import asyncpg  # type: ignore[import-untyped]
 import orjson
 
 from ..dates import now_iso
-from ..errors import ChatUniqueNameTaken, ServiceUnavailable, TwilioError
+from ..errors import ServiceUnavailable, TwilioError
 from ..models import (
     Channel,
-    ChannelCreate,
     Credential,
     FlexFlow,
     FlexFlowFields,
-    channel_flow,
-    channel_task_sid,
-    check_chat_unique_name,
     updated_flex_flow,
 )
 from ..paging import Window
@@ -449,18 +445,11 @@ class PostgresStore:
 
     # -- channels --------------------------------------------------------------------
 
-    async def create_channel(self, account_sid: str, params: ChannelCreate) -> Channel:
-        check_chat_unique_name(params.chat_unique_name)
-        return await self._run(lambda conn: _create_channel(conn, account_sid, params), transaction=True)
-
     async def fetch_channel(self, account_sid: str, sid: str) -> Channel | None:
         row = await self._fetchrow(
             f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE sid = $1 AND account_sid = $2", sid, account_sid
         )
         return Channel(*row) if row is not None else None
-
-    async def delete_channel(self, account_sid: str, sid: str) -> bool:
-        return await self._delete("channels", account_sid, sid)
 
     async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
         rows, more = await self._page(CHANNEL_COLUMNS, "channels", "account_sid = $1", [account_sid], window)
@@ -477,64 +466,8 @@ class PostgresStore:
                 if progress is not None:
                     progress(batch.done, batch.total)
             # Fresh statistics, so the first list after a big seed plans with the index.
-            await conn.execute("ANALYZE flex_flows, chat_users, channels")
+            await conn.execute(
+                "ANALYZE flex_flows, chat_services, chat_users, chat_channels, chat_members, chat_webhooks, channels"
+            )
         finally:
             await conn.close()
-
-
-async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) -> Channel:
-    """The body of create_channel, run inside its transaction (READ COMMITTED).
-
-    Each statement sees what other transactions committed before it started, so after
-    an ``ON CONFLICT DO NOTHING`` that lost a race (it waits for the winner's COMMIT),
-    the next SELECT finds the winner's row.
-    """
-    flow = await conn.fetchrow(FLOW_AND_CHANNEL, params.flex_flow_sid, account_sid, params.identity)
-    chat_service_sid, integration_type = channel_flow(params.flex_flow_sid, flow)
-    if flow[3] is not None:
-        return Channel(*flow[3:])
-    now = now_iso()
-    user_sid = await conn.fetchval(
-        "INSERT INTO chat_users (sid, account_sid, chat_service_sid, identity, friendly_name, date_created)"
-        " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account_sid, chat_service_sid, md5(identity)) DO NOTHING"
-        " RETURNING sid",
-        mint_sid("US"), account_sid, chat_service_sid, params.identity, params.chat_user_friendly_name, now,
-    )
-    if user_sid is None:
-        user_sid = await conn.fetchval(
-            "SELECT sid FROM chat_users WHERE account_sid = $1 AND chat_service_sid = $2"
-            " AND md5(identity) = md5($3) AND identity = $3",
-            account_sid, chat_service_sid, params.identity,
-        )
-    channel = Channel(
-        mint_sid("CH"), account_sid, params.flex_flow_sid, user_sid,
-        channel_task_sid(integration_type, params.task_sid), now, now,
-    )
-    while True:
-        try:
-            seq = await conn.fetchval(
-                "INSERT INTO channels (sid, account_sid, flex_flow_sid, chat_service_sid, identity, user_sid,"
-                " task_sid, target, chat_friendly_name, chat_unique_name, chat_user_friendly_name,"
-                " pre_engagement_data, task_attributes, long_lived, date_created, date_updated)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
-                " ON CONFLICT (account_sid, flex_flow_sid, md5(identity)) DO NOTHING RETURNING seq",
-                channel.sid, account_sid, params.flex_flow_sid, chat_service_sid, params.identity,
-                user_sid, channel.task_sid, params.target, params.chat_friendly_name,
-                params.chat_unique_name, params.chat_user_friendly_name, params.pre_engagement_data,
-                params.task_attributes, params.long_lived, now, now,
-            )
-        except asyncpg.UniqueViolationError as error:
-            if error.constraint_name == "channels_chat_unique_name" and params.chat_unique_name is not None:
-                raise ChatUniqueNameTaken(params.chat_unique_name) from None
-            raise
-        if seq is not None:
-            return replace(channel, seq=seq)
-        # Another create for this Identity and flow committed first: answer with its channel.
-        existing = await conn.fetchrow(
-            f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE account_sid = $1 AND flex_flow_sid = $2"
-            " AND md5(identity) = md5($3) AND identity = $3",
-            account_sid, params.flex_flow_sid, params.identity,
-        )
-        if existing is not None:
-            return Channel(*existing)
-        # ... and it was deleted again before this SELECT: try the insert once more.

@@ -133,3 +133,38 @@ async def run_async(conn: Any, script: Script[T], on_unique: type[BaseException]
             query = script.send(rows)
     except StopIteration as stop:
         return stop.value, notified
+
+
+# Above every row number: where a newest-first list starts.
+_TOP = 2**62
+
+
+@dataclass(frozen=True, slots=True)
+class Paged:
+    """A list query compiled for keyset pages in both directions (see paging.py)."""
+
+    after: Statement
+    before: Statement
+
+
+def paged(head: str) -> Paged:
+    """``head`` (``SELECT ... FROM ... WHERE ...``) as a keyset-paged list on ``seq``."""
+    return Paged(
+        sql(f"{head} AND seq > ? ORDER BY seq ASC LIMIT ?"),
+        sql(f"{head} AND seq < ? ORDER BY seq DESC LIMIT ?"),
+    )
+
+
+def page(query: Paged, args: tuple[Any, ...], window: Any, newest_first: bool = False) -> Script[tuple[Rows, bool]]:
+    """One page of ``query`` for a :class:`paging.Window`, in the list's order, and whether
+    more rows lie beyond it. A newest-first list runs the same window mirrored: its next
+    page lies below the last row number, its previous page above the first."""
+    if not newest_first:
+        statement = query.before if window.backward else query.after
+        bound = window.bound
+    else:
+        statement = query.after if window.backward else query.before
+        bound = window.bound if (window.backward or window.after is not None) else _TOP
+    rows = yield statement(*args, bound, window.limit + 1)
+    result: tuple[Rows, bool] = window.cut(rows)
+    return result

@@ -28,16 +28,12 @@ from typing import Any, TypeVar
 import orjson
 
 from ..dates import now_iso
-from ..errors import ChatUniqueNameTaken, ServiceUnavailable
+from ..errors import ServiceUnavailable
 from ..models import (
     Channel,
-    ChannelCreate,
     Credential,
     FlexFlow,
     FlexFlowFields,
-    channel_flow,
-    channel_task_sid,
-    check_chat_unique_name,
     updated_flex_flow,
 )
 from ..paging import Window
@@ -414,66 +410,11 @@ class SqliteStore:
 
     # -- channels --------------------------------------------------------------------
 
-    async def create_channel(self, account_sid: str, params: ChannelCreate) -> Channel:
-        check_chat_unique_name(params.chat_unique_name)
-
-        def write(conn: sqlite3.Connection) -> Channel:
-            flow = conn.execute(
-                "SELECT chat_service_sid, enabled, integration_type FROM flex_flows"
-                " WHERE sid = ? AND account_sid = ?",
-                (params.flex_flow_sid, account_sid),
-            ).fetchone()
-            chat_service_sid, integration_type = channel_flow(params.flex_flow_sid, flow)
-            existing = conn.execute(
-                f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE account_sid = ? AND flex_flow_sid = ? AND identity = ?",
-                (account_sid, params.flex_flow_sid, params.identity),
-            ).fetchone()
-            if existing is not None:
-                return Channel(*existing)
-            now = now_iso()
-            conn.execute(
-                "INSERT INTO chat_users (sid, account_sid, chat_service_sid, identity, friendly_name, date_created)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (mint_sid("US"), account_sid, chat_service_sid, params.identity, params.chat_user_friendly_name, now),
-            )
-            (user_sid,) = conn.execute(
-                "SELECT sid FROM chat_users WHERE account_sid = ? AND chat_service_sid = ? AND identity = ?",
-                (account_sid, chat_service_sid, params.identity),
-            ).fetchone()
-            channel = Channel(
-                mint_sid("CH"), account_sid, params.flex_flow_sid, user_sid,
-                channel_task_sid(integration_type, params.task_sid), now, now,
-            )
-            try:
-                (seq,) = conn.execute(
-                    "INSERT INTO channels (sid, account_sid, flex_flow_sid, chat_service_sid, identity, user_sid,"
-                    " task_sid, target, chat_friendly_name, chat_unique_name, chat_user_friendly_name,"
-                    " pre_engagement_data, task_attributes, long_lived, date_created, date_updated)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
-                    (
-                        channel.sid, account_sid, params.flex_flow_sid, chat_service_sid, params.identity,
-                        user_sid, channel.task_sid, params.target, params.chat_friendly_name,
-                        params.chat_unique_name, params.chat_user_friendly_name, params.pre_engagement_data,
-                        params.task_attributes, params.long_lived, now, now,
-                    ),
-                ).fetchone()
-            except sqlite3.IntegrityError as error:
-                if "chat_unique_name" in str(error) and params.chat_unique_name is not None:
-                    raise ChatUniqueNameTaken(params.chat_unique_name) from None
-                raise
-            return replace(channel, seq=seq)
-
-        result: Channel = await self._write(write)
-        return result
-
     async def fetch_channel(self, account_sid: str, sid: str) -> Channel | None:
         rows = self._read(
             f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE sid = ? AND account_sid = ?", (sid, account_sid)
         )
         return Channel(*rows[0]) if rows else None
-
-    async def delete_channel(self, account_sid: str, sid: str) -> bool:
-        return await self._delete("channels", account_sid, sid)
 
     async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
         """One page: the index says which channels are on it; their rows come from the

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...context import AppContext
+from ...domain import flex
 from ...errors import NotFound
 from ...http import Request, Response, empty_response, json_response
 from ...models import Channel, ChannelCreate
@@ -81,7 +82,7 @@ async def list_channels(request: Request, ctx: AppContext) -> Response:
 async def create_channel(request: Request, ctx: AppContext) -> Response:
     """``POST /v1/Channels``: a new channel, or the Identity's open one on that flow."""
     values = parse(await request.form(ctx.settings.max_body_bytes), CREATE_PARAMS)
-    channel = await ctx.store.create_channel(request.account_sid, ChannelCreate(**values))
+    channel = await ctx.store.write(flex.create_channel(request.account_sid, ChannelCreate(**values)))
     return json_response(channel_to_wire(channel, ctx.base_url(request)), 201)
 
 
@@ -95,6 +96,6 @@ async def fetch_channel(request: Request, ctx: AppContext) -> Response:
 
 async def delete_channel(request: Request, ctx: AppContext) -> Response:
     """``DELETE /v1/Channels/{Sid}``: 204, or 404 if there was no such channel."""
-    if not await ctx.store.delete_channel(request.account_sid, path_sid(request, "CH")):
+    if not await ctx.store.write(flex.delete_channel(request.account_sid, path_sid(request, "CH"))):
         raise NotFound(request.path)
     return empty_response()

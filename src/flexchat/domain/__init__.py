@@ -1,0 +1,1 @@
+"""The rules, free of HTTP and SQL text: records, what each operation does, the events it raises."""

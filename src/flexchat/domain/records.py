@@ -1,0 +1,172 @@
+"""The Chat v2 records (services, channels, users, members, messages, webhooks) and the
+delivery records, as frozen dataclasses built straight from rows.
+
+Each record's fields are its table's columns in order (``seq`` first), so a row becomes
+a record with ``Record(*row)`` on either engine and :func:`columns` writes the SELECT
+list once. Booleans come back as integers from SQLite; the few readers that care say so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import orjson
+
+
+def columns(record: type[Any], alias: str = "") -> str:
+    """The SELECT list that fills ``record`` (optionally prefixed ``alias.``)."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(prefix + field.name for field in fields(record))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatService:
+    """A Chat v2 service (``IS``); ``settings`` holds every configurable field by wire name."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    friendly_name: str
+    settings: str
+    date_created: str
+    date_updated: str
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The settings object (parsed on each use: services are read rarely)."""
+        value: dict[str, Any] = orjson.loads(self.settings)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class ChatUser:
+    """A Chat v2 user (``US``)."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    service_sid: str
+    identity: str
+    friendly_name: str | None
+    attributes: str
+    role_sid: str | None
+    date_created: str
+    date_updated: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChannel:
+    """A Chat v2 channel (``CH``); a Flex channel is one of these with the same sid."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    service_sid: str
+    friendly_name: str | None
+    unique_name: str | None
+    attributes: str
+    type: str
+    created_by: str | None
+    members_count: int
+    messages_count: int
+    next_message_index: int
+    date_created: str
+    date_updated: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMember:
+    """A member (``MB``) of a chat channel."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    service_sid: str
+    channel_sid: str
+    identity: str
+    role_sid: str | None
+    attributes: str
+    last_consumed_message_index: int | None
+    last_consumption_timestamp: str | None
+    date_created: str
+    date_updated: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """A message (``IM``) of a chat channel; ``author`` is the wire's ``from``."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    service_sid: str
+    channel_sid: str
+    message_index: int
+    author: str
+    body: str | None
+    attributes: str
+    media_sid: str | None
+    last_updated_by: str | None
+    was_edited: bool
+    date_created: str
+    date_updated: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatWebhook:
+    """A channel webhook (``WH``): ``webhook`` (a URL) or ``studio`` (a Studio flow)."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    service_sid: str
+    channel_sid: str
+    type: str
+    configuration: str
+    date_created: str
+    date_updated: str
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The configuration object: url, method, filters, triggers, flow_sid, retry_count."""
+        value: dict[str, Any] = orjson.loads(self.configuration)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One event for one destination, written with the change that raised it."""
+
+    seq: int
+    account_sid: str
+    service_sid: str | None
+    channel_sid: str | None
+    webhook_sid: str | None
+    kind: str
+    event_type: str
+    url: str | None
+    method: str
+    params: str
+    retry_count: int
+    attempts: int
+    state: str
+    next_attempt_at: int
+    claimed_until: int
+    date_created: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One HTTP attempt at delivering an outbox event, and what came back."""
+
+    seq: int
+    account_sid: str
+    outbox_seq: int
+    attempt: int
+    started_at: str
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+    response_start: str | None
+    signature: str

@@ -1,0 +1,1 @@
+"""Every statement, defined once for both engines (see ``store/sql.py``), one module per resource."""

@@ -1,0 +1,27 @@
+"""Flex v1 statements written once for both engines (the older, measured list and fetch
+paths keep their engine-specific forms in sqlite.py / postgres.py)."""
+
+from __future__ import annotations
+
+from ...domain.records import columns
+from ...models import Channel
+from ..sql import sql
+
+FLEX_CHANNEL = columns(Channel)
+
+FETCH_FLOW_FOR_CHANNEL = sql(
+    "SELECT chat_service_sid, enabled, integration_type, integration, channel_type, long_lived"
+    " FROM flex_flows WHERE sid = ? AND account_sid = ?"
+)
+FETCH_FLEX_CHANNEL_BY_IDENTITY = sql(
+    f"SELECT {FLEX_CHANNEL} FROM channels WHERE account_sid = ? AND flex_flow_sid = ?"
+    " AND md5(identity) = md5(?) AND identity = ?"
+)
+INSERT_FLEX_CHANNEL = sql(
+    "INSERT INTO channels (sid, account_sid, flex_flow_sid, chat_service_sid, identity, user_sid,"
+    " task_sid, target, chat_friendly_name, chat_unique_name, chat_user_friendly_name,"
+    " pre_engagement_data, task_attributes, long_lived, date_created, date_updated)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq"
+)
+FETCH_FLEX_CHANNEL = sql(f"SELECT {FLEX_CHANNEL} FROM channels WHERE sid = ? AND account_sid = ?")
+FETCH_CHAT_SERVICE_OF_FLEX_CHANNEL = sql("SELECT chat_service_sid FROM channels WHERE sid = ? AND account_sid = ?")
