@@ -12,7 +12,8 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
-from .api.flex import channels, flex_flows
+from .api.chat import urls as chat_urls
+from .api.flex import urls as flex_urls
 from .auth import Authenticator
 from .context import AppContext
 from .errors import InternalError, ServiceUnavailable, TwilioError
@@ -41,20 +42,9 @@ PLAIN_CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 
 def routes() -> list[Route]:
-    """The API: every path and method flexchat serves."""
-    return [
-        Route("/v1/Channels", {"GET": channels.list_channels, "POST": channels.create_channel}),
-        Route("/v1/Channels/{Sid}", {"GET": channels.fetch_channel, "DELETE": channels.delete_channel}),
-        Route("/v1/FlexFlows", {"GET": flex_flows.list_flex_flows, "POST": flex_flows.create_flex_flow}),
-        Route(
-            "/v1/FlexFlows/{Sid}",
-            {
-                "GET": flex_flows.fetch_flex_flow,
-                "POST": flex_flows.update_flex_flow,
-                "DELETE": flex_flows.delete_flex_flow,
-            },
-        ),
-    ]
+    """The API: every product's paths (distinct across products, so whatever Host a
+    client sends, e.g. chat.twilio.com after a host-level redirect, the path decides)."""
+    return [*flex_urls.routes(), *chat_urls.routes()]
 
 
 def _internal_error(error: Exception) -> TwilioError:

@@ -65,3 +65,9 @@ def json_safe(text: str, _known: dict[str, bool] = {}) -> bool:  # noqa: B006 - 
             _known.clear()
         _known[text] = known
     return known
+
+
+def webhooks_enabled(request: Request) -> bool:
+    """Whether a REST write asked for Chat's webhooks: ``X-Twilio-Webhook-Enabled: true``
+    in any case (one client sends ``True``); without it a REST write fires none."""
+    return request.headers.get("x-twilio-webhook-enabled", "").strip().lower() == "true"

@@ -1,0 +1,1 @@
+"""Programmable Chat v2: chat.twilio.com."""
