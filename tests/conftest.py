@@ -44,7 +44,7 @@ def add_account(database_url: str) -> Account:
         store = create_store(Settings(database_url=database_url))
         await store.open()
         try:
-            await store.ensure_account(account.sid, hash_secret(account.auth_token), "test")
+            await store.ensure_account(account.sid, hash_secret(account.auth_token), "test", account.auth_token)
         finally:
             await store.close()
 

@@ -14,8 +14,10 @@ from collections.abc import Callable, Sequence
 
 from .api.chat import urls as chat_urls
 from .api.flex import urls as flex_urls
+from .api.flexchat import urls as flexchat_urls
 from .auth import Authenticator
 from .context import AppContext
+from .delivery.worker import DeliveryWorker
 from .errors import InternalError, ServiceUnavailable, TwilioError
 from .http import ClientDisconnected, Receive, Request, Response, Scope, Send, empty_response, json_response
 from .routing import Route, Router
@@ -43,8 +45,9 @@ PLAIN_CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 def routes() -> list[Route]:
     """The API: every product's paths (distinct across products, so whatever Host a
-    client sends, e.g. chat.twilio.com after a host-level redirect, the path decides)."""
-    return [*flex_urls.routes(), *chat_urls.routes()]
+    client sends, e.g. chat.twilio.com after a host-level redirect, the path decides),
+    and flexchat's own under ``/flexchat/v1``."""
+    return [*flex_urls.routes(), *chat_urls.routes(), *flexchat_urls.routes()]
 
 
 def _internal_error(error: Exception) -> TwilioError:
@@ -70,18 +73,23 @@ class FlexchatApp:
             self.error_handlers[kind] = lambda error: ServiceUnavailable()
         self._open = False
         self._open_lock = asyncio.Lock()
+        # Sends the outbox's webhooks from this process while the app is open.
+        self.delivery = DeliveryWorker(store, settings)
 
     async def startup(self) -> None:
-        """Open the store (idempotent); also run on first request if no lifespan came."""
+        """Open the store and start delivering webhooks (idempotent); also run on first
+        request if no lifespan came."""
         async with self._open_lock:
             if not self._open:
                 await self.store.open()
+                await self.delivery.start()
                 self._open = True
 
     async def shutdown(self) -> None:
-        """Close the store."""
+        """Stop delivering (events in flight go back to the outbox), close the store."""
         async with self._open_lock:
             if self._open:
+                await self.delivery.stop()
                 await self.store.close()
                 self._open = False
 

@@ -53,11 +53,27 @@ def _parser() -> argparse.ArgumentParser:
     account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
     create = with_database(account.add_parser("create", help="create an account; prints its Sid and Auth Token"))
     create.add_argument("--friendly-name", dest="friendly_name")
+    rotate = with_database(
+        account.add_parser("rotate-token", help="give an account a new Auth Token (also signs its webhooks)")
+    )
+    rotate.add_argument("--account-sid", dest="rotate_account_sid", required=True)
+    rotate.add_argument("--auth-token", dest="new_auth_token", help="the token to set (default: a new random one)")
 
     api_key = commands.add_parser("api-key", help="manage API keys").add_subparsers(dest="action", required=True)
     key_create = with_database(api_key.add_parser("create", help="create an API key; prints its Sid and secret"))
     key_create.add_argument("--account-sid", dest="key_account_sid", required=True)
     key_create.add_argument("--friendly-name", dest="friendly_name")
+
+    deliveries = commands.add_parser("deliveries", help="webhook deliveries").add_subparsers(
+        dest="action", required=True
+    )
+    deliveries_list = with_database(
+        deliveries.add_parser("list", help="an account's webhook events with their attempts, newest first (JSON lines)")
+    )
+    deliveries_list.add_argument("--account-sid", dest="deliveries_account_sid", required=True)
+    deliveries_list.add_argument("--channel", dest="channel_sid", help="only this channel's (CH...)")
+    deliveries_list.add_argument("--state", choices=("pending", "delivered", "failed", "recorded"))
+    deliveries_list.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
 
     seed = with_database(commands.add_parser("seed", help="bulk-insert Flex Flows and channels"))
     seed.add_argument("--account-sid", dest="seed_account_sid", required=True)
@@ -91,8 +107,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(settings)
+        if args.command == "account" and args.action == "rotate-token":
+            return _print_json(
+                _with_store(settings, lambda store: rotate_token(store, args.rotate_account_sid, args.new_auth_token))
+            )
         if args.command == "account":
             return _print_json(_with_store(settings, lambda store: create_account(store, args.friendly_name)))
+        if args.command == "deliveries":
+            for line in _with_store(settings, lambda store: list_deliveries(store, args)):
+                print(json.dumps(line))
+            return 0
         if args.command == "api-key":
             return _print_json(
                 _with_store(settings, lambda store: create_api_key(store, args.key_account_sid, args.friendly_name))
@@ -126,8 +150,37 @@ def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> 
 async def create_account(store: Store, friendly_name: str | None) -> dict[str, str]:
     """A new account and its Auth Token (shown once; only its hash is stored)."""
     token = new_secret()
-    sid = await store.create_account(friendly_name, hash_secret(token))
+    sid = await store.create_account(friendly_name, hash_secret(token), token)
     return {"sid": sid, "auth_token": token}
+
+
+async def rotate_token(store: Store, account_sid: str, token: str | None) -> dict[str, str]:
+    """A new Auth Token for an existing account (shown once). The old one stops working
+    for API calls at once (within the few seconds other processes cache it), and the
+    account's webhooks are signed with the new one from then on."""
+    if not account_sid.startswith("AC") or await store.find_credential(account_sid) is None:
+        raise ValueError(f"no account {account_sid}")
+    token = token or new_secret()
+    await store.ensure_account(account_sid, hash_secret(token), None, token)
+    return {"sid": account_sid, "auth_token": token}
+
+
+async def list_deliveries(store: Store, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The account's most recent webhook events (newest first), each with its attempts."""
+    from .delivery import reads
+    from .paging import Window
+
+    if args.limit < 1:
+        raise ValueError("--limit must be at least 1")
+    events, _ = await store.read(
+        reads.list_deliveries(args.deliveries_account_sid, args.channel_sid, args.state, Window(args.limit), True)
+    )
+    lines = []
+    for event in events:
+        found = await store.read(reads.fetch_delivery(event.account_sid, event.seq))
+        if found is not None:
+            lines.append(reads.delivery_to_wire(found[0], None, found[1]))
+    return lines
 
 
 async def create_api_key(store: Store, account_sid: str, friendly_name: str | None) -> dict[str, str]:
@@ -142,7 +195,9 @@ async def create_api_key(store: Store, account_sid: str, friendly_name: str | No
 async def bootstrap(store: Store, settings: Settings) -> dict[str, str] | None:
     """Make sure an account exists; returns new credentials when it had to create some."""
     if settings.account_sid and settings.auth_token:
-        await store.ensure_account(settings.account_sid, hash_secret(settings.auth_token), "bootstrap")
+        await store.ensure_account(
+            settings.account_sid, hash_secret(settings.auth_token), "bootstrap", settings.auth_token
+        )
         return None
     if await store.count_accounts() == 0:
         return await create_account(store, "first account")

@@ -1,0 +1,295 @@
+"""Webhooks delivered for real, from the outbox, to HTTP receivers the tests start.
+
+Every test runs on SQLite and on PostgreSQL against a real ``flexchat serve`` whose
+delivery settings are short (timeout, backoff, poll), and checks what the receiver got,
+what ``/flexchat/v1/Deliveries`` and ``flexchat deliveries list`` report, and what the
+API's latency did meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from twilio.request_validator import RequestValidator
+
+from flexchat.auth import hash_secret
+from flexchat.settings import Settings
+from flexchat.store import create_store
+from flexchat.store.sql import Script, sql
+from flexchat.testing import ServerProcess, run_server
+
+from .conftest import Account, Api, add_account
+from .postgres import fresh_database
+from .webhooks import receiving, send_messages
+
+TIMEOUT = 1.5
+FAST = {
+    "FLEXCHAT_WEBHOOK_TIMEOUT": str(TIMEOUT),
+    "FLEXCHAT_WEBHOOK_RETRY_BACKOFF": "0.05",
+    "FLEXCHAT_WEBHOOK_POLL_INTERVAL": "0.1",
+}
+FIELDS = {
+    "EventType", "AccountSid", "InstanceSid", "ChannelSid", "MessageSid", "Index", "Body", "From",
+    "Attributes", "Source", "DateCreated", "RetryCount", "WebhookSid", "WebhookType",
+}
+
+
+@pytest.fixture(scope="module")
+def hub(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server of its own (other servers on one database would share its deliveries)."""
+    with fresh_database(engine, tmp_path_factory.mktemp("delivery")) as url, run_server(url, env=FAST) as server:
+        yield server
+
+
+@pytest.fixture
+def tenant(hub: ServerProcess) -> Account:
+    return add_account(hub.database_url)
+
+
+@pytest.fixture
+def hub_api(hub: ServerProcess, tenant: Account) -> Api:
+    return Api(hub.base_url, tenant.auth)
+
+
+def external_channel(api: Api, url: str, retry_count: int = 0, identity: str = "customer-1") -> tuple[str, str]:
+    """A Flex channel on an ``external`` flow posting to ``url``: (service sid, channel sid)."""
+    flow = api.create_flow(
+        IntegrationType="external", **{"Integration.Url": url, "Integration.RetryCount": str(retry_count)}
+    )
+    response = api.create_channel(flow["sid"], identity)
+    assert response.status_code == 201, response.text
+    return flow["chat_service_sid"], response.json()["sid"]
+
+
+def deliveries(api: Api, channel_sid: str, **filters: str) -> list[dict[str, Any]]:
+    response = api.get("/flexchat/v1/Deliveries", params={"ChannelSid": channel_sid, **filters})
+    assert response.status_code == 200, response.text
+    return list(response.json()["deliveries"])
+
+
+def settled(api: Api, channel_sid: str, count: int = 1, timeout: float = 20.0) -> list[dict[str, Any]]:
+    """The channel's deliveries once ``count`` of them are no longer pending, with attempts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        items = deliveries(api, channel_sid)
+        done = [item for item in items if item["state"] != "pending"]
+        if len(done) >= count or time.monotonic() > deadline:
+            assert len(done) >= count, items
+            return [api.get(item["url"]).json() for item in done]
+        time.sleep(0.1)
+
+
+def test_a_message_reaches_the_receiver_signed_with_every_field(
+    hub: ServerProcess, hub_api: Api, tenant: Account
+) -> None:
+    with receiving() as receiver:
+        service, channel = external_channel(hub_api, receiver.url)
+        (message,) = send_messages(hub.database_url, tenant.sid, service, channel, ["Hello there"])
+        (request,) = receiver.wait_for(1)
+        (delivery,) = settled(hub_api, channel)
+
+    assert request.method == "POST"
+    assert request.headers["User-Agent"] == "TwilioProxy/1.1"
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert request.headers["I-Twilio-Idempotency-Token"] == delivery["id"]
+    form = request.form
+    assert set(form) == FIELDS
+    assert form["EventType"] == "onMessageSent"
+    assert form["AccountSid"] == tenant.sid
+    assert form["InstanceSid"] == service
+    assert form["ChannelSid"] == channel
+    assert form["MessageSid"] == message
+    assert form["Body"] == "Hello there"
+    assert form["From"] == "customer-1"
+    assert form["Source"] == "API"
+    assert form["RetryCount"] == "0"
+    assert form["WebhookType"] == "webhook"
+    assert form["WebhookSid"].startswith("WH")
+    assert form["DateCreated"].endswith(".000Z")
+    signature = request.headers["X-Twilio-Signature"]
+    assert RequestValidator(tenant.auth_token).validate(request.url, form, signature)
+    assert not RequestValidator("0" * 32).validate(request.url, form, signature)
+
+    assert delivery["state"] == "delivered"
+    assert delivery["attempt_count"] == 1
+    assert delivery["webhook_url"] == receiver.url
+    assert delivery["params"]["MessageSid"] == message
+    (attempt,) = delivery["attempts"]
+    assert attempt["status_code"] == 200
+    assert attempt["response_start"] == "ok"
+    assert attempt["error"] is None
+    assert attempt["signature"] == signature
+
+
+def test_deliveries_are_per_account(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
+    with receiving() as receiver:
+        service, channel = external_channel(hub_api, receiver.url)
+        send_messages(hub.database_url, tenant.sid, service, channel, ["mine"])
+        (delivery,) = settled(hub_api, channel)
+    other = Api(hub.base_url, add_account(hub.database_url).auth)
+    assert deliveries(other, channel) == []
+    assert other.get("/flexchat/v1/Deliveries").json()["deliveries"] == []
+    assert other.get(delivery["url"]).status_code == 404
+    assert hub_api.get("/flexchat/v1/Deliveries/EVnot-an-id").status_code == 404
+    assert Api(hub.base_url, None).get("/flexchat/v1/Deliveries").status_code == 401
+    assert hub_api.get("/flexchat/v1/Deliveries", params={"State": "lost"}).status_code == 400
+    assert [d["id"] for d in deliveries(hub_api, channel, State="delivered")] == [delivery["id"]]
+    assert deliveries(hub_api, channel, State="failed") == []
+
+
+def test_cli_lists_an_accounts_deliveries(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
+    with receiving() as receiver:
+        service, channel = external_channel(hub_api, receiver.url)
+        send_messages(hub.database_url, tenant.sid, service, channel, ["one", "two"])
+        settled(hub_api, channel, 2)
+    output = subprocess.run(
+        [sys.executable, "-m", "flexchat.cli", "deliveries", "list", "--database", hub.database_url,
+         "--account-sid", tenant.sid, "--channel", channel],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert [line["params"]["Body"] for line in lines] == ["two", "one"]  # newest first
+    assert all(line["state"] == "delivered" and line["attempts"][0]["status_code"] == 200 for line in lines)
+    other = add_account(hub.database_url)
+    output = subprocess.run(
+        [sys.executable, "-m", "flexchat.cli", "deliveries", "list", "--database", hub.database_url,
+         "--account-sid", other.sid], capture_output=True, text=True, check=True,
+    ).stdout
+    assert output == ""
+
+
+def test_a_failing_receiver_is_retried_until_it_answers(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
+    with receiving(answers=[(503, 0), (503, 0)]) as receiver:
+        service, channel = external_channel(hub_api, receiver.url, retry_count=2)
+        send_messages(hub.database_url, tenant.sid, service, channel, ["again"])
+        (delivery,) = settled(hub_api, channel)
+        requests = receiver.received
+    assert [r.form["RetryCount"] for r in requests] == ["0", "1", "2"]
+    for request in requests:  # each attempt signed for its own RetryCount
+        signature = request.headers["X-Twilio-Signature"]
+        assert RequestValidator(tenant.auth_token).validate(request.url, request.form, signature)
+    assert len({r.headers["I-Twilio-Idempotency-Token"] for r in requests}) == 1
+    assert delivery["state"] == "delivered"
+    assert delivery["attempt_count"] == 3
+    assert [a["status_code"] for a in delivery["attempts"]] == [503, 503, 200]
+    assert delivery["attempts"][0]["response_start"] == "try again later"
+
+
+def test_a_receiver_that_is_down_fails_after_the_retries(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
+    with receiving() as receiver:
+        url = receiver.url
+    # The receiver is gone: nothing listens on its port any more.
+    service, channel = external_channel(hub_api, url, retry_count=2)
+    send_messages(hub.database_url, tenant.sid, service, channel, ["anyone?"])
+    (delivery,) = settled(hub_api, channel)
+    assert delivery["state"] == "failed"
+    assert delivery["attempt_count"] == 3
+    assert [a["status_code"] for a in delivery["attempts"]] == [None, None, None]
+    assert all("cannot connect" in a["error"] for a in delivery["attempts"])
+
+
+def test_a_client_error_is_not_retried(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
+    with receiving(default=(404, 0)) as receiver:
+        service, channel = external_channel(hub_api, receiver.url, retry_count=3)
+        send_messages(hub.database_url, tenant.sid, service, channel, ["lost"])
+        (delivery,) = settled(hub_api, channel)
+        time.sleep(0.5)
+        assert len(receiver.received) == 1
+    assert delivery["state"] == "failed"
+    assert [a["status_code"] for a in delivery["attempts"]] == [404]
+
+
+def test_a_slow_receiver_leaves_the_api_fast_and_times_out(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
+    def create_latency(tag: str) -> float:
+        flow = hub_api.create_flow()
+        times = []
+        for number in range(15):
+            started = time.perf_counter()
+            response = hub_api.create_channel(flow["sid"], f"{tag}-{number}")
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 201
+        return statistics.median(times)
+
+    baseline = create_latency("before")
+    with receiving(default=(200, 10.0)) as receiver:
+        service, channel = external_channel(hub_api, receiver.url, retry_count=0)
+        send_messages(hub.database_url, tenant.sid, service, channel, [f"slow {n}" for n in range(5)])
+        receiver.wait_for(5)  # every attempt is now waiting on the receiver
+        during = create_latency("during")
+        items = settled(hub_api, channel, 5)
+    assert during < baseline * 3 + 0.05, (baseline, during)
+    for delivery in items:
+        assert delivery["state"] == "failed"
+        (attempt,) = delivery["attempts"]
+        assert "no answer within 1.5 s" in attempt["error"]
+        assert TIMEOUT * 1000 - 100 <= attempt["duration_ms"] <= TIMEOUT * 1000 + 1500
+
+
+def test_a_get_webhook_carries_the_fields_in_its_signed_url(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
+    with receiving() as receiver:
+        service, channel = external_channel(hub_api, receiver.url + "?tenant=a%20b")
+        _set_webhook_method(hub.database_url, channel, "GET")
+        send_messages(hub.database_url, tenant.sid, service, channel, ["by GET"])
+        (request,) = receiver.wait_for(1)
+    assert request.method == "GET"
+    assert request.fields["Body"] == "by GET"
+    assert request.fields["tenant"] == "a b"
+    assert RequestValidator(tenant.auth_token).validate(request.url, {}, request.headers["X-Twilio-Signature"])
+
+
+def _set_webhook_method(database_url: str, channel_sid: str, method: str) -> None:
+    """Switch a channel's webhooks to ``method`` in the database (a Flex flow's webhook
+    is a POST; until the webhook update endpoint is merged this makes a GET one)."""
+    select = sql("SELECT sid, configuration FROM chat_webhooks WHERE channel_sid = ?")
+    update = sql("UPDATE chat_webhooks SET configuration = ? WHERE sid = ?")
+
+    def script() -> Script[None]:
+        rows = yield select(channel_sid)
+        for sid, configuration in rows:
+            yield update(orjson.dumps({**orjson.loads(configuration), "method": method}).decode(), sid)
+
+    async def run() -> None:
+        store = create_store(Settings(database_url=database_url))
+        await store.open()
+        try:
+            await store.write(script())
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def test_an_account_without_a_stored_token_records_why_nothing_was_sent(
+    hub: ServerProcess, tenant: Account
+) -> None:
+    async def forget_token() -> None:
+        # As an account created before flexchat kept tokens.
+        store = create_store(Settings(database_url=hub.database_url))
+        await store.open()
+        try:
+            await store.ensure_account(tenant.sid, hash_secret(tenant.auth_token), None)
+        finally:
+            await store.close()
+
+    api = Api(hub.base_url, tenant.auth)
+    with receiving() as receiver:
+        service, channel = external_channel(api, receiver.url, retry_count=2)
+        asyncio.run(forget_token())
+        time.sleep(5.5)  # the worker's token cache
+        send_messages(hub.database_url, tenant.sid, service, channel, ["unsigned?"])
+        (delivery,) = settled(api, channel)
+        assert receiver.received == []
+    assert delivery["state"] == "failed"
+    (attempt,) = delivery["attempts"]
+    assert "no stored auth token" in attempt["error"]
+    assert "rotate-token" in attempt["error"]
+    assert tenant.auth_token not in json.dumps(delivery)
