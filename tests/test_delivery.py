@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -293,3 +296,65 @@ def test_an_account_without_a_stored_token_records_why_nothing_was_sent(
     assert "no stored auth token" in attempt["error"]
     assert "rotate-token" in attempt["error"]
     assert tenant.auth_token not in json.dumps(delivery)
+
+
+def test_acknowledged_events_survive_a_sigkill_of_the_server(hub: ServerProcess, tenant: Account) -> None:
+    """SIGKILL while a burst is being delivered: after a restart every event whose
+    write was acknowledged arrives (at least once: a few may arrive twice)."""
+    api = Api(hub.base_url, tenant.auth)
+    with receiving(default=(200, 0.02)) as receiver:
+        service, channel = external_channel(api, receiver.url)
+        acknowledged: list[str] = []
+
+        def burst() -> None:
+            acknowledged.extend(
+                send_messages(hub.database_url, tenant.sid, service, channel, [f"burst {n}" for n in range(150)])
+            )
+
+        writer = threading.Thread(target=burst)
+        writer.start()
+        receiver.wait_for(5)  # delivery is under way
+        hub.stop(signal.SIGKILL)
+        killed_after = len(receiver.received)
+        writer.join()
+        try:
+            hub.start()
+        finally:
+            arrived = receiver.wait_for(
+                len(acknowledged), timeout=60, what=lambda r: r.form.get("ChannelSid") == channel
+            )
+    assert killed_after < len(acknowledged), "the kill came after the burst was delivered"
+    assert {r.form["MessageSid"] for r in arrived} >= set(acknowledged)
+    assert len(acknowledged) == 150
+    assert eventually(lambda: deliveries(api, channel, State="pending") == [])
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Whether ``check`` holds within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+@pytest.fixture
+def postgres_url(tmp_path: Path) -> Iterator[str]:
+    with fresh_database("postgresql", tmp_path) as url:
+        yield url
+
+
+def test_two_api_processes_on_postgresql_deliver_each_event_once(postgres_url: str) -> None:
+    with run_server(postgres_url, env=FAST) as first, run_server(postgres_url, env=FAST) as second:
+        tenant = add_account(postgres_url)
+        api = Api(first.base_url, tenant.auth)
+        with receiving(default=(200, 0.005)) as receiver:
+            service, channel = external_channel(api, receiver.url)
+            sids = send_messages(postgres_url, tenant.sid, service, channel, [f"m{n}" for n in range(300)])
+            receiver.wait_for(300, timeout=60)
+            assert eventually(lambda: deliveries(Api(second.base_url, tenant.auth), channel, State="pending") == [])
+            time.sleep(1.0)  # anything sent twice would have arrived by now
+            received = [r.form["MessageSid"] for r in receiver.received]
+    assert sorted(received) == sorted(sids)
+    assert len(received) == len(set(received)) == 300
