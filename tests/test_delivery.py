@@ -358,3 +358,50 @@ def test_two_api_processes_on_postgresql_deliver_each_event_once(postgres_url: s
             received = [r.form["MessageSid"] for r in receiver.received]
     assert sorted(received) == sorted(sids)
     assert len(received) == len(set(received)) == 300
+
+
+def test_a_deployment_can_restrict_destinations(tmp_path: Path) -> None:
+    """With FLEXCHAT_WEBHOOK_ALLOWED_HOSTS only listed destinations are sent to; any
+    other is one failed attempt saying why, whatever its retry count."""
+    env = {**FAST, "FLEXCHAT_WEBHOOK_ALLOWED_HOSTS": "localhost, *.example.com, 192.0.2.0/24"}
+    with fresh_database("sqlite", tmp_path) as url, run_server(url, env=env) as server, receiving() as receiver:
+        tenant = add_account(url)
+        api = Api(server.base_url, tenant.auth)
+        refused = {}
+        for host in ("127.0.0.1", "[::1]"):
+            service, channel = external_channel(api, receiver.url.replace("127.0.0.1", host), 2, f"c-{host}")
+            send_messages(url, tenant.sid, service, channel, ["refused"])
+            refused[host] = settled(api, channel)[0]
+        service, channel = external_channel(api, receiver.url.replace("127.0.0.1", "localhost"), 2, "c-name")
+        send_messages(url, tenant.sid, service, channel, ["allowed by name"])
+        (allowed,) = settled(api, channel)
+        assert [r.form["Body"] for r in receiver.received] == ["allowed by name"]
+    assert allowed["state"] == "delivered"
+    for host, delivery in refused.items():
+        assert delivery["state"] == "failed"
+        (attempt,) = delivery["attempts"]
+        assert attempt["error"] == (
+            f"destination {host.strip('[]')} is not allowed by FLEXCHAT_WEBHOOK_ALLOWED_HOSTS"
+        )
+
+
+def test_a_rotated_token_signs_the_next_webhooks(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
+    rotated = json.loads(subprocess.run(
+        [sys.executable, "-m", "flexchat.cli", "account", "rotate-token", "--database", hub.database_url,
+         "--account-sid", tenant.sid], capture_output=True, text=True, check=True,
+    ).stdout)
+    assert rotated["sid"] == tenant.sid and rotated["auth_token"] != tenant.auth_token
+    api = Api(hub.base_url, (tenant.sid, rotated["auth_token"]))
+    time.sleep(5.5)  # the old token's cached verification and the worker's token cache lapse
+    assert hub_api.get("/v1/Channels").status_code == 401
+    with receiving() as receiver:
+        service, channel = external_channel(api, receiver.url)
+        send_messages(hub.database_url, tenant.sid, service, channel, ["rotated"])
+        (request,) = receiver.wait_for(1)
+    signature = request.headers["X-Twilio-Signature"]
+    assert RequestValidator(rotated["auth_token"]).validate(request.url, request.form, signature)
+    missing = subprocess.run(
+        [sys.executable, "-m", "flexchat.cli", "account", "rotate-token", "--database", hub.database_url,
+         "--account-sid", "AC" + "0" * 32], capture_output=True, text=True,
+    )
+    assert missing.returncode == 1 and "no account" in missing.stderr
