@@ -60,6 +60,8 @@ RESPONSE_START_BYTES = 2048
 TOKEN_CACHE_SECONDS = 5.0
 # How often database trouble is logged, at most (the worker retries on every poll).
 LOG_INTERVAL = 10.0
+# Finished attempts written in one transaction, at most.
+SETTLE_BATCH = 64
 # An in-flight attempt may finish this long on shutdown; the rest are left to their lease.
 STOP_GRACE = 2.0
 
@@ -122,16 +124,28 @@ def classify(status: int) -> bool:
     return status == 429 or status >= 500
 
 
-def settle(
-    event: OutboxEvent, attempt: int, started_at: str, duration_ms: float, outcome: Outcome,
-    state: str, next_attempt_at: int,
-) -> Script[None]:
-    """Record the attempt and settle its event, in one transaction."""
-    yield INSERT_ATTEMPT(
-        event.account_sid, event.seq, attempt, started_at, duration_ms, outcome.status_code,
-        outcome.error, outcome.response_start, outcome.signature,
-    )
-    yield SETTLE(attempt, state, next_attempt_at, event.seq, event.account_sid)
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """An attempt to record and the state it leaves its event in."""
+
+    event: OutboxEvent
+    attempt: int
+    started_at: str
+    duration_ms: float
+    outcome: Outcome
+    state: str
+    next_attempt_at: int
+
+
+def settle(settlements: list[Settlement]) -> Script[None]:
+    """Record the attempts and settle their events, in one transaction."""
+    for item in settlements:
+        event, outcome = item.event, item.outcome
+        yield INSERT_ATTEMPT(
+            event.account_sid, event.seq, item.attempt, item.started_at, item.duration_ms, outcome.status_code,
+            outcome.error, outcome.response_start, outcome.signature,
+        )
+        yield SETTLE(item.attempt, item.state, item.next_attempt_at, event.seq, event.account_sid)
 
 
 class DeliveryWorker:
@@ -147,6 +161,8 @@ class DeliveryWorker:
         self._wakeup = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._settler: asyncio.Task[None] | None = None
+        self._settlements: asyncio.Queue[tuple[Settlement, asyncio.Future[None]]] = asyncio.Queue()
         self._session: aiohttp.ClientSession | None = None
         self._tokens: dict[str, tuple[str | None, float]] = {}
         self._last_logged = 0.0
@@ -170,7 +186,9 @@ class DeliveryWorker:
             skip_auto_headers=("Accept-Encoding",),
         )
         self._wakeup = asyncio.Event()
+        self._settlements = asyncio.Queue()
         self.store.outbox_listeners.append(self.wake)
+        self._settler = asyncio.create_task(self._settle_batches(), name="flexchat-delivery-settle")
         self._runner = asyncio.create_task(self._run(), name="flexchat-delivery")
 
     async def stop(self) -> None:
@@ -188,6 +206,11 @@ class DeliveryWorker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        settler, self._settler = self._settler, None
+        if settler is not None:
+            settler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await settler
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -249,8 +272,12 @@ class DeliveryWorker:
             state, next_at = "pending", now_ms + int(delay * 1000)
         else:
             state, next_at = "failed", now_ms
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._settlements.put_nowait(
+            (Settlement(event, attempt, iso_millis(started), duration_ms, outcome, state, next_at), done)
+        )
         try:
-            await self.store.write(settle(event, attempt, iso_millis(started), duration_ms, outcome, state, next_at))
+            await done
         except Exception as error:  # its lease runs out and the event is sent again
             self._log_trouble(f"cannot record webhook {delivery_id(event.seq)}", error)
             return
@@ -262,6 +289,24 @@ class DeliveryWorker:
                 delivery_id(event.seq), event.event_type, _host(event.url), attempt,
                 outcome.error or f"HTTP {outcome.status_code}",
             )
+
+    async def _settle_batches(self) -> None:
+        """Write finished attempts, those that finished together in one transaction: a
+        burst of deliveries costs a few commits and pooled connections, not one each."""
+        while True:
+            batch = [await self._settlements.get()]
+            while len(batch) < SETTLE_BATCH and not self._settlements.empty():
+                batch.append(self._settlements.get_nowait())
+            try:
+                await self.store.write(settle([settlement for settlement, _ in batch]))
+            except Exception as error:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(error)
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
     async def attempt(self, event: OutboxEvent, attempt: int) -> Outcome:
         """Send ``event`` once (``RetryCount`` = ``attempt`` - 1); what came of it."""
