@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 RECEIVER = """
@@ -155,6 +156,15 @@ async def measure(name: str, url: str, requests: int, concurrency: int) -> tuple
     return requests / wall, cpu / requests * 1e6
 
 
+def run(coro: Any) -> Any:
+    """On uvloop, as ``flexchat serve`` runs the worker."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a flexchat dependency off Windows
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=5000)
@@ -175,7 +185,7 @@ def main() -> None:
         results: dict[str, list[tuple[float, float]]] = {name: [] for name in CLIENTS}
         for _ in range(args.rounds):
             for name in CLIENTS:
-                results[name].append(asyncio.run(measure(name, url, args.requests, args.concurrency)))
+                results[name].append(run(measure(name, url, args.requests, args.concurrency)))
         print(f"{args.requests} requests, {args.concurrency} in flight, median of {args.rounds} rounds")
         print("| client | req/s | client CPU per request |")
         print("|---|---|---|")
