@@ -31,7 +31,7 @@ from flexchat.store.sql import Script, sql
 from flexchat.testing import ServerProcess, run_server
 
 from .conftest import Account, Api, add_account
-from .postgres import fresh_database
+from .postgres import TcpProxy, fresh_database
 from .webhooks import receiving, send_messages
 
 TIMEOUT = 1.5
@@ -405,3 +405,29 @@ def test_a_rotated_token_signs_the_next_webhooks(hub: ServerProcess, hub_api: Ap
          "--account-sid", "AC" + "0" * 32], capture_output=True, text=True,
     )
     assert missing.returncode == 1 and "no account" in missing.stderr
+
+
+def test_delivery_resumes_after_a_database_outage(postgres_url: str) -> None:
+    """The database goes away under a running server: delivery spends no attempt while it
+    cannot claim or record, and once it is back every event arrives, once."""
+    proxy = TcpProxy.for_url(postgres_url)
+    try:
+        with run_server(proxy.url(postgres_url), env={**FAST, "FLEXCHAT_DB_TIMEOUT": "1"}) as server, \
+                receiving() as receiver:
+            tenant = add_account(postgres_url)
+            api = Api(server.base_url, tenant.auth)
+            service, channel = external_channel(api, receiver.url)
+            proxy.cut()
+            sids = send_messages(postgres_url, tenant.sid, service, channel, [f"m{n}" for n in range(20)])
+            time.sleep(1.5)  # the worker polls a database it cannot reach
+            assert receiver.received == []
+            proxy.restore()
+            receiver.wait_for(20, timeout=30)
+            assert eventually(lambda: deliveries(api, channel, State="pending") == [])
+            time.sleep(0.5)
+            received = [r.form["MessageSid"] for r in receiver.received]
+            items = deliveries(api, channel)
+    finally:
+        proxy.close()
+    assert sorted(received) == sorted(sids)
+    assert all(item["state"] == "delivered" and item["attempt_count"] == 1 for item in items)

@@ -255,10 +255,15 @@ class DeliveryWorker:
     async def deliver(self, event: OutboxEvent) -> None:
         """One attempt at ``event``, recorded and settled."""
         attempt = event.attempts + 1
+        try:
+            token = await self._auth_token(event.account_sid)
+        except Exception as error:  # the database is away: no attempt is spent, the lease runs out
+            self._log_trouble(f"cannot read the signing token for webhook {delivery_id(event.seq)}", error)
+            return
         started = self.clock()
         clock_started = time.perf_counter()
         try:
-            outcome = await self.attempt(event, attempt)
+            outcome = await self.attempt(event, attempt, token)
         except Exception as error:  # a bug or the database: recorded, not lost
             log.exception("webhook %s: attempt %d failed unexpectedly", delivery_id(event.seq), attempt)
             outcome = Outcome(error=f"internal error: {error.__class__.__name__}", retry=True)
@@ -308,8 +313,9 @@ class DeliveryWorker:
                     if not done.done():
                         done.set_result(None)
 
-    async def attempt(self, event: OutboxEvent, attempt: int) -> Outcome:
-        """Send ``event`` once (``RetryCount`` = ``attempt`` - 1); what came of it."""
+    async def attempt(self, event: OutboxEvent, attempt: int, token: str | None) -> Outcome:
+        """Send ``event`` once (``RetryCount`` = ``attempt`` - 1) signed with the account's
+        auth ``token``; what came of it."""
         url = event.url or ""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -318,10 +324,9 @@ class DeliveryWorker:
             refusal = self._refused_by_name(parts.hostname)
             if refusal is not None:
                 return Outcome(error=refusal)
-        token = await self._auth_token(event.account_sid)
         if not token:
             return Outcome(error=NO_AUTH_TOKEN.format(account=event.account_sid))
-        params: dict[str, str] = orjson.loads(event.params)
+        params = {name: str(value) for name, value in orjson.loads(event.params).items()}
         params["RetryCount"] = str(attempt - 1)
         request = build_request(event.method, url, params, token, delivery_id(event.seq))
         session = self._session
