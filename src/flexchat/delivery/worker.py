@@ -319,7 +319,8 @@ class DeliveryWorker:
         url = event.url or ""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            return Outcome(error=f"not an http(s) URL: {url[:200]!r}")
+            # The URL itself is not repeated: it may carry credentials, and errors are logged.
+            return Outcome(error=f"not an http(s) URL (scheme {parts.scheme!r}, host {parts.hostname!r})")
         if self.allow is not None:
             refusal = self._refused_by_name(parts.hostname)
             if refusal is not None:
@@ -347,8 +348,8 @@ class DeliveryWorker:
             if isinstance(error.os_error, DestinationRefused):
                 return Outcome(error=str(error.os_error), signature=request.signature)
             return Outcome(error=f"cannot connect: {error.os_error}", retry=True, signature=request.signature)
-        except aiohttp.InvalidURL as error:
-            return Outcome(error=f"invalid URL: {error}", signature=request.signature)
+        except aiohttp.InvalidURL:
+            return Outcome(error="the URL cannot be requested as it is written", signature=request.signature)
         except (aiohttp.ClientError, OSError) as error:
             return Outcome(error=f"{error.__class__.__name__}: {error}", retry=True, signature=request.signature)
         return Outcome(
