@@ -72,6 +72,19 @@ class Receiver:
                 return matching
             time.sleep(0.05)
 
+    def wait_for_messages(self, sids: Sequence[str], timeout: float = 20.0) -> list[Received]:
+        """Every request received once each of the messages ``sids`` arrived at least
+        once (repeats do not count towards it); fails on timeout."""
+        wanted = set(sids)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                received = list(self.received)
+            missing = wanted - {r.fields.get("MessageSid") for r in received}
+            if not missing or time.monotonic() > deadline:
+                assert not missing, f"{len(missing)} of {len(wanted)} messages did not arrive within {timeout}s"
+                return received
+
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
 

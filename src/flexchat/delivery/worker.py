@@ -215,6 +215,16 @@ class DeliveryWorker:
         if session is not None:
             await session.close()
 
+    @property
+    def running(self) -> bool:
+        """Whether the worker is claiming (for readiness checks)."""
+        return self._runner is not None and not self._runner.done()
+
+    @property
+    def in_flight(self) -> int:
+        """Attempts under way in this process (a gauge)."""
+        return len(self._in_flight)
+
     def wake(self) -> None:
         """Look for due events now (called after a commit that wrote outbox rows)."""
         self._wakeup.set()
