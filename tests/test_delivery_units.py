@@ -138,3 +138,39 @@ def test_outbox_gauges_show_what_waits_and_since_when() -> None:
             time.sleep(0.05)
         assert flexchat.run(outbox_depth(store)) == 0
         assert flexchat.run(oldest_pending_age(store)) == 0.0
+
+
+def test_settled_batches_are_cut_into_few_statement_shapes() -> None:
+    from flexchat.store.queries.delivery import settle_sizes
+
+    assert settle_sizes(0) == []
+    assert settle_sizes(1) == [1]
+    assert settle_sizes(46) == [32, 8, 4, 2]
+    assert settle_sizes(64) == [64]
+    assert settle_sizes(100, 64) == [64, 32, 4]
+    for count in range(200):
+        sizes = settle_sizes(count)
+        assert sum(sizes) == count and all(size & (size - 1) == 0 for size in sizes)
+
+
+def test_a_burst_in_process_is_recorded_attempt_by_attempt() -> None:
+    """Many attempts finishing together are settled in a few set-based statements; each
+    event still ends delivered with its own attempt."""
+    with InProcessFlexchat() as flexchat, receiving() as receiver:
+        service, channel = _external_channel(flexchat, receiver.url)
+        store = flexchat.app.store
+        for number in range(75):
+            fields = {"Body": f"b{number}", "MessageSid": str(number)}
+            flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", fields)))
+        receiver.wait_for(75)
+        deadline = time.monotonic() + 10
+        while flexchat.run(outbox_depth(store)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        listed = flexchat.request(
+            "GET", "https://flex-api.twilio.com/flexchat/v1/Deliveries?PageSize=100", auth=flexchat.auth
+        ).json()["deliveries"]
+        assert len(listed) == 75
+        assert {item["state"] for item in listed} == {"delivered"}
+        assert {item["attempt_count"] for item in listed} == {1}
+        some = flexchat.request("GET", listed[40]["url"], auth=flexchat.auth).json()
+        assert [attempt["status_code"] for attempt in some["attempts"]] == [200]

@@ -32,6 +32,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -43,8 +44,16 @@ from yarl import URL
 from ..domain.records import OutboxEvent
 from ..settings import Settings
 from ..store import Store
-from ..store.queries.delivery import ACCOUNT_AUTH_TOKEN, ANY_DUE, CLAIM, INSERT_ATTEMPT, SETTLE
-from ..store.sql import Script, fetch
+from ..store.queries.delivery import (
+    ACCOUNT_AUTH_TOKEN,
+    ANY_DUE,
+    CLAIM,
+    RELAXED_COMMIT,
+    insert_attempts,
+    settle_events,
+    settle_sizes,
+)
+from ..store.sql import Rows, Script, fetch
 from .destinations import AllowList, DestinationRefused
 from .reads import delivery_id
 from .signing import build_request
@@ -124,6 +133,13 @@ def classify(status: int) -> bool:
     return status == 429 or status >= 500
 
 
+def claim_due(lease_until: int, now: int, limit: int) -> Script[Rows]:
+    """Lease up to ``limit`` due events until ``lease_until``; their rows."""
+    yield RELAXED_COMMIT()
+    rows = yield CLAIM(lease_until, now, now, limit)
+    return rows
+
+
 @dataclass(frozen=True, slots=True)
 class Settlement:
     """An attempt to record and the state it leaves its event in."""
@@ -135,17 +151,27 @@ class Settlement:
     outcome: Outcome
     state: str
     next_attempt_at: int
+    retry_in: float = 0.0  # seconds, for a pending one
 
 
 def settle(settlements: list[Settlement]) -> Script[None]:
     """Record the attempts and settle their events, in one transaction."""
-    for item in settlements:
-        event, outcome = item.event, item.outcome
-        yield INSERT_ATTEMPT(
-            event.account_sid, event.seq, item.attempt, item.started_at, item.duration_ms, outcome.status_code,
-            outcome.error, outcome.response_start, outcome.signature,
-        )
-        yield SETTLE(item.attempt, item.state, item.next_attempt_at, event.seq, event.account_sid)
+    yield RELAXED_COMMIT()
+    start = 0
+    for size in settle_sizes(len(settlements), SETTLE_BATCH):
+        chunk = settlements[start:start + size]
+        start += size
+        attempts: list[Any] = []
+        events: list[Any] = []
+        for item in chunk:
+            event, outcome = item.event, item.outcome
+            attempts += (
+                event.account_sid, event.seq, item.attempt, item.started_at, item.duration_ms,
+                outcome.status_code, outcome.error, outcome.response_start, outcome.signature,
+            )
+            events += (event.account_sid, event.seq, item.attempt, item.state, item.next_attempt_at)
+        yield insert_attempts(size)(*attempts)
+        yield settle_events(size)(*events)
 
 
 class DeliveryWorker:
@@ -162,7 +188,7 @@ class DeliveryWorker:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._settler: asyncio.Task[None] | None = None
-        self._settlements: asyncio.Queue[tuple[Settlement, asyncio.Future[None]]] = asyncio.Queue()
+        self._settlements: asyncio.Queue[Settlement] = asyncio.Queue()
         self._session: aiohttp.ClientSession | None = None
         self._tokens: dict[str, tuple[str | None, float]] = {}
         self._last_logged = 0.0
@@ -211,6 +237,13 @@ class DeliveryWorker:
             settler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await settler
+        # What finished but was not recorded yet is recorded now, while the store is open.
+        leftover = []
+        while not self._settlements.empty():
+            leftover.append(self._settlements.get_nowait())
+        if leftover:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settle(leftover), STOP_GRACE)
         session, self._session = self._session, None
         if session is not None:
             await session.close()
@@ -249,7 +282,7 @@ class DeliveryWorker:
         now = int(self.clock() * 1000)
         if not await self.store.read(fetch(ANY_DUE(now, now))):
             return 0
-        rows = await self.store.write(fetch(CLAIM(now + self._lease_ms, now, now, free)))
+        rows = await self.store.write(claim_due(now + self._lease_ms, now, free))
         for event in sorted((OutboxEvent(*row) for row in rows), key=lambda event: event.seq):
             task = asyncio.create_task(self.deliver(event))
             self._in_flight.add(task)
@@ -287,41 +320,39 @@ class DeliveryWorker:
             state, next_at = "pending", now_ms + int(delay * 1000)
         else:
             state, next_at = "failed", now_ms
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # The slot is free once the request is over: recording it is the settler's job,
+        # and the event's lease keeps it from being claimed again meanwhile.
         self._settlements.put_nowait(
-            (Settlement(event, attempt, iso_millis(started), duration_ms, outcome, state, next_at), done)
+            Settlement(event, attempt, iso_millis(started), duration_ms, outcome, state, next_at, delay)
         )
-        try:
-            await done
-        except Exception as error:  # its lease runs out and the event is sent again
-            self._log_trouble(f"cannot record webhook {delivery_id(event.seq)}", error)
-            return
-        if state == "pending":
-            asyncio.get_running_loop().call_later(delay, self.wake)
-        if state == "failed":
-            log.warning(
-                "webhook %s (%s, %s) failed after %d attempt(s): %s",
-                delivery_id(event.seq), event.event_type, _host(event.url), attempt,
-                outcome.error or f"HTTP {outcome.status_code}",
-            )
 
     async def _settle_batches(self) -> None:
-        """Write finished attempts, those that finished together in one transaction: a
-        burst of deliveries costs a few commits and pooled connections, not one each."""
+        """Record finished attempts, all that finished meanwhile in one transaction: a
+        burst of deliveries costs a few commits and pooled connections, not one each, and
+        sending goes on while they commit."""
         while True:
             batch = [await self._settlements.get()]
             while len(batch) < SETTLE_BATCH and not self._settlements.empty():
                 batch.append(self._settlements.get_nowait())
-            try:
-                await self.store.write(settle([settlement for settlement, _ in batch]))
-            except Exception as error:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(error)
-            else:
-                for _, done in batch:
-                    if not done.done():
-                        done.set_result(None)
+            await self._settle(batch)
+
+    async def _settle(self, batch: list[Settlement]) -> None:
+        try:
+            await self.store.write(settle(batch))
+        except Exception as error:  # their leases run out and the events are sent again
+            self._log_trouble(f"cannot record {len(batch)} webhook attempt(s)", error)
+            return
+        loop = asyncio.get_running_loop()
+        for item in batch:
+            if item.state == "pending":
+                loop.call_later(item.retry_in, self.wake)
+            elif item.state == "failed":
+                event = item.event
+                log.warning(
+                    "webhook %s (%s, %s) failed after %d attempt(s): %s",
+                    delivery_id(event.seq), event.event_type, _host(event.url), item.attempt,
+                    item.outcome.error or f"HTTP {item.outcome.status_code}",
+                )
 
     async def attempt(self, event: OutboxEvent, attempt: int, token: str | None) -> Outcome:
         """Send ``event`` once (``RetryCount`` = ``attempt`` - 1) signed with the account's

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from ...domain.records import DeliveryAttempt, OutboxEvent, columns
-from ..sql import paged, sql
+from ..sql import Statement, paged, sql
 
 EVENT = columns(OutboxEvent)
 ATTEMPT = columns(DeliveryAttempt)
@@ -24,17 +26,57 @@ CLAIM = sql(
     " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) AS due"
     f" WHERE outbox.account_sid = due.due_account AND outbox.seq = due.due_seq RETURNING {EVENT}"
 )
+# Claims and settlements need not wait for their commit to reach the disk: one lost in a
+# database crash means the event is sent again (as when a lease runs out), which
+# at-least-once delivery allows. PostgreSQL then skips the WAL flush that dominates these
+# small transactions; SQLite's writer commits them with the group it is writing anyway
+# (its durability is per connection, not per transaction), so nothing is said to it.
+RELAXED_COMMIT = Statement("SELECT 1", "SET LOCAL synchronous_commit = off")
 ACCOUNT_AUTH_TOKEN = sql("SELECT auth_token FROM accounts WHERE sid = ?")
-INSERT_ATTEMPT = sql(
-    "INSERT INTO delivery_attempts (account_sid, outbox_seq, attempt, started_at, duration_ms, status_code,"
-    " error, response_start, signature) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-# Only a row still pending is settled: a claim whose lease ran out and was re-claimed
-# elsewhere may finish second, and then must not undo the other's outcome.
-SETTLE = sql(
-    "UPDATE outbox SET attempts = ?, state = ?, next_attempt_at = ?, claimed_until = 0"
-    " WHERE seq = ? AND account_sid = ? AND state = 'pending'"
-)
+# Settling is set-based: ``count`` attempts recorded with one INSERT and their events
+# settled with one UPDATE, so a batch costs two statements, not two per attempt. Batches
+# are cut into power-of-two sizes (see ``settle_sizes``), so each engine prepares at most
+# a handful of these.
+ATTEMPT_FIELDS = 9
+SETTLE_FIELDS = 5
+
+
+@cache
+def insert_attempts(count: int) -> Statement:
+    """Record ``count`` attempts: 9 arguments each, in the column order below."""
+    rows = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * count)
+    return sql(
+        "INSERT INTO delivery_attempts (account_sid, outbox_seq, attempt, started_at, duration_ms, status_code,"
+        f" error, response_start, signature) VALUES {rows}"
+    )
+
+
+@cache
+def settle_events(count: int) -> Statement:
+    """Settle ``count`` events: (account_sid, seq, attempts, state, next_attempt_at) each.
+
+    Only a row still pending is settled: a claim whose lease ran out and was re-claimed
+    elsewhere may finish second, and then must not undo the other's outcome. VALUES
+    columns are ``column1...`` on both engines; the casts tell PostgreSQL their types."""
+    rows = ", ".join(["(?, CAST(? AS bigint), CAST(? AS bigint), ?, CAST(? AS bigint))"] * count)
+    return sql(
+        "UPDATE outbox SET attempts = settled.column3, state = settled.column4,"
+        " next_attempt_at = settled.column5, claimed_until = 0"
+        f" FROM (VALUES {rows}) AS settled"
+        " WHERE outbox.account_sid = settled.column1 AND outbox.seq = settled.column2 AND outbox.state = 'pending'"
+    )
+
+
+def settle_sizes(count: int, largest: int = 64) -> list[int]:
+    """``count`` cut into powers of two no larger than ``largest``, largest first."""
+    sizes = []
+    size = largest
+    while count:
+        while size > count:
+            size //= 2
+        sizes.append(size)
+        count -= size
+    return sizes
 
 FETCH_EVENT = sql(f"SELECT {EVENT} FROM outbox WHERE seq = ? AND account_sid = ?")
 EVENT_ATTEMPTS = sql(f"SELECT {ATTEMPT} FROM delivery_attempts WHERE outbox_seq = ? AND account_sid = ? ORDER BY seq")
