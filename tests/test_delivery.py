@@ -32,7 +32,7 @@ from flexchat.testing import ServerProcess, run_server
 
 from .conftest import Account, Api, add_account
 from .postgres import TcpProxy, fresh_database
-from .webhooks import receiving, send_messages
+from .webhooks import receiving, send_messages, write_message_events
 
 TIMEOUT = 1.5
 FAST = {
@@ -96,7 +96,7 @@ def test_a_message_reaches_the_receiver_signed_with_every_field(
 ) -> None:
     with receiving() as receiver:
         service, channel = external_channel(hub_api, receiver.url)
-        (message,) = send_messages(hub.database_url, tenant.sid, service, channel, ["Hello there"])
+        (message,) = send_messages(hub, tenant, service, channel, ["Hello there"])
         (request,) = receiver.wait_for(1)
         (delivery,) = settled(hub_api, channel)
 
@@ -136,7 +136,7 @@ def test_a_message_reaches_the_receiver_signed_with_every_field(
 def test_deliveries_are_per_account(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
     with receiving() as receiver:
         service, channel = external_channel(hub_api, receiver.url)
-        send_messages(hub.database_url, tenant.sid, service, channel, ["mine"])
+        send_messages(hub, tenant, service, channel, ["mine"])
         (delivery,) = settled(hub_api, channel)
     other = Api(hub.base_url, add_account(hub.database_url).auth)
     assert deliveries(other, channel) == []
@@ -152,7 +152,7 @@ def test_deliveries_are_per_account(hub: ServerProcess, hub_api: Api, tenant: Ac
 def test_cli_lists_an_accounts_deliveries(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
     with receiving() as receiver:
         service, channel = external_channel(hub_api, receiver.url)
-        send_messages(hub.database_url, tenant.sid, service, channel, ["one", "two"])
+        send_messages(hub, tenant, service, channel, ["one", "two"])
         settled(hub_api, channel, 2)
     output = subprocess.run(
         [sys.executable, "-m", "flexchat.cli", "deliveries", "list", "--database", hub.database_url,
@@ -173,7 +173,7 @@ def test_cli_lists_an_accounts_deliveries(hub: ServerProcess, hub_api: Api, tena
 def test_a_failing_receiver_is_retried_until_it_answers(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
     with receiving(answers=[(503, 0), (503, 0)]) as receiver:
         service, channel = external_channel(hub_api, receiver.url, retry_count=2)
-        send_messages(hub.database_url, tenant.sid, service, channel, ["again"])
+        send_messages(hub, tenant, service, channel, ["again"])
         (delivery,) = settled(hub_api, channel)
         requests = receiver.received
     assert [r.form["RetryCount"] for r in requests] == ["0", "1", "2"]
@@ -192,7 +192,7 @@ def test_a_receiver_that_is_down_fails_after_the_retries(hub: ServerProcess, hub
         url = receiver.url
     # The receiver is gone: nothing listens on its port any more.
     service, channel = external_channel(hub_api, url, retry_count=2)
-    send_messages(hub.database_url, tenant.sid, service, channel, ["anyone?"])
+    send_messages(hub, tenant, service, channel, ["anyone?"])
     (delivery,) = settled(hub_api, channel)
     assert delivery["state"] == "failed"
     assert delivery["attempt_count"] == 3
@@ -203,7 +203,7 @@ def test_a_receiver_that_is_down_fails_after_the_retries(hub: ServerProcess, hub
 def test_a_client_error_is_not_retried(hub: ServerProcess, hub_api: Api, tenant: Account) -> None:
     with receiving(default=(404, 0)) as receiver:
         service, channel = external_channel(hub_api, receiver.url, retry_count=3)
-        send_messages(hub.database_url, tenant.sid, service, channel, ["lost"])
+        send_messages(hub, tenant, service, channel, ["lost"])
         (delivery,) = settled(hub_api, channel)
         time.sleep(0.5)
         assert len(receiver.received) == 1
@@ -225,7 +225,7 @@ def test_a_slow_receiver_leaves_the_api_fast_and_times_out(hub: ServerProcess, h
     baseline = create_latency("before")
     with receiving(default=(200, 10.0)) as receiver:
         service, channel = external_channel(hub_api, receiver.url, retry_count=0)
-        send_messages(hub.database_url, tenant.sid, service, channel, [f"slow {n}" for n in range(5)])
+        send_messages(hub, tenant, service, channel, [f"slow {n}" for n in range(5)])
         receiver.wait_for(5)  # every attempt is now waiting on the receiver
         during = create_latency("during")
         items = settled(hub_api, channel, 5)
@@ -241,7 +241,7 @@ def test_a_get_webhook_carries_the_fields_in_its_signed_url(hub: ServerProcess, 
     with receiving() as receiver:
         service, channel = external_channel(hub_api, receiver.url + "?tenant=a%20b")
         _set_webhook_method(hub.database_url, channel, "GET")
-        send_messages(hub.database_url, tenant.sid, service, channel, ["by GET"])
+        send_messages(hub, tenant, service, channel, ["by GET"])
         (request,) = receiver.wait_for(1)
     assert request.method == "GET"
     assert request.fields["Body"] == "by GET"
@@ -288,7 +288,7 @@ def test_an_account_without_a_stored_token_records_why_nothing_was_sent(
         service, channel = external_channel(api, receiver.url, retry_count=2)
         asyncio.run(forget_token())
         time.sleep(5.5)  # the worker's token cache
-        send_messages(hub.database_url, tenant.sid, service, channel, ["unsigned?"])
+        send_messages(hub, tenant, service, channel, ["unsigned?"])
         (delivery,) = settled(api, channel)
         assert receiver.received == []
     assert delivery["state"] == "failed"
@@ -308,7 +308,7 @@ def test_acknowledged_events_survive_a_sigkill_of_the_server(hub: ServerProcess,
 
         def burst() -> None:
             acknowledged.extend(
-                send_messages(hub.database_url, tenant.sid, service, channel, [f"burst {n}" for n in range(150)])
+                send_messages(hub, tenant, service, channel, [f"burst {n}" for n in range(150)])
             )
 
         writer = threading.Thread(target=burst)
@@ -354,7 +354,7 @@ def test_two_api_processes_on_postgresql_deliver_each_event_once(postgres_url: s
         api = Api(first.base_url, tenant.auth)
         with receiving(default=(200, 0.005)) as receiver:
             service, channel = external_channel(api, receiver.url)
-            sids = send_messages(postgres_url, tenant.sid, service, channel, [f"m{n}" for n in range(300)])
+            sids = send_messages(first, tenant, service, channel, [f"m{n}" for n in range(300)])
             receiver.wait_for(300, timeout=60)
             assert eventually(lambda: deliveries(Api(second.base_url, tenant.auth), channel, State="pending") == [])
             time.sleep(1.0)  # anything sent twice would have arrived by now
@@ -373,10 +373,10 @@ def test_a_deployment_can_restrict_destinations(tmp_path: Path) -> None:
         refused = {}
         for host in ("127.0.0.1", "[::1]"):
             service, channel = external_channel(api, receiver.url.replace("127.0.0.1", host), 2, f"c-{host}")
-            send_messages(url, tenant.sid, service, channel, ["refused"])
+            send_messages(server, tenant, service, channel, ["refused"])
             refused[host] = settled(api, channel)[0]
         service, channel = external_channel(api, receiver.url.replace("127.0.0.1", "localhost"), 2, "c-name")
-        send_messages(url, tenant.sid, service, channel, ["allowed by name"])
+        send_messages(server, tenant, service, channel, ["allowed by name"])
         (allowed,) = settled(api, channel)
         assert [r.form["Body"] for r in receiver.received] == ["allowed by name"]
     assert allowed["state"] == "delivered"
@@ -399,7 +399,7 @@ def test_a_rotated_token_signs_the_next_webhooks(hub: ServerProcess, hub_api: Ap
     assert hub_api.get("/v1/Channels").status_code == 401
     with receiving() as receiver:
         service, channel = external_channel(api, receiver.url)
-        send_messages(hub.database_url, tenant.sid, service, channel, ["rotated"])
+        send_messages(hub, Account(tenant.sid, rotated["auth_token"]), service, channel, ["rotated"])
         (request,) = receiver.wait_for(1)
     signature = request.headers["X-Twilio-Signature"]
     assert RequestValidator(rotated["auth_token"]).validate(request.url, request.form, signature)
@@ -421,7 +421,8 @@ def test_delivery_resumes_after_a_database_outage(postgres_url: str) -> None:
             api = Api(server.base_url, tenant.auth)
             service, channel = external_channel(api, receiver.url)
             proxy.cut()
-            sids = send_messages(postgres_url, tenant.sid, service, channel, [f"m{n}" for n in range(20)])
+            # Written straight into the database: the server cannot reach it now.
+            sids = write_message_events(postgres_url, tenant.sid, service, channel, [f"m{n}" for n in range(20)])
             time.sleep(1.5)  # the worker polls a database it cannot reach
             assert receiver.received == []
             proxy.restore()

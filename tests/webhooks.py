@@ -19,6 +19,9 @@ from flexchat.domain.records import ChatMessage
 from flexchat.settings import Settings
 from flexchat.sids import mint_sid
 from flexchat.store import create_store
+from flexchat.testing import ServerProcess
+
+from .conftest import Account
 
 
 @dataclass(frozen=True)
@@ -136,18 +139,28 @@ def receiving(answers: Sequence[tuple[int, float]] = (), default: tuple[int, flo
 
 
 def send_messages(
-    database_url: str, account_sid: str, service_sid: str, channel_sid: str, bodies: Sequence[str],
+    server: ServerProcess, account: Account, service_sid: str, channel_sid: str, bodies: Sequence[str],
     *, author: str = "customer-1",
 ) -> list[str]:
     """Post ``bodies`` to the channel as REST messages with ``X-Twilio-Webhook-Enabled:
-    true`` would: each one's ``onMessageSent`` reaches the outbox, committed before this
-    returns (the acknowledgement). Their Sids, in order.
+    true``: each one's ``onMessageSent`` reaches the outbox, committed before this returns
+    (the acknowledgement). The Sids of the acknowledged ones, in order.
 
-    The message endpoints are written in parallel with delivery, so for now this writes
-    the events through ``domain.events.emit`` into the server's database; once they are
-    merged it becomes ``POST /v2/Services/{IS}/Channels/{CH}/Messages`` with the header,
-    and no test changes.
+    The message endpoints are written in parallel with delivery, so for now the events go
+    through ``domain.events.emit`` straight into the server's database. Once they are
+    merged this becomes ``POST /v2/Services/{IS}/Channels/{CH}/Messages`` with the header
+    (stopping at the first request that gets no answer, e.g. while the server is
+    SIGKILLed), and no test changes.
     """
+    return write_message_events(server.database_url, account.sid, service_sid, channel_sid, bodies, author=author)
+
+
+def write_message_events(
+    database_url: str, account_sid: str, service_sid: str, channel_sid: str, bodies: Sequence[str],
+    *, author: str = "customer-1",
+) -> list[str]:
+    """``onMessageSent`` for each of ``bodies``, written through ``emit`` into the database
+    at ``database_url`` (by this process, whatever the servers are doing); their Sids."""
 
     async def run() -> list[str]:
         store = create_store(Settings(database_url=database_url))
