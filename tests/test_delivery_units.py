@@ -174,3 +174,45 @@ def test_a_burst_in_process_is_recorded_attempt_by_attempt() -> None:
         assert {item["attempt_count"] for item in listed} == {1}
         some = flexchat.request("GET", listed[40]["url"], auth=flexchat.auth).json()
         assert [attempt["status_code"] for attempt in some["attempts"]] == [200]
+
+
+def test_an_answer_that_is_not_http_is_recorded_without_the_url() -> None:
+    """The URL may carry credentials (a token in its query): an error never repeats it."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook?token=s3cr3t"
+    try:
+        with InProcessFlexchat(settings=Settings(webhook_retry_backoff=0.01)) as flexchat:
+            service, channel = _external_channel(flexchat, url, retry_count=1)
+            store = flexchat.app.store
+            flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", {"Body": "x"})))
+            deadline = time.monotonic() + 10
+            while flexchat.run(outbox_depth(store)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (item,) = flexchat.request(
+                "GET", "https://flex-api.twilio.com/flexchat/v1/Deliveries", auth=flexchat.auth
+            ).json()["deliveries"]
+            fetched = flexchat.request("GET", item["url"], auth=flexchat.auth).json()
+    finally:
+        listener.close()
+    assert fetched["state"] == "failed"
+    assert len(fetched["attempts"]) == 2  # retried once: a broken answer may be passing
+    for attempt in fetched["attempts"]:
+        assert attempt["error"].startswith("invalid answer: Bad status line")
+        assert "s3cr3t" not in attempt["error"]

@@ -391,6 +391,8 @@ class DeliveryWorker:
             return Outcome(error=f"cannot connect: {error.os_error}", retry=True, signature=request.signature)
         except aiohttp.InvalidURL:
             return Outcome(error="the URL cannot be requested as it is written", signature=request.signature)
+        except aiohttp.ClientResponseError as error:  # an answer that is not HTTP; its text names the URL
+            return Outcome(error=f"invalid answer: {error.message}", retry=True, signature=request.signature)
         except (aiohttp.ClientError, OSError) as error:
             return Outcome(error=f"{error.__class__.__name__}: {error}", retry=True, signature=request.signature)
         return Outcome(
