@@ -174,6 +174,19 @@ def test_a_burst_in_process_is_recorded_attempt_by_attempt() -> None:
         assert {item["attempt_count"] for item in listed} == {1}
         some = flexchat.request("GET", listed[40]["url"], auth=flexchat.auth).json()
         assert [attempt["status_code"] for attempt in some["attempts"]] == [200]
+        # Paged like every list, filters kept in the page links, both ways.
+        url: str | None = (
+            f"https://flex-api.twilio.com/flexchat/v1/Deliveries?ChannelSid={channel}&State=delivered&PageSize=20"
+        )
+        pages: list[list[str]] = []
+        while url:
+            page = flexchat.request("GET", url, auth=flexchat.auth).json()
+            pages.append([item["id"] for item in page["deliveries"]])
+            url = page["meta"]["next_page_url"]
+        assert [len(ids) for ids in pages] == [20, 20, 20, 15]
+        assert [ident for ids in pages for ident in ids] == [item["id"] for item in listed]
+        back = flexchat.request("GET", page["meta"]["previous_page_url"], auth=flexchat.auth).json()
+        assert [item["id"] for item in back["deliveries"]] == pages[2]
 
 
 def test_an_answer_that_is_not_http_is_recorded_without_the_url() -> None:
