@@ -148,7 +148,8 @@ def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> 
 
 
 async def create_account(store: Store, friendly_name: str | None) -> dict[str, str]:
-    """A new account and its Auth Token (shown once; only its hash is stored)."""
+    """A new account and its Auth Token (shown once; kept to sign the account's webhooks,
+    see docs/webhooks.md)."""
     token = new_secret()
     sid = await store.create_account(friendly_name, hash_secret(token), token)
     return {"sid": sid, "auth_token": token}

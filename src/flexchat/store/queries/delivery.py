@@ -29,16 +29,14 @@ CLAIM = sql(
 # Claims and settlements need not wait for their commit to reach the disk: one lost in a
 # database crash means the event is sent again (as when a lease runs out), which
 # at-least-once delivery allows. PostgreSQL then skips the WAL flush that dominates these
-# small transactions; SQLite's writer commits them with the group it is writing anyway
-# (its durability is per connection, not per transaction), so nothing is said to it.
+# small transactions. SQLite sets durability per connection, not per transaction: there
+# they are committed in the writer's group commit with whatever else is being written.
 RELAXED_COMMIT = Statement("SELECT 1", "SET LOCAL synchronous_commit = off")
 ACCOUNT_AUTH_TOKEN = sql("SELECT auth_token FROM accounts WHERE sid = ?")
 # Settling is set-based: ``count`` attempts recorded with one INSERT and their events
 # settled with one UPDATE, so a batch costs two statements, not two per attempt. Batches
 # are cut into power-of-two sizes (see ``settle_sizes``), so each engine prepares at most
 # a handful of these.
-ATTEMPT_FIELDS = 9
-SETTLE_FIELDS = 5
 
 
 @cache
@@ -77,6 +75,7 @@ def settle_sizes(count: int, largest: int = 64) -> list[int]:
         sizes.append(size)
         count -= size
     return sizes
+
 
 FETCH_EVENT = sql(f"SELECT {EVENT} FROM outbox WHERE seq = ? AND account_sid = ?")
 EVENT_ATTEMPTS = sql(f"SELECT {ATTEMPT} FROM delivery_attempts WHERE outbox_seq = ? AND account_sid = ? ORDER BY seq")
