@@ -154,11 +154,8 @@ class UnsupportedMediaType(TwilioError):
 
     status, code = 415, 20415
 
-    def __init__(self, content_type: str) -> None:
-        super().__init__(
-            f"Unsupported Content-Type {content_type!r}: "
-            "send application/x-www-form-urlencoded"
-        )
+    def __init__(self, content_type: str, expected: str = "application/x-www-form-urlencoded") -> None:
+        super().__init__(f"Unsupported Content-Type {content_type!r}: send {expected}")
 
 
 class ServiceUnavailable(TwilioError):

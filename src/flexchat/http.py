@@ -121,6 +121,23 @@ class Request:
             raise UnsupportedMediaType(content_type)
         return decode_form(raw, "request body")
 
+    async def json_object(self, limit: int) -> dict[str, Any]:
+        """A JSON object body (the few Twilio operations that take JSON, e.g. Flex's
+        ``POST /v1/Configuration``); an empty body is an empty object."""
+        raw = await self.body(limit)
+        if not raw:
+            return {}
+        content_type = self.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            raise UnsupportedMediaType(content_type, "application/json")
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise InvalidParameter("The request body is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise InvalidParameter("The request body must be a JSON object")
+        return value
+
 
 @dataclass
 class Response:

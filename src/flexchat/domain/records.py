@@ -170,3 +170,16 @@ class DeliveryAttempt:
     error: str | None
     response_start: str | None
     signature: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebChannel:
+    """A Flex channel made for the web chat widget (``/v1/WebChannels``)."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    flex_flow_sid: str
+    post_engagement_data: str | None
+    date_created: str
+    date_updated: str

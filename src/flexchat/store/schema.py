@@ -190,3 +190,24 @@ def step_2(engine: str) -> str:
     # The old unique index's name would clash with the new one in PostgreSQL.
     before = _STEP_2_BEFORE + (("DROP INDEX chat_users_identity",) if engine == "postgres" else ())
     return render((*STEP_2_TABLES, CHAT_USERS), engine, before, _STEP_2_AFTER)
+
+
+# Step 3: Flex's web channels (a Flex channel made by the web chat widget) and each
+# account's Flex configuration (one JSON object, read and written whole).
+WEB_CHANNELS = Table(
+    "web_channels",
+    (SID, ACCOUNT, ("flex_flow_sid", "text", True), ("post_engagement_data", "text", False), *DATES),
+    (_sid_index("web_channels"),),
+)
+FLEX_CONFIGURATIONS = Table(
+    "flex_configurations",
+    (ACCOUNT, ("configuration", "text", True), *DATES),
+    (Index("flex_configurations_account", ("account_sid",), unique=True),),
+    paged=False,
+)
+STEP_3_TABLES = (WEB_CHANNELS, FLEX_CONFIGURATIONS)
+
+
+def step_3(engine: str) -> str:
+    """Migration step 3 for ``engine``."""
+    return render(STEP_3_TABLES, engine)

@@ -14,6 +14,7 @@ from ...store.queries.chat import (
     FETCH_CHANNEL_FOR_UPDATE,
     INSERT_CHANNEL,
 )
+from ...store.queries.flex import DELETE_WEB_CHANNEL
 from ...store.sql import Script, UniqueViolation
 from ..events import channel_fields, emit
 from ..records import ChatChannel
@@ -82,4 +83,5 @@ def delete_channel(
         yield statement(channel.sid, account_sid)
     yield DELETE_CHANNEL(channel.sid, account_sid)
     yield DELETE_FLEX_CHANNEL(channel.sid, account_sid)
+    yield DELETE_WEB_CHANNEL(channel.sid, account_sid)
     return channel
