@@ -211,3 +211,46 @@ STEP_3_TABLES = (WEB_CHANNELS, FLEX_CONFIGURATIONS)
 def step_3(engine: str) -> str:
     """Migration step 3 for ``engine``."""
     return render(STEP_3_TABLES, engine)
+
+
+# Step 4: a Flex channel is open (``active``) until its chat is marked INACTIVE; only an
+# open channel is unique per (account, flow, Identity), so a closed one is never reused
+# and the contact's next POST /v1/Channels opens a new channel. Step 1 declared that
+# uniqueness inline in SQLite, where a constraint cannot be dropped: the table is rebuilt
+# there (rows, row numbers and the AUTOINCREMENT counter kept); PostgreSQL swaps an index.
+_CHANNELS_COLUMNS_V1 = (
+    "seq, sid, account_sid, flex_flow_sid, chat_service_sid, identity, user_sid, task_sid, target,"
+    " chat_friendly_name, chat_unique_name, chat_user_friendly_name, pre_engagement_data, task_attributes,"
+    " long_lived, date_created, date_updated"
+)
+_STEP_4 = {
+    "sqlite": (
+        "CREATE TABLE channels_v4 (seq INTEGER PRIMARY KEY AUTOINCREMENT, sid TEXT NOT NULL UNIQUE,"
+        " account_sid TEXT NOT NULL, flex_flow_sid TEXT NOT NULL, chat_service_sid TEXT NOT NULL,"
+        " identity TEXT NOT NULL, user_sid TEXT NOT NULL, task_sid TEXT, target TEXT,"
+        " chat_friendly_name TEXT NOT NULL, chat_unique_name TEXT, chat_user_friendly_name TEXT NOT NULL,"
+        " pre_engagement_data TEXT, task_attributes TEXT, long_lived INTEGER, date_created TEXT NOT NULL,"
+        " date_updated TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1,"
+        " UNIQUE (account_sid, chat_service_sid, chat_unique_name))",
+        f"INSERT INTO channels_v4 ({_CHANNELS_COLUMNS_V1}) SELECT {_CHANNELS_COLUMNS_V1} FROM channels",
+        # Row numbers are never reused (the channel cache and page tokens rely on it): the
+        # counter carries over even where the newest channels were deleted.
+        "INSERT OR REPLACE INTO sqlite_sequence (name, seq)"
+        " SELECT 'channels_v4', seq FROM sqlite_sequence WHERE name = 'channels'",
+        "DROP TABLE channels",
+        "ALTER TABLE channels_v4 RENAME TO channels",
+        "CREATE INDEX channels_by_account ON channels (account_sid, seq)",
+        "CREATE UNIQUE INDEX channels_open_identity ON channels (account_sid, flex_flow_sid, identity) WHERE active",
+    ),
+    "postgres": (
+        "ALTER TABLE channels ADD COLUMN active boolean NOT NULL DEFAULT true",
+        "DROP INDEX channels_identity",
+        "CREATE UNIQUE INDEX channels_open_identity ON channels (account_sid, flex_flow_sid, md5(identity))"
+        " WHERE active",
+    ),
+}
+
+
+def step_4(engine: str) -> str:
+    """Migration step 4 for ``engine``."""
+    return ";\n".join(_STEP_4[engine]) + ";\n"
