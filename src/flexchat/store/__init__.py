@@ -6,12 +6,15 @@ behind it. Every operation is named after the API operation it serves.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from ..models import Channel, ChannelCreate, Credential, FlexFlow, FlexFlowFields
 from ..paging import Window
 from ..settings import Settings
+
+if TYPE_CHECKING:
+    from ..faults import FaultRule
 
 
 class Store(Protocol):
@@ -71,6 +74,25 @@ class Store(Protocol):
 
     async def seed(self, account_sid: str, flows: int, channels: int, progress: ProgressFn | None = None) -> None:
         """Bulk-insert ``flows`` Flex Flows and ``channels`` channels (benchmarks, demos)."""
+
+    # -- operations and faults (issue 10) ----------------------------------------------
+
+    async def schema_version(self) -> tuple[int, int]:
+        """The schema steps applied to the database and those this flexchat has; being a
+        query, it also shows that the database answers (``/readyz``)."""
+
+    def pool_figures(self) -> Mapping[str, float]:
+        """Connection pool figures for ``/metrics``: ``pool_size``, ``pool_idle``,
+        ``pool_max`` where the engine has a pool, ``write_queue`` where it has a writer."""
+
+    async def list_faults(self, account_sid: str | None) -> Sequence[FaultRule]:
+        """The fault rules of one account, or of every account for ``None``."""
+
+    async def put_fault(self, rule: FaultRule) -> FaultRule:
+        """Create or replace the account's rule for the rule's family; returns it as stored."""
+
+    async def clear_faults(self, account_sid: str, family: str | None) -> int:
+        """Delete the account's rule for ``family``, or all its rules; how many there were."""
 
 
 class ProgressFn(Protocol):

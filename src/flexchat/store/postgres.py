@@ -26,7 +26,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +36,7 @@ import orjson
 
 from ..dates import now_iso
 from ..errors import ChatUniqueNameTaken, ServiceUnavailable, TwilioError
+from ..faults import RULE_COLUMNS, FaultRule
 from ..models import (
     Channel,
     ChannelCreate,
@@ -463,6 +464,52 @@ class PostgresStore:
             await conn.execute("ANALYZE flex_flows, chat_users, channels")
         finally:
             await conn.close()
+
+    # -- operations and faults (issue 10) --------------------------------------------
+
+    async def schema_version(self) -> tuple[int, int]:
+        row = await self._fetchrow("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        return int(row[0]), len(STEPS)
+
+    def pool_figures(self) -> Mapping[str, float]:
+        pool = self._pool
+        if pool is None:
+            return {}
+        return {
+            "pool_size": float(pool.get_size()),
+            "pool_idle": float(pool.get_idle_size()),
+            "pool_max": float(pool.get_max_size()),
+        }
+
+    async def list_faults(self, account_sid: str | None) -> Sequence[FaultRule]:
+        sql = f"SELECT {', '.join(RULE_COLUMNS)} FROM faults"
+        if account_sid is None:
+            rows = await self._fetch(sql)
+        elif _unstorable(account_sid):
+            return []
+        else:
+            rows = await self._fetch(sql + " WHERE account_sid = $1 ORDER BY family", account_sid)
+        return [FaultRule(*row) for row in rows]
+
+    async def put_fault(self, rule: FaultRule) -> FaultRule:
+        stored = replace(rule, date_updated=now_iso())
+        updates = ", ".join(f"{name} = excluded.{name}" for name in RULE_COLUMNS[2:])
+        await self._execute(
+            f"INSERT INTO faults ({', '.join(RULE_COLUMNS)})"
+            f" VALUES ({', '.join(f'${n}' for n in range(1, len(RULE_COLUMNS) + 1))})"
+            f" ON CONFLICT (account_sid, family) DO UPDATE SET {updates}",
+            *(getattr(stored, name) for name in RULE_COLUMNS),
+        )
+        return stored
+
+    async def clear_faults(self, account_sid: str, family: str | None) -> int:
+        if family is None:
+            status = await self._execute("DELETE FROM faults WHERE account_sid = $1", account_sid)
+        else:
+            status = await self._execute(
+                "DELETE FROM faults WHERE account_sid = $1 AND family = $2", account_sid, family
+            )
+        return int(status.split()[-1])
 
 
 async def _create_channel(conn: Any, account_sid: str, params: ChannelCreate) -> Channel:

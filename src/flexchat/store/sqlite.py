@@ -21,7 +21,7 @@ import secrets
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -29,6 +29,7 @@ import orjson
 
 from ..dates import now_iso
 from ..errors import ChatUniqueNameTaken, ServiceUnavailable
+from ..faults import RULE_COLUMNS, FaultRule
 from ..models import (
     Channel,
     ChannelCreate,
@@ -519,6 +520,48 @@ class SqliteStore:
             await self._write(_executemany, statement, batch.rows)
             if progress is not None:
                 progress(batch.done, batch.total)
+
+    # -- operations and faults (issue 10) --------------------------------------------
+
+    async def schema_version(self) -> tuple[int, int]:
+        return int(self._read("PRAGMA user_version", ())[0][0]), len(STEPS)
+
+    def pool_figures(self) -> Mapping[str, float]:
+        # No pool: one reader on the loop, one writer thread; its queue is the backlog.
+        return {"write_queue": float(self._writer.jobs.qsize())} if self._writer is not None else {}
+
+    async def list_faults(self, account_sid: str | None) -> Sequence[FaultRule]:
+        sql = f"SELECT {', '.join(RULE_COLUMNS)} FROM faults"
+        if account_sid is None:
+            rows = self._read(sql, ())
+        else:
+            rows = self._read(sql + " WHERE account_sid = ? ORDER BY family", (account_sid,))
+        return [FaultRule(*row) for row in rows]
+
+    async def put_fault(self, rule: FaultRule) -> FaultRule:
+        stored = replace(rule, date_updated=now_iso())
+        statement = (
+            f"INSERT OR REPLACE INTO faults ({', '.join(RULE_COLUMNS)})"
+            f" VALUES ({', '.join('?' * len(RULE_COLUMNS))})"
+        )
+        values = tuple(getattr(stored, name) for name in RULE_COLUMNS)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(statement, values)
+
+        await self._write(write)
+        return stored
+
+    async def clear_faults(self, account_sid: str, family: str | None) -> int:
+        def write(conn: sqlite3.Connection) -> int:
+            if family is None:
+                return conn.execute("DELETE FROM faults WHERE account_sid = ?", (account_sid,)).rowcount
+            return conn.execute(
+                "DELETE FROM faults WHERE account_sid = ? AND family = ?", (account_sid, family)
+            ).rowcount
+
+        result: int = await self._write(write)
+        return result
 
 
 def _executemany(conn: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:

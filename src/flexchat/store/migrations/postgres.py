@@ -92,4 +92,20 @@ STEPS: tuple[str, ...] = (
     CREATE UNIQUE INDEX channels_identity ON channels (account_sid, flex_flow_sid, md5(identity));
     CREATE UNIQUE INDEX channels_chat_unique_name ON channels (account_sid, chat_service_sid, md5(chat_unique_name));
     """,
+    # 2 (issue 10, operations and faults): fault rules per account and route family.
+    # Kept apart from the chat tables' step so the steps can be ordered when merging.
+    """
+    CREATE TABLE faults (
+        account_sid text NOT NULL REFERENCES accounts(sid),
+        family text NOT NULL,
+        error_rate double precision NOT NULL,
+        error_status integer NOT NULL,
+        throttle_rate double precision NOT NULL,
+        throttle_burst integer NOT NULL,
+        latency_ms integer NOT NULL,
+        drop_delivery_rate double precision NOT NULL,
+        date_updated text NOT NULL,
+        PRIMARY KEY (account_sid, family)
+    );
+    """,
 )

@@ -70,4 +70,20 @@ STEPS: tuple[str, ...] = (
     );
     CREATE INDEX channels_by_account ON channels (account_sid, seq);
     """,
+    # 2 (issue 10, operations and faults): fault rules per account and route family.
+    # Kept apart from the chat tables' step so the steps can be ordered when merging.
+    """
+    CREATE TABLE faults (
+        account_sid TEXT NOT NULL REFERENCES accounts(sid),
+        family TEXT NOT NULL,
+        error_rate REAL NOT NULL,
+        error_status INTEGER NOT NULL,
+        throttle_rate REAL NOT NULL,
+        throttle_burst INTEGER NOT NULL,
+        latency_ms INTEGER NOT NULL,
+        drop_delivery_rate REAL NOT NULL,
+        date_updated TEXT NOT NULL,
+        PRIMARY KEY (account_sid, family)
+    );
+    """,
 )
