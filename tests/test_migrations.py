@@ -29,7 +29,7 @@ from .conftest import Api, add_account
 from .load import on_server
 from .postgres import fresh_database
 
-TABLES = {"server_settings", "accounts", "api_keys", "flex_flows", "chat_users", "channels"}
+TABLES = {"server_settings", "accounts", "api_keys", "flex_flows", "chat_users", "channels", "faults"}
 # SQLite: the named indexes (its unique constraints' indexes are anonymous).
 # PostgreSQL: every index, those behind primary keys and named unique constraints too.
 INDEXES = {
@@ -39,6 +39,7 @@ INDEXES = {
         "flex_flows_by_account", "flex_flows_sid", "flex_flows_by_name",
         "chat_users_pkey", "chat_users_identity",
         "channels_by_account", "channels_sid", "channels_identity", "channels_chat_unique_name",
+        "faults_pkey",
     },
 }
 STEP_COUNT = {"sqlite": len(sqlite_steps.STEPS), "postgresql": len(postgres_steps.STEPS)}

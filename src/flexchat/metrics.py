@@ -33,6 +33,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DEFAULT_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Methods a client may send are unbounded; each label value is a time series.
 KNOWN_METHODS = frozenset({"GET", "POST", "DELETE", "OPTIONS", "HEAD", "PUT", "PATCH"})
+OTHER_METHOD = "other"
 UNMATCHED = "unmatched"
 
 Labels = tuple[str, ...]
@@ -120,7 +121,9 @@ class _Series:
         running = 0
         for bound, count in zip((*bounds, math.inf), self.counts, strict=True):
             running += count
-            le = 'le="' + _number(bound) + '"'
+            # Spelled as Python's repr, as prometheus-client does ("1.0", "+Inf"), so the
+            # series keep their identity if either ever replaces the other.
+            le = 'le="' + ("+Inf" if bound == math.inf else repr(float(bound))) + '"'
             yield f"{name}_bucket{_labels(names, values, le)} {running}"
         yield f"{name}_count{_labels(names, values)} {running}"
         yield f"{name}_sum{_labels(names, values)} {_number(self.total)}"
@@ -187,9 +190,11 @@ class Requests(Metric):
         series = self.series.get(key)
         if series is None:
             if method not in KNOWN_METHODS:
-                self.observe(route, "other", status, seconds)
-                return
-            series = self.series[key] = _Series(len(self.bounds))
+                method = OTHER_METHOD
+                key = (route, method, status)
+                series = self.series.get(key)
+            if series is None:
+                series = self.series[key] = _Series(len(self.bounds))
         series.counts[bisect.bisect_left(self.bounds, seconds)] += 1
         series.total += seconds
 
