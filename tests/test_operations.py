@@ -298,6 +298,8 @@ def test_a_path_cannot_forge_a_log_line() -> None:
 def test_masking_helpers() -> None:
     assert mask_query("a=1&Auth%54oken=x&b") == "a=1&Auth%54oken=***&b"
     assert mask_query("PageSize=50") == "PageSize=50"
+    assert mask_query("PageSize=50&PageToken=PA123&Token=x") == "PageSize=50&PageToken=PA123&Token=***"
+    assert mask_query("a=b+c&PASSWORD=p") == "a=b+c&PASSWORD=***"
     assert mask_params({"Identity": "me", "Signature": "s", "ClientSecret": "c"}) == {
         "Identity": "me", "Signature": "***", "ClientSecret": "***"
     }

@@ -33,20 +33,32 @@ MASK = "***"
 # Parameter names whose values are never logged. Broad on purpose: a false positive
 # costs a masked value in a log line, a false negative leaks a credential.
 SECRET_NAME = re.compile(r"token|password|passwd|secret|signature|credential|auth|api_?key|private", re.IGNORECASE)
+# Names that match SECRET_NAME but hold none: a page token is a signed list position.
+NOT_SECRET = frozenset({"pagetoken"})
+# What any secret name contains, lower case: a cheap first look at the whole query.
+_HINT = re.compile(r"tok|pass|secret|sig|cred|auth|key|priv")
 MAX_TARGET = 2048
 # A client controls the path: control characters, quotes and backslashes are escaped so
 # a request cannot forge a second log line or break the quoted field.
 _ESCAPES = {code: f"\\x{code:02x}" for code in (*range(32), 127)} | {ord('"'): '\\"', ord("\\"): "\\\\"}
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f"\\]')
+
+
+def _escaped(text: str) -> str:
+    # str.translate with a dict costs ~1 us even when nothing changes; the search, 0.1 us.
+    return text.translate(_ESCAPES) if _UNSAFE.search(text) else text
 
 
 def is_secret_name(name: str) -> bool:
     """Whether a parameter of this name holds a secret whose value must not be shown."""
-    return SECRET_NAME.search(name) is not None
+    return SECRET_NAME.search(name) is not None and name.lower() not in NOT_SECRET
 
 
 def mask_query(query: str) -> str:
     """``query`` with the value of every secret-looking parameter replaced by ``***``."""
-    if not query:
+    if not query or ("%" not in query and "+" not in query and _HINT.search(query.lower()) is None):
+        # Nothing could be a secret's name (an escaped name takes the long way): the
+        # common case, at a third of the cost of looking at each name.
         return query
     pairs = query.split("&")
     changed = False
@@ -127,7 +139,7 @@ class AccessLog:
             fault = f' fault="{request.fault}"' if request.fault else ""
             line = (
                 f'{self._remote(request)} {request.account_sid or "-"} [{self._time()}]'
-                f' "{request.method.translate(_ESCAPES)} {target.translate(_ESCAPES)}"'
+                f' "{_escaped(request.method)} {_escaped(target)}"'
                 f" {status} {seconds * 1000:.2f}ms {request_id}{fault}\n"
             )
         try:
