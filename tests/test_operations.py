@@ -18,7 +18,7 @@ from flexchat.access_log import AccessLog, mask_params, mask_query
 from flexchat.app import create_app
 from flexchat.metrics import Metrics
 from flexchat.operations import ReadinessCheck
-from flexchat.settings import Settings
+from flexchat.settings import Settings, SettingsError
 from flexchat.testing import InProcessFlexchat, InProcessResponse, run_server
 
 from .postgres import TcpProxy, fresh_database
@@ -305,6 +305,17 @@ def test_masking_helpers() -> None:
     }
     with pytest.raises(ValueError):
         AccessLog("xml")
+
+
+def test_access_log_and_fault_settings_are_checked() -> None:
+    loaded = Settings.load({}, {"FLEXCHAT_ACCESS_LOG_FORMAT": "json", "FLEXCHAT_FAULTS_REFRESH": "0.5"})
+    assert (loaded.access_log_format, loaded.faults_refresh) == ("json", 0.5)
+    flag_wins = Settings.load({"access_log_format": "text"}, {"FLEXCHAT_ACCESS_LOG_FORMAT": "json"})
+    assert flag_wins.access_log_format == "text"
+    with pytest.raises(SettingsError, match="access_log_format"):
+        Settings.load({}, {"FLEXCHAT_ACCESS_LOG_FORMAT": "xml"})
+    with pytest.raises(SettingsError, match="faults_refresh"):
+        Settings.load({}, {"FLEXCHAT_FAULTS_REFRESH": "0"})
 
 
 def test_the_server_logs_exactly_one_line_per_request(tmp_path: Any) -> None:

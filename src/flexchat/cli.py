@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
         "--access-log-format", dest="access_log_format", choices=("text", "json"),
         help="access log lines as text (default) or JSON lines",
     )
+    serve.add_argument(
+        "--faults-refresh", dest="faults_refresh", type=float,
+        help="seconds between reloads of the fault rules from the database (default 1)",
+    )
 
     account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
     create = with_database(account.add_parser("create", help="create an account; prints its Sid and Auth Token"))
@@ -115,6 +119,7 @@ SETTING_NAMES = {
     "log_level",
     "access_log",
     "access_log_format",
+    "faults_refresh",
 }
 
 
