@@ -4,6 +4,7 @@ Twilio's (bodies, codes, headers) with X-Flexchat-Fault saying so."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -95,6 +96,23 @@ def test_429_bursts_carry_twilios_code_and_concurrent_requests_header(
     set_fault(flexchat, "flex", ThrottleRate="0.5", ThrottleBurst="3")
     statuses = [channels(flexchat).status for _ in range(5)]
     assert statuses == [429, 429, 429, 200, 200]
+
+
+def test_concurrent_requests_header_counts_the_accounts_requests_in_flight(flexchat: InProcessFlexchat) -> None:
+    other = flexchat.create_account()
+    set_fault(flexchat, "flex", LatencyMs="200", ThrottleRate="1")
+
+    async def together() -> list[InProcessResponse]:
+        mine = [flexchat.request_async("GET", BASE + "/v1/Channels", auth=flexchat.auth) for _ in range(3)]
+        theirs = [flexchat.request_async("GET", BASE + "/v1/Channels", auth=other) for _ in range(2)]
+        return list(await asyncio.gather(*mine, *theirs))
+
+    responses = asyncio.run(together())
+    assert [r.status for r in responses] == [429, 429, 429, 200, 200]
+    # Each 429 saw the account's requests still in flight: 3, then 2, then 1; the other
+    # account's requests do not count.
+    assert sorted(int(r.header("twilio-concurrent-requests") or 0) for r in responses[:3]) == [1, 2, 3]
+    assert flexchat.app.faults.in_flight == {}
 
 
 def test_latency_is_added_and_combines_with_other_faults(flexchat: InProcessFlexchat) -> None:
@@ -268,7 +286,7 @@ def test_faults_hold_across_processes_and_the_cli(engine: str, tmp_path: Any) ->
         [rule] = json.loads(result.stdout)
         assert (rule["family"], rule["throttle_rate"], rule["latency_ms"]) == ("*", 1, 10)
         assert rule["account_sid"] == other[0]
-        wait_for(lambda: http_status(second, other).status_code == 429)
+        wait_for(lambda: http_status(first, other).status_code == 429 and http_status(second, other).status_code == 429)
         throttled = http_status(first, other)
         assert throttled.status_code == 429 and throttled.headers["X-Flexchat-Fault"] == "latency, throttle"
         assert int(throttled.headers["Twilio-Concurrent-Requests"]) >= 1

@@ -102,8 +102,6 @@ class FlexchatApp:
         self.access_log = (
             AccessLog(settings.access_log_format, trust_proxy=settings.trust_proxy) if settings.access_log else None
         )
-        # Requests being handled by this process: Twilio-Concurrent-Requests on a 429.
-        self.in_flight = 0
         self.authenticator = Authenticator(store)
         # Looked up along the exception's class hierarchy, most specific first.
         self.error_handlers: dict[type[BaseException], ErrorHandler] = {
@@ -161,24 +159,20 @@ class FlexchatApp:
         # Same bytes as secrets.token_hex, without its two Python-level calls.
         request_id = "RQ" + os.urandom(16).hex()
         route = UNMATCHED
-        self.in_flight += 1
         try:
-            try:
-                if not self._open:
-                    await self.startup()
-                found, request.path_params = self.router.find(request.path)
-                if found is not None:
-                    route = found.pattern
-                response = await self.dispatch(request, found)
-            except ClientDisconnected:
-                self.record(request, CLIENT_GONE, started, request_id, route)
-                return
-            except Exception as error:
-                response = self.error_response(error)
-            await self.send_response(send, request, response, started, request_id)
-            self.record(request, response.status, started, request_id, route)
-        finally:
-            self.in_flight -= 1
+            if not self._open:
+                await self.startup()
+            found, request.path_params = self.router.find(request.path)
+            if found is not None:
+                route = found.pattern
+            response = await self.dispatch(request, found)
+        except ClientDisconnected:
+            self.record(request, CLIENT_GONE, started, request_id, route)
+            return
+        except Exception as error:
+            response = self.error_response(error)
+        await self.send_response(send, request, response, started, request_id)
+        self.record(request, response.status, started, request_id, route)
 
     def record(self, request: Request, status: int, started: float, request_id: str, route: str) -> None:
         """The request's metrics and its access log line."""
@@ -197,8 +191,8 @@ class FlexchatApp:
         if route is None:
             raise NotFound(request.path)
         endpoint = route.endpoint(request.method)
-        if self.faults.rules and route.family in API_FAMILIES:
-            await self.faults.apply(request, route.family, self.in_flight)
+        if self.faults.rules and route.family in API_FAMILIES and request.account_sid in self.faults.rules:
+            return await self.faults.run(request, route.family, endpoint, self.context)
         return await endpoint(request, self.context)
 
     def error_response(self, error: Exception) -> Response:

@@ -38,8 +38,10 @@ from .params import Param, enum, parse, whole_number
 from .routing import API_FAMILIES
 
 if TYPE_CHECKING:
-    from .http import Request
+    from .context import AppContext
+    from .http import Request, Response
     from .metrics import Counter, Metrics
+    from .routing import Endpoint
     from .store import Store
 
 log = logging.getLogger("flexchat.faults")
@@ -155,6 +157,10 @@ class Faults:
         self.rules: dict[str, dict[str, FaultRule]] = {}
         # Consecutive 429s still owed by a burst, per account and family; per process.
         self._bursts: dict[tuple[str, str], int] = {}
+        # Requests of each account with a rule being handled here: the 429s'
+        # Twilio-Concurrent-Requests. Only those accounts are counted, so the others'
+        # requests pay nothing for it.
+        self.in_flight: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self.injected: Counter = metrics.counter(
             "flexchat_faults_injected_total",
@@ -219,6 +225,20 @@ class Faults:
         if rules is None:
             return None
         return rules.get(family) or rules.get(ALL_FAMILIES)
+
+    async def run(self, request: Request, family: str, endpoint: Endpoint, ctx: AppContext) -> Response:
+        """Run ``endpoint`` for a request of an account that has rules, shaped by them."""
+        account_sid = request.account_sid
+        self.in_flight[account_sid] = self.in_flight.get(account_sid, 0) + 1
+        try:
+            await self.apply(request, family, self.in_flight[account_sid])
+            return await endpoint(request, ctx)
+        finally:
+            left = self.in_flight[account_sid] - 1
+            if left:
+                self.in_flight[account_sid] = left
+            else:
+                del self.in_flight[account_sid]
 
     async def apply(self, request: Request, family: str, concurrent_requests: int) -> None:
         """Shape one request by the account's rule for ``family``: wait, or raise a
