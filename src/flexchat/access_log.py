@@ -138,7 +138,7 @@ class AccessLog:
         else:
             fault = f' fault="{request.fault}"' if request.fault else ""
             line = (
-                f'{self._remote(request)} {request.account_sid or "-"} [{self._time()}]'
+                f'{_escaped(self._remote(request))} {request.account_sid or "-"} [{self._time()}]'
                 f' "{_escaped(request.method)} {_escaped(target)}"'
                 f" {status} {seconds * 1000:.2f}ms {request_id}{fault}\n"
             )
