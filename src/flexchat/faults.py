@@ -34,7 +34,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from .errors import InjectedInternalError, InjectedUnavailable, InvalidParameter, TooManyRequests
-from .params import Param, enum, parse, whole_number
+from .params import Converter, Param, enum, parse, whole_number
 from .routing import API_FAMILIES
 
 if TYPE_CHECKING:
@@ -52,7 +52,8 @@ ERROR_STATUSES = ("500", "503")
 MAX_LATENCY_MS = 60_000
 MAX_BURST = 10_000
 HEADER = "x-flexchat-fault"
-# Whether delivery faults apply to a family when the worker does not name one.
+# The family whose rule decides a delivery when the delivery worker names none (webhooks
+# of chat channels come from the Chat service).
 DELIVERY_FAMILY = "chat"
 
 
@@ -67,7 +68,7 @@ def rate(name: str, raw: str) -> float:
     return value
 
 
-def bounded(low: int, high: int) -> Any:
+def bounded(low: int, high: int) -> Converter:
     """A whole number from ``low`` to ``high``."""
 
     def convert(name: str, raw: str) -> int:
