@@ -123,7 +123,8 @@ def test_edge_and_region_hosts_are_served(options: dict[str, str], host: str) ->
     [
         (lambda c: c.api.v2010.accounts.list(), "api.twilio.com"),
         (lambda c: c.chat.v2.services.list(), "chat.twilio.com"),
-        (lambda c: c.flex_api.v1.plugin_configurations("FJ" + "0" * 32).fetch(), None),  # a Flex path flexchat does not have
+        # A Flex path flexchat does not have:
+        (lambda c: c.flex_api.v1.plugin_configurations("FJ" + "0" * 32).fetch(), None),
     ],
 )
 def test_other_twilio_hosts_fail_with_a_clear_error(flex_client: Client, call: Any, host: str | None) -> None:

@@ -30,10 +30,8 @@ from .load import on_server
 from .postgres import fresh_database
 
 # Step 1's tables (written by hand), then those rendered from store/schema.py.
-TABLES = {"server_settings", "accounts", "api_keys", "flex_flows", "chat_users", "channels"} | {
-    table.name for table in (*schema.STEP_2_TABLES, *schema.STEP_3_TABLES)
-}
-RENDERED = (*schema.STEP_2_TABLES, schema.CHAT_USERS, *schema.STEP_3_TABLES)
+RENDERED = schema.RENDERED_TABLES
+TABLES = {"server_settings", "accounts", "api_keys", "flex_flows", "channels"} | {table.name for table in RENDERED}
 RENDERED_INDEXES = {index.name for table in RENDERED for index in table.indexes} | {
     f"{table.name}_by_account" for table in RENDERED if table.paged
 }

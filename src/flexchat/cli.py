@@ -1,4 +1,4 @@
-"""The ``flexchat`` command: serve, account create, api-key create, seed."""
+"""The ``flexchat`` command: serve, account create, api-key create, seed, faults."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 from . import __version__
 from .auth import hash_secret, new_secret
+from .errors import InvalidParameter
+from .faults import FAMILIES, FaultRule, check_family, clear_faults, list_faults, put_fault, updated_rule
 from .settings import Settings, SettingsError
 from .store import Store, create_store
 
@@ -49,6 +51,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-access-log", dest="access_log", action="store_const", const=False, help="do not log every request"
     )
+    serve.add_argument(
+        "--access-log", dest="access_log", action="store_const", const=True,
+        help="log every request, one line each on stdout (the default)",
+    )
+    serve.add_argument(
+        "--access-log-format", dest="access_log_format", choices=("text", "json"),
+        help="access log lines as text (default) or JSON lines",
+    )
+    serve.add_argument(
+        "--faults-refresh", dest="faults_refresh", type=float,
+        help="seconds between reloads of the fault rules from the database (default 1)",
+    )
 
     account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
     create = with_database(account.add_parser("create", help="create an account; prints its Sid and Auth Token"))
@@ -64,7 +78,34 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--flows", type=int, default=10)
     seed.add_argument("--channels", type=int, default=1000)
     seed.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    faults = commands.add_parser(
+        "faults", help="switch faults on and off, straight in the database (servers apply them within a second)"
+    ).add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("set", "set faults of one family (only the options given change)"),
+        ("clear", "switch faults off: one family, or all of the account's"),
+        ("list", "show the account's fault rules"),
+    ):
+        sub = with_database(faults.add_parser(name, help=text))
+        sub.add_argument("--account-sid", dest="fault_account_sid", required=True)
+        if name != "list":
+            sub.add_argument("--family", required=name == "set", help=" | ".join(FAMILIES))
+        if name == "set":
+            for option, wire in FAULT_OPTIONS.items():
+                sub.add_argument(f"--{option}", dest=wire, metavar="VALUE", help=f"the control API's {wire}")
     return parser
+
+
+# `faults set` options and the control API parameters they stand for.
+FAULT_OPTIONS = {
+    "error-rate": "ErrorRate",
+    "error-status": "ErrorStatus",
+    "throttle-rate": "ThrottleRate",
+    "throttle-burst": "ThrottleBurst",
+    "latency-ms": "LatencyMs",
+    "drop-delivery-rate": "DropDeliveryRate",
+}
 
 
 SETTING_NAMES = {
@@ -77,6 +118,8 @@ SETTING_NAMES = {
     "db_timeout",
     "log_level",
     "access_log",
+    "access_log_format",
+    "faults_refresh",
 }
 
 
@@ -100,6 +143,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "seed":
             _with_store(settings, lambda store: seed(store, args))
             return 0
+        if args.command == "faults":
+            return _print_json(_with_store(settings, lambda store: faults_command(store, args)))
+    except InvalidParameter as error:
+        print(f"flexchat: {error.message}", file=sys.stderr)
+        return 2
     except (ValueError, RuntimeError, OSError) as error:
         print(f"flexchat: {error}", file=sys.stderr)
         return 1
@@ -166,6 +214,33 @@ async def seed(store: Store, args: argparse.Namespace) -> None:
     await store.seed(args.seed_account_sid, args.flows, args.channels, progress)
 
 
+def _rule_json(rule: FaultRule) -> dict[str, Any]:
+    wire = rule.to_wire("")
+    del wire["url"]
+    return wire
+
+
+async def faults_command(store: Store, args: argparse.Namespace) -> Any:
+    """``faults set / clear / list`` on the database; prints what the account has afterwards.
+
+    Straight in the database rather than through the control API: an operator on the
+    server needs no account credentials, and it works with no server running. Servers
+    pick changes up within ``faults_refresh`` seconds.
+    """
+    account_sid = args.fault_account_sid
+    if not account_sid.startswith("AC") or await store.find_credential(account_sid) is None:
+        raise ValueError(f"no account {account_sid}")
+    family = check_family(args.family) if getattr(args, "family", None) is not None else None
+    if args.action == "set":
+        assert family is not None  # --family is required for set
+        form = {wire: getattr(args, wire) for wire in FAULT_OPTIONS.values() if getattr(args, wire) is not None}
+        current = next((r for r in await store.read(list_faults(account_sid)) if r.family == family), None)
+        await store.write(put_fault(updated_rule(current or FaultRule(account_sid, family), form)))
+    elif args.action == "clear":
+        await store.write(clear_faults(account_sid, family))
+    return [_rule_json(rule) for rule in await store.read(list_faults(account_sid))]
+
+
 def serve(settings: Settings) -> int:
     """Bootstrap the database, print how to reach the server, and run it."""
     import uvicorn
@@ -185,7 +260,9 @@ def serve(settings: Settings) -> int:
         "http": "httptools",
         "lifespan": "on",
         "log_level": settings.log_level,
-        "access_log": settings.access_log,
+        # The app writes the access log itself (access_log.py): one line per request
+        # whatever the server, so the server's own must stay off.
+        "access_log": False,
         "server_header": False,
         # Forwarded headers are honoured by AppContext.base_url, and only with --trust-proxy;
         # uvicorn's own handling would trust any loopback peer.

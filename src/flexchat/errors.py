@@ -175,3 +175,44 @@ class InternalError(TwilioError):
 
     def __init__(self) -> None:
         super().__init__("Internal server error")
+
+
+class NotReady(ServiceUnavailable):
+    """``/readyz``: a readiness check failed; the body names each check and its result."""
+
+    def __init__(self, checks: dict[str, str]) -> None:
+        failed = ", ".join(name for name, result in checks.items() if result != "ok")
+        super().__init__(f"Service unavailable: not ready ({failed})")
+        self.checks = checks
+
+    def to_wire(self) -> dict[str, Any]:
+        return {**super().to_wire(), "checks": self.checks}
+
+
+class TooManyRequests(TwilioError):
+    """Twilio's rate limit answer; flexchat sends it only when a fault asks for it."""
+
+    status, code = 429, 20429
+
+    def __init__(self, concurrent_requests: int) -> None:
+        super().__init__("Too Many Requests")
+        # Twilio's 429s carry how many requests the account had in flight.
+        self.headers = {"Twilio-Concurrent-Requests": str(concurrent_requests)}
+
+
+class InjectedInternalError(InternalError):
+    """A 500/20500 that a fault asked for (the error-rate fault with ErrorStatus=500)."""
+
+
+class InjectedUnavailable(ServiceUnavailable):
+    """A 503/20503 that a fault asked for (the error-rate fault with ErrorStatus=503)."""
+
+    def __init__(self) -> None:
+        super().__init__("Service unavailable")
+
+
+class UnknownFaultFamily(NotFound):
+    """``/flexchat/v1/Faults/{Family}`` with a family flexchat does not have."""
+
+    def __init__(self, family: str, families: tuple[str, ...]) -> None:
+        TwilioError.__init__(self, f"Unknown fault family {family!r}: use one of {', '.join(families)}")

@@ -38,7 +38,12 @@ class Settings:
     account_sid: str | None = None
     auth_token: str | None = None
     log_level: str = "info"
+    # One line per request, written by the app (never by the server): "text" or "json".
     access_log: bool = True
+    access_log_format: str = "text"
+    # Seconds between reloads of the fault rules; a change made through another process
+    # applies here within this time.
+    faults_refresh: float = 1.0
 
     @classmethod
     def load(
@@ -76,6 +81,10 @@ class Settings:
             raise SettingsError("db_pool_size must be at least 1")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("public_url must start with http:// or https://")
+        if self.access_log_format not in ("text", "json"):
+            raise SettingsError(f"access_log_format must be text or json, not {self.access_log_format!r}")
+        if not 0.05 <= self.faults_refresh <= 3600:
+            raise SettingsError("faults_refresh must be from 0.05 to 3600 seconds")
         if (self.account_sid is None) != (self.auth_token is None):
             raise SettingsError("FLEXCHAT_ACCOUNT_SID and FLEXCHAT_AUTH_TOKEN go together")
 

@@ -316,8 +316,9 @@ class InProcessFlexchat:
         from .settings import Settings
 
         # Settings() rather than Settings.load(): a FLEXCHAT_PUBLIC_URL in the environment
-        # must not change the URLs a test sees.
-        self.settings = (settings or Settings()).with_(database_url=database_url)
+        # must not change the URLs a test sees. No access log: it would print a line per
+        # request into the output of the suite that embeds flexchat.
+        self.settings = (settings or Settings(access_log=False)).with_(database_url=database_url)
         self.app: FlexchatApp = create_app(self.settings)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="flexchat-inprocess", daemon=True)

@@ -254,3 +254,23 @@ _STEP_4 = {
 def step_4(engine: str) -> str:
     """Migration step 4 for ``engine``."""
     return ";\n".join(_STEP_4[engine]) + ";\n"
+
+
+# Step 5: fault rules (docs/operations.md), one per account and route family.
+FAULTS = Table(
+    "faults",
+    (ACCOUNT, ("family", "text", True), ("error_rate", "float", True), ("error_status", "int", True),
+     ("throttle_rate", "float", True), ("throttle_burst", "int", True), ("latency_ms", "int", True),
+     ("drop_delivery_rate", "float", True), ("date_updated", "text", True)),
+    (Index("faults_by_family", ("account_sid", "family"), unique=True),),
+    paged=False,
+)
+
+
+def step_5(engine: str) -> str:
+    """Migration step 5 for ``engine``."""
+    return render((FAULTS,), engine)
+
+
+# Every table rendered from this module, for the schema tests.
+RENDERED_TABLES = (*STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS)

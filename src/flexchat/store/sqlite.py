@@ -23,7 +23,7 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -516,6 +516,15 @@ class SqliteStore:
             await self._write(_executemany, statement, batch.rows)
             if progress is not None:
                 progress(batch.done, batch.total)
+
+    # -- operations and faults (issue 10) --------------------------------------------
+
+    async def schema_version(self) -> tuple[int, int]:
+        return int(self._read("PRAGMA user_version", ())[0][0]), len(STEPS)
+
+    def pool_figures(self) -> Mapping[str, float]:
+        # No pool: one reader on the loop, one writer thread; its queue is the backlog.
+        return {"write_queue": float(self._writer.jobs.qsize())} if self._writer is not None else {}
 
 
 def _executemany(conn: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:
