@@ -136,7 +136,10 @@ class FlexchatApp:
         if request.method == "OPTIONS":
             return empty_response(204)
         request.account_sid = await self.authenticator.authenticate(request.headers.get("authorization"))
-        endpoint, request.path_params = self.router.match(request.method, request.path)
+        method = request.method
+        # HEAD is GET without the body (RFC 9110): same status and headers, Content-Length
+        # included; send_response leaves the body out.
+        endpoint, request.path_params = self.router.match("GET" if method == "HEAD" else method, request.path)
         return await endpoint(request, self.context)
 
     def error_response(self, error: Exception) -> Response:
@@ -167,7 +170,7 @@ class FlexchatApp:
         if response.headers:
             headers.extend((name.lower().encode(), value.encode()) for name, value in response.headers.items())
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+        await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else response.body})
 
     @staticmethod
     def cors_headers(request: Request) -> Sequence[tuple[bytes, bytes]]:

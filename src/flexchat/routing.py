@@ -41,6 +41,7 @@ class Router:
                 continue
             endpoint = route.methods.get(method)
             if endpoint is None:
-                raise MethodNotAllowed((*route.methods, "OPTIONS"))
+                head = ("HEAD",) if "GET" in route.methods else ()
+                raise MethodNotAllowed((*route.methods, *head, "OPTIONS"))
             return endpoint, found.groupdict()
         raise NotFound(path)

@@ -40,6 +40,9 @@ class Store(Protocol):
     async def count_accounts(self) -> int:
         """How many accounts exist."""
 
+    async def list_accounts(self, limit: int) -> Sequence[tuple[str, str | None]]:
+        """Sid and friendly name of the first ``limit`` accounts, oldest first (no secrets)."""
+
     async def create_flex_flow(self, flow: FlexFlow) -> FlexFlow:
         """Store a new Flex Flow."""
 

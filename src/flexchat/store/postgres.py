@@ -354,6 +354,10 @@ class PostgresStore:
         row = await self._fetchrow("SELECT count(*) FROM accounts")
         return int(row[0])
 
+    async def list_accounts(self, limit: int) -> Sequence[tuple[str, str | None]]:
+        rows = await self._fetch("SELECT sid, friendly_name FROM accounts ORDER BY date_created, sid LIMIT $1", limit)
+        return [(row[0], row[1]) for row in rows]
+
     # -- Flex Flows ------------------------------------------------------------------
 
     async def create_flex_flow(self, flow: FlexFlow) -> FlexFlow:

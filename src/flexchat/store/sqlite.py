@@ -311,6 +311,10 @@ class SqliteStore:
     async def count_accounts(self) -> int:
         return int(self._read("SELECT count(*) FROM accounts", ())[0][0])
 
+    async def list_accounts(self, limit: int) -> Sequence[tuple[str, str | None]]:
+        rows = self._read("SELECT sid, friendly_name FROM accounts ORDER BY date_created, sid LIMIT ?", (limit,))
+        return [(row[0], row[1]) for row in rows]
+
     # -- Flex Flows ------------------------------------------------------------------
 
     async def create_flex_flow(self, flow: FlexFlow) -> FlexFlow:
