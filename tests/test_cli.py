@@ -290,7 +290,11 @@ def test_every_command_names_its_database(tmp_path: Path) -> None:
 # -- help and variables ----------------------------------------------------------------------
 
 
-def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+Command = tuple[tuple[str, ...], argparse.ArgumentParser]
+
+
+def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[Command]:
+    """Every leaf command of ``parser``: its words and its parser."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():

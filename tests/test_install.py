@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import venv
 from pathlib import Path
 
@@ -69,7 +68,9 @@ def test_install_from_git_and_from_a_source_directory(tmp_path: Path) -> None:
 
     # From a source directory (this working tree, uncommitted edits included), over it.
     run([*pip, "--no-deps", "--force-reinstall", str(ROOT)], tmp_path)
-    created = run([flexchat, "account", "create", "--database", "sqlite:///installed.db", "--format", "shell"], tmp_path)
+    created = run(
+        [flexchat, "account", "create", "--database", "sqlite:///installed.db", "--format", "shell"], tmp_path
+    )
     assert created.startswith("export TWILIO_ACCOUNT_SID=AC")
     assert (tmp_path / "installed.db").is_file()  # the packaged migrations built it
     assert run([python, "-c", CHECK_TESTING], tmp_path) == "1 flow\n"
