@@ -30,7 +30,7 @@ from typing import IO, Any, TypeVar
 from urllib.parse import quote
 
 from . import __version__
-from .auth import hash_secret, new_secret
+from .auth import CACHE_SECONDS, hash_secret, new_secret
 from .settings import Settings, SettingsError, redact_url, setting_environ_name, url_secrets
 from .sids import is_sid
 from .store import Store, create_store
@@ -192,7 +192,7 @@ def _parser() -> argparse.ArgumentParser:
         account, "rotate-token", "give an account a new Auth Token (the old one stops working)",
         "Give an existing account a new Auth Token and print it: the way back in when a token\n"
         "is lost or leaked. The old token stops working at once for new processes, and within\n"
-        "5 seconds for a running server (its credential cache). API keys are not affected.",
+        f"{CACHE_SECONDS:g} seconds for a running server (its credential cache). API keys are not affected.",
         run_account_rotate_token,
     )
     _database_option(rotate)
