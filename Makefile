@@ -53,8 +53,8 @@ $(REFERENCE)/twilio_flex_v1.json:
 
 # twilio-node and twilio-cli, for the client pages' examples (docs/clients/); the test
 # fixture runs this same step when it finds them missing.
-clients: $(DEV_STAMP)  ## install the Node.js clients the docs' examples use into $(CACHE)/node
-	$(BIN)/python -m tests.node_clients install
+clients:  ## install the Node.js clients the docs' examples use into $(CACHE)/node
+	FLEXCHAT_CACHE_DIR=$(CACHE) $(PYTHON) -m tests.node_clients install
 
 # Not part of `test`: seeds 1,000,000 channels per engine and takes ~11 minutes.
 # BENCH_CHANNELS=20000 for a quick run; BENCH_ARGS="--engines sqlite" and the like.

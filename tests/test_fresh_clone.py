@@ -40,20 +40,28 @@ def fresh_clone(into: Path) -> Path:
     return clone
 
 
-def make_dry_run(clone: Path, target: str) -> str:
-    return subprocess.run(
-        ["make", "-n", target], cwd=clone, capture_output=True, text=True, check=True, timeout=60
-    ).stdout
+def make_dry_run(clone: Path, target: str) -> list[str]:
+    """The commands ``make TARGET`` would run in ``clone``."""
+    # Not the settings of a make this suite may run under (`make test`).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+    done = subprocess.run(
+        ["make", "--no-print-directory", "-n", target], cwd=clone, env=env, capture_output=True, text=True,
+        check=True, timeout=60,
+    )
+    return done.stdout.splitlines()
 
 
 def test_make_run_installs_only_what_serving_needs(tmp_path: Path) -> None:
     clone = fresh_clone(tmp_path)
     run = make_dry_run(clone, "run")
-    assert "pip install --quiet -e .\n" in run
-    assert "[dev]" not in run and "pytest" not in run
-    assert "flexchat serve" in run
+    assert [line for line in run if "pip install" in line] == [
+        ".venv/bin/python -m pip install --quiet --upgrade pip",
+        ".venv/bin/python -m pip install --quiet -e .",
+    ]
+    assert run[-1] == ".venv/bin/flexchat serve "
     test = make_dry_run(clone, "test")
-    assert "pip install --quiet -e '.[dev]'" in test and "pytest" in test
+    assert ".venv/bin/python -m pip install --quiet -e '.[dev]'" in test
+    assert test[-1].startswith(".venv/bin/python -m pytest")
 
 
 @pytest.mark.slow
@@ -73,9 +81,11 @@ def test_conformance_runs_in_a_fresh_clone_after_make_reference(tmp_path: Path) 
     assert "run `make reference`" in before.stdout and "@twilio/cli-core" in before.stdout, before.stdout
 
     fetched = subprocess.run(["make", "reference"], cwd=clone, env=env, capture_output=True, text=True, timeout=300)
-    if fetched.returncode != 0 and "npm" in fetched.stderr and "ERR" in fetched.stderr:
-        unavailable(f"npm could not fetch @twilio/cli-core: {fetched.stderr[-500:]}")
-    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    output = fetched.stdout + fetched.stderr
+    # A checksum that does not match is a real failure; npm unable to reach its registry is not ours.
+    if fetched.returncode != 0 and "sha256sum" not in output and "FAILED" not in output:
+        unavailable(f"`make reference` could not fetch @twilio/cli-core from npm: {output[-500:]}")
+    assert fetched.returncode == 0, output
     assert (clone / ".cache" / "twilio-api" / "twilio_flex_v1.json").is_file()
 
     after = subprocess.run(pytest_args, cwd=clone, env=env, capture_output=True, text=True, timeout=300)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flexchat.settings import redact_url
 from flexchat.sids import is_sid, mint_sid
+from flexchat.testing import add_account
 
 from .conftest import Account, Api
 
@@ -122,9 +124,12 @@ def test_seed_refuses_an_unknown_account(database_url: str) -> None:
     assert done.stdout == ""
 
 
-def test_seed_in_a_pipe_writes_a_line_per_tenth_and_a_summary(database_url: str, account: Account) -> None:
+def test_seed_in_a_pipe_writes_a_line_per_tenth_and_a_summary(tmp_path: Path) -> None:
     # 45,001 rows in batches of 20,000 (seeding.BATCH): progress at 44%, 88% and 100%,
     # each figure once (a batch of chat users ends where the channels before it did).
+    # Output, not storage, is under test: SQLite alone (test_seed_fills... covers both engines).
+    database_url = f"sqlite:///{tmp_path / 'pipe.db'}"
+    account = Account(*add_account(database_url))
     done = flexchat_seed(database_url, account.sid, "--flows", "1", "--channels", "45000")
     assert done.returncode == 0, done.stderr
     progress = [re.sub(r", [\d.]+ s$", "", line) for line in done.stderr.splitlines()[1:]]
