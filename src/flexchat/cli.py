@@ -289,13 +289,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _fail(message: str) -> None:
-    print(f"flexchat: {message}", file=sys.stderr, flush=True)
-
-
 def _note(message: str) -> None:
     """A line for the person at the terminal (stderr), apart from the command's data (stdout)."""
     print(f"flexchat: {message}", file=sys.stderr, flush=True)
+
+
+_fail = _note  # errors are such lines too; the exit status tells them apart
 
 
 def describe_database(url: str) -> str:
@@ -451,11 +450,7 @@ def run_api_key_create(settings: Settings, args: argparse.Namespace) -> int:
     _note(f"database {describe_database(settings.database_url)}")
     _require_database(settings)
 
-    async def create(store: Store) -> dict[str, str]:
-        await _check_account(store, sid, settings)
-        return await create_api_key(store, sid, args.friendly_name)
-
-    key = _with_store(settings, create)
+    key = _with_store(settings, lambda store: create_api_key(store, sid, args.friendly_name, settings))
     # The names twilio-cli reads for a key; twilio-python takes them as Client(key, secret, account_sid).
     exports = {"TWILIO_ACCOUNT_SID": sid, "TWILIO_API_KEY": key["sid"], "TWILIO_API_SECRET": key["secret"]}
     _print_credentials(key, exports, args.format)
@@ -478,10 +473,11 @@ async def rotate_auth_token(store: Store, sid: str, settings: Settings) -> str:
     return token
 
 
-async def create_api_key(store: Store, account_sid: str, friendly_name: str | None) -> dict[str, str]:
-    """A new API key of an existing account and its secret (shown once)."""
-    if not account_sid.startswith("AC") or await store.find_credential(account_sid) is None:
-        raise CommandError(f"no account {account_sid}")
+async def create_api_key(
+    store: Store, account_sid: str, friendly_name: str | None, settings: Settings
+) -> dict[str, str]:
+    """A new API key of the existing account ``account_sid`` and its secret (shown once)."""
+    await _check_account(store, account_sid, settings)
     secret = new_secret()
     sid = await store.create_api_key(account_sid, hash_secret(secret), friendly_name)
     return {"sid": sid, "secret": secret, "account_sid": account_sid}
@@ -636,7 +632,7 @@ def banner(
         lines.append(f"accounts:      {', '.join(accounts)}")
         lines.append(
             "lost a token?  flexchat account rotate-token --account-sid AC... "
-            f"--database {redact_url(settings.database_url)}"
+            f"--database {_portable_url(settings.database_url)}"
         )
     lines += [
         f"API:           {base}/v1/Channels (HTTP Basic: Account Sid + Auth Token)",
@@ -644,6 +640,17 @@ def banner(
         f'twilio-node:   client.flexApi.baseUrl = "{base}"',
     ]
     return lines
+
+
+def _portable_url(url: str) -> str:
+    """The database URL to quote in a command: password masked, a SQLite path made absolute
+    so that the command works from any directory."""
+    if url.startswith("sqlite:"):
+        from .store.sqlite import database_path
+
+        path = database_path(url)
+        return f"sqlite:///{os.path.abspath(path)}" if path else url
+    return redact_url(url)
 
 
 def run_serve(settings: Settings, args: argparse.Namespace) -> int:
