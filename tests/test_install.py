@@ -30,7 +30,7 @@ print(len(client.flex_api.v1.flex_flow.list()), "flow")
 
 
 def unavailable(reason: str) -> None:
-    if os.environ.get("CI") == "true":
+    if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true: {reason}")
     pytest.skip(reason)
 
@@ -50,8 +50,8 @@ def test_install_from_git_and_from_a_source_directory(tmp_path: Path) -> None:
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
     env_dir = tmp_path / "venv"
     # No pip of its own: this suite's pip installs into it (--python), which saves seeding
-    # the venv with Python's bundled pip and upgrading it, as docs/testing.md tells users
-    # to (the bundled pip 23.2 of Python 3.11 refuses "name @ git+file://...").
+    # the venv with Python's bundled pip and upgrading it, as the README tells users to
+    # (pip before 24.1, e.g. Python 3.11's bundled 23.2, refuses "name @ git+file:///...").
     venv.create(env_dir, with_pip=False)
     python = str(env_dir / "bin" / "python")
     flexchat = str(env_dir / "bin" / "flexchat")
