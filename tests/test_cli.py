@@ -444,3 +444,14 @@ def test_seed_progress_on_a_terminal_is_a_bar() -> None:
     silent(5, 5)
     silent.close()
     assert quiet.getvalue() == ""
+
+
+def test_a_database_that_cannot_be_opened_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    url = f"sqlite:///{blocker}/flexchat.db"  # its directory cannot be made: a file is in the way
+    for command in (["serve", "--port", str(free_port())], ["account", "create"]):
+        result = flexchat(*command, "--database", url)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert f"flexchat: cannot open {url} ({blocker}/flexchat.db): " in result.stderr, result.stderr
+        assert "Uvicorn" not in result.stdout + result.stderr

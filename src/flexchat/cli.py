@@ -312,7 +312,15 @@ def describe_database(url: str) -> str:
 def _with_store(settings: Settings, action: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
         store = create_store(settings)
-        await store.open()
+        try:
+            await store.open()
+        except Exception as error:
+            # Name the database, which the driver's message may not (a bare OSError for a
+            # SQLite directory that cannot be made, say); main() masks any password in it.
+            text = str(error) or type(error).__name__
+            if redact_url(settings.database_url) not in text:
+                text = f"cannot open {describe_database(settings.database_url)}: {text}"
+            raise CommandError(text) from None
         try:
             return await action(store)
         finally:
