@@ -164,3 +164,17 @@ def test_curl_page(credentials: dict[str, str], tmp_path: Path) -> None:
     ((_, printed),) = blocks("curl.md", "text")
     out = run(["bash", "-euo", "pipefail", "-c", commands], {**os.environ, **credentials}, tmp_path)
     assert SID.sub(r"\1...", out).replace("\r", "") == printed
+
+
+def test_without_node_the_examples_skip_with_a_reason_and_fail_under_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node, no npm
+    with pytest.raises(node_clients.Unavailable, match=r"^node is not installed") as missing:
+        node_clients.install()
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match=r"^node is not installed"):
+        unavailable(str(missing.value))
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"^CI=true: node is not installed"):
+        unavailable(str(missing.value))
