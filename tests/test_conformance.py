@@ -10,8 +10,10 @@ Two parts:
   may be a 5xx, and every 2xx body must be schema-valid. The number of generated requests
   is printed in the terminal summary of every run.
 
-The spec is read from ``tests/conftest.py REFERENCE_DIR`` (FLEXCHAT_REFERENCE_DIR
-overrides it) and never copied into the repository; where it is absent these tests skip.
+The spec is read from ``tests/conftest.py REFERENCE_DIR``: FLEXCHAT_REFERENCE_DIR, else
+``../shared/reference``, else ``.cache/twilio-api`` where ``make reference`` puts it (from
+the npm package @twilio/cli-core). It is never copied into the repository; where it is
+absent these tests skip and say how to get it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import requests
 
 from flexchat.testing import InProcessFlexchat, ServerProcess
 
-from .conftest import REFERENCE_DIR, Account
+from .conftest import REFERENCE_CANDIDATES, REFERENCE_DIR, Account
 
 SPEC_PATH = REFERENCE_DIR / "twilio_flex_v1.json"
 
@@ -63,10 +65,15 @@ Spec = dict[str, Any]
 @pytest.fixture(scope="module")
 def spec() -> Spec:
     if not SPEC_PATH.is_file():
-        pytest.skip(
-            f"Twilio's OpenAPI spec is not at {SPEC_PATH}: put twilio_flex_v1.json there "
-            "or point FLEXCHAT_REFERENCE_DIR at the directory holding it"
+        looked = " nor ".join(str(path) for path in REFERENCE_CANDIDATES)
+        reason = (
+            f"Twilio's OpenAPI spec twilio_flex_v1.json is not in {looked}: run `make reference` "
+            "(fetches it from the npm package @twilio/cli-core 9.0.0 into .cache/twilio-api), "
+            "or set FLEXCHAT_REFERENCE_DIR to a directory holding it"
         )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true requires the conformance tests to run: " + reason)
+        pytest.skip(reason)
     return dict(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
 
 

@@ -1,8 +1,8 @@
 """A user's test suite with flexchat: the code under test takes a twilio Client, and the
 tests hand it one that talks to flexchat instead of Twilio.
 
-Needs only ``pip install 'flexchat[testing]' pytest``: the fixtures come from flexchat's
-pytest plugin, which pytest loads by itself.
+Needs only flexchat with its ``testing`` extra (docs/testing.md) and pytest: the fixtures come
+from flexchat's pytest plugin, which pytest loads by itself.
 """
 
 import asyncio

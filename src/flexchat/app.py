@@ -202,7 +202,7 @@ class FlexchatApp:
         if response.headers:
             headers.extend((name.lower().encode(), value.encode()) for name, value in response.headers.items())
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+        await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else response.body})
 
     @staticmethod
     def cors_headers(request: Request) -> Sequence[tuple[bytes, bytes]]:

@@ -43,10 +43,12 @@ class Route:
         return re.compile(f"^{regex}$")
 
     def endpoint(self, method: str) -> Endpoint:
-        """The endpoint of ``method``, or :class:`MethodNotAllowed` naming those there are."""
-        endpoint = self.methods.get(method)
+        """The endpoint of ``method``, or :class:`MethodNotAllowed` naming those there are.
+        HEAD is GET without the body (RFC 9110); the app leaves the body out."""
+        endpoint = self.methods.get("GET" if method == "HEAD" else method)
         if endpoint is None:
-            raise MethodNotAllowed((*self.methods, "OPTIONS"))
+            head = ("HEAD",) if "GET" in self.methods else ()
+            raise MethodNotAllowed((*self.methods, *head, "OPTIONS"))
         return endpoint
 
 
