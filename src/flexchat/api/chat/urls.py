@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from ...routing import Route
+from . import services
 
 
 def routes() -> list[Route]:
     """Every Chat v2 path and method."""
-    return []
+    return [
+        Route("/v2/Services", {"GET": services.list_services, "POST": services.create_service}),
+        Route(
+            "/v2/Services/{Sid}",
+            {"GET": services.fetch_service, "POST": services.update_service, "DELETE": services.delete_service},
+        ),
+    ]
