@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...routing import Route
-from . import services
+from . import channels, services
 
 
 def routes() -> list[Route]:
@@ -13,5 +13,13 @@ def routes() -> list[Route]:
         Route(
             "/v2/Services/{Sid}",
             {"GET": services.fetch_service, "POST": services.update_service, "DELETE": services.delete_service},
+        ),
+        Route(
+            "/v2/Services/{ServiceSid}/Channels",
+            {"GET": channels.list_channels, "POST": channels.create_channel},
+        ),
+        Route(
+            "/v2/Services/{ServiceSid}/Channels/{Sid}",
+            {"GET": channels.fetch_channel, "POST": channels.update_channel, "DELETE": channels.delete_channel},
         ),
     ]
