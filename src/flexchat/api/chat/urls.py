@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...routing import Route
-from . import channels, services
+from . import channels, services, user_channels, users
 
 
 def routes() -> list[Route]:
@@ -21,5 +21,15 @@ def routes() -> list[Route]:
         Route(
             "/v2/Services/{ServiceSid}/Channels/{Sid}",
             {"GET": channels.fetch_channel, "POST": channels.update_channel, "DELETE": channels.delete_channel},
+        ),
+        Route("/v2/Services/{ServiceSid}/Users", {"GET": users.list_users, "POST": users.create_user}),
+        Route(
+            "/v2/Services/{ServiceSid}/Users/{Sid}",
+            {"GET": users.fetch_user, "POST": users.update_user, "DELETE": users.delete_user},
+        ),
+        Route("/v2/Services/{ServiceSid}/Users/{UserSid}/Channels", {"GET": user_channels.list_user_channels}),
+        Route(
+            "/v2/Services/{ServiceSid}/Users/{UserSid}/Channels/{ChannelSid}",
+            {"GET": user_channels.fetch_user_channel},
         ),
     ]
