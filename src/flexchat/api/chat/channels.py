@@ -12,7 +12,7 @@ from ...errors import InvalidParameter
 from ...http import Request, Response, empty_response, json_response
 from ...paging import ListScope, parse_page_request
 from ...params import Param, date_time, enum, json_text, parse
-from ..common import page_response, webhooks_enabled
+from ..common import page_response, path_ref, webhooks_enabled
 from .services import MAX_PAGE_SIZE, service_sid
 
 LIST_KEY = "channels"
@@ -115,7 +115,7 @@ async def create_channel(request: Request, ctx: AppContext) -> Response:
 async def fetch_channel(request: Request, ctx: AppContext) -> Response:
     """``GET /v2/Services/{ServiceSid}/Channels/{Sid}`` (a sid or a UniqueName)."""
     service = service_sid(request, "ServiceSid")
-    ref = request.path_params["Sid"]
+    ref = path_ref(request, "Sid")
     channel, last = await ctx.store.read(channels.fetch_channel(request.account_sid, service, ref))
     return json_response(channel_to_wire(channel, ctx.base_url(request), last))
 
@@ -126,7 +126,7 @@ async def update_channel(request: Request, ctx: AppContext) -> Response:
     service = service_sid(request, "ServiceSid")
     values = parse(await request.form(ctx.settings.max_body_bytes), UPDATE_PARAMS)
     channel, last = await ctx.store.write(channels.update_channel(
-        request.account_sid, service, request.path_params["Sid"], values, webhooks_enabled=webhooks_enabled(request)
+        request.account_sid, service, path_ref(request, "Sid"), values, webhooks_enabled=webhooks_enabled(request)
     ))
     return json_response(channel_to_wire(channel, ctx.base_url(request), last))
 
@@ -137,6 +137,6 @@ async def delete_channel(request: Request, ctx: AppContext) -> Response:
     the header."""
     service = service_sid(request, "ServiceSid")
     await ctx.store.write(channels.delete_channel(
-        request.account_sid, service, request.path_params["Sid"], webhooks_enabled=webhooks_enabled(request)
+        request.account_sid, service, path_ref(request, "Sid"), webhooks_enabled=webhooks_enabled(request)
     ))
     return empty_response()

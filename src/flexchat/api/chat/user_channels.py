@@ -10,7 +10,7 @@ from ...domain.chat import users
 from ...domain.records import ChatMember, ChatUser
 from ...http import Request, Response, json_response
 from ...paging import ListScope, parse_page_request
-from ..common import page_response
+from ..common import page_response, path_ref
 from .services import service_sid
 
 LIST_KEY = "channels"
@@ -52,7 +52,7 @@ async def list_user_channels(request: Request, ctx: AppContext) -> Response:
     """``GET /v2/Services/{ServiceSid}/Users/{UserSid}/Channels``: the user's memberships,
     oldest first (how programs find a returning customer's channel)."""
     service_sid_ = service_sid(request, "ServiceSid")
-    ref = request.path_params["UserSid"]
+    ref = path_ref(request, "UserSid")
     # Bound to the user as named: a token of one user's list is refused on another's.
     scope = ListScope(LIST_KEY, request.account_sid, parent=f"{service_sid_}/{ref}")
     page = parse_page_request(request.query, ctx.store.paging_secret, scope, MAX_PAGE_SIZE)
@@ -69,6 +69,6 @@ async def fetch_user_channel(request: Request, ctx: AppContext) -> Response:
     """``GET /v2/Services/{ServiceSid}/Users/{UserSid}/Channels/{ChannelSid}``."""
     service_sid_ = service_sid(request, "ServiceSid")
     user, member, unread = await ctx.store.read(users.fetch_user_channel(
-        request.account_sid, service_sid_, request.path_params["UserSid"], request.path_params["ChannelSid"]
+        request.account_sid, service_sid_, path_ref(request, "UserSid"), path_ref(request, "ChannelSid")
     ))
     return json_response(user_channel_to_wire(user, member, unread, ctx.base_url(request)))

@@ -11,7 +11,7 @@ from ...domain.records import ChatService, ChatUser
 from ...http import Request, Response, empty_response, json_response
 from ...paging import ListScope, parse_page_request
 from ...params import Param, json_text, parse, sid
-from ..common import page_response, webhooks_enabled
+from ..common import page_response, path_ref, webhooks_enabled
 from .services import MAX_PAGE_SIZE, service_sid
 
 LIST_KEY = "users"
@@ -84,7 +84,7 @@ async def fetch_user(request: Request, ctx: AppContext) -> Response:
     """``GET /v2/Services/{ServiceSid}/Users/{Sid}`` (a sid or an Identity)."""
     service_sid_ = service_sid(request, "ServiceSid")
     service, user, joined = await ctx.store.read(
-        users.fetch_user(request.account_sid, service_sid_, request.path_params["Sid"])
+        users.fetch_user(request.account_sid, service_sid_, path_ref(request, "Sid"))
     )
     return json_response(user_to_wire(service, user, joined, ctx.base_url(request)))
 
@@ -95,7 +95,7 @@ async def update_user(request: Request, ctx: AppContext) -> Response:
     service_sid_ = service_sid(request, "ServiceSid")
     values = parse(await request.form(ctx.settings.max_body_bytes), UPDATE_PARAMS)
     service, user, joined = await ctx.store.write(users.update_user(
-        request.account_sid, service_sid_, request.path_params["Sid"], values,
+        request.account_sid, service_sid_, path_ref(request, "Sid"), values,
         webhooks_enabled=webhooks_enabled(request),
     ))
     return json_response(user_to_wire(service, user, joined, ctx.base_url(request)))
@@ -104,5 +104,5 @@ async def update_user(request: Request, ctx: AppContext) -> Response:
 async def delete_user(request: Request, ctx: AppContext) -> Response:
     """``DELETE /v2/Services/{ServiceSid}/Users/{Sid}``."""
     service_sid_ = service_sid(request, "ServiceSid")
-    await ctx.store.write(users.delete_user(request.account_sid, service_sid_, request.path_params["Sid"]))
+    await ctx.store.write(users.delete_user(request.account_sid, service_sid_, path_ref(request, "Sid")))
     return empty_response()
