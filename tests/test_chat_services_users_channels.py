@@ -341,8 +341,20 @@ def test_deleting_the_chat_channel_of_a_flex_channel_deletes_the_flex_channel(cl
     client.chat.v2.services(service_sid).channels("alice-chat").update(
         attributes=orjson.dumps({**orjson.loads(chat.attributes), "status": "INACTIVE"}).decode()
     )
+    # A rename through Chat frees the old name for Flex too, and takes the new one.
+    client.chat.v2.services(service_sid).channels("alice-chat").update(unique_name="alice-old")
+
+    def flex_channel(identity: str, unique_name: str) -> Any:
+        return client.flex_api.v1.channel.create(
+            flex_flow_sid=flow.sid, identity=identity, chat_user_friendly_name=identity, chat_friendly_name="chat",
+            chat_unique_name=unique_name,
+        )
+
+    assert flex_channel("bob", "alice-chat").sid != flex.sid
+    assert rest_error(lambda: flex_channel("carol", "alice-old")) == (409, 45208)
     assert client.chat.v2.services(service_sid).channels(flex.sid).delete() is True
     assert rest_error(lambda: client.flex_api.v1.channel(flex.sid).fetch()) == (404, 20404)
+    assert flex_channel("dave", "alice-old").sid
 
 
 # -- users and user channels ---------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 from ...dates import now_iso
 from ...errors import ChatUniqueNameConflict, NotFound
 from ...sids import is_sid, mint_sid, normalize_sid
-from ...store.queries.channels import LAST_MESSAGE, LIST_CHANNELS, LIST_CHANNELS_OF_TYPE
+from ...store.queries.channels import LAST_MESSAGE, LIST_CHANNELS, LIST_CHANNELS_OF_TYPE, RENAME_FLEX_CHANNEL
 from ...store.queries.chat import (
     DELETE_CHANNEL,
     DELETE_CHANNEL_ROWS,
@@ -164,6 +164,8 @@ def update_channel(
             values["friendly_name"], values["unique_name"], values["attributes"], values["created_by"],
             values["date_created"], values["date_updated"], channel.seq, account_sid,
         )
+        if values["unique_name"] != channel.unique_name:
+            yield RENAME_FLEX_CHANNEL(values["unique_name"], channel.sid, account_sid)
     except UniqueViolation:
         raise ChatUniqueNameConflict(values["unique_name"] or "") from None
     updated = ChatChannel(*rows[0])
