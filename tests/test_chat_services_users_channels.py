@@ -208,6 +208,25 @@ def test_a_flex_flow_makes_its_chat_service_and_deleting_the_service_takes_every
     assert [c.sid for c in chat.channels.list()] == [again.sid]
 
 
+def test_two_accounts_naming_the_same_made_up_service_get_one_each(client: Client, server: ServerProcess) -> None:
+    other_account = add_account(server.database_url)
+    other = Client(*other_account.auth)
+    other.flex_api.base_url = other.chat.base_url = server.base_url
+    service_sid = "IS" + "0" * 32  # as in docs/examples/test_example.py
+    channels = []
+    for each in (client, other):
+        flow = each.flex_api.v1.flex_flow.create(
+            friendly_name="f", chat_service_sid=service_sid, channel_type="web", integration_flow_sid="FW" + "1" * 32
+        )
+        channels.append(each.flex_api.v1.channel.create(
+            flex_flow_sid=flow.sid, identity="alice", chat_user_friendly_name="A", chat_friendly_name="c"
+        ).sid)
+    for each, mine in zip((client, other), channels, strict=True):
+        assert [c.sid for c in each.chat.v2.services(service_sid).channels.list()] == [mine]
+    assert client.chat.v2.services(service_sid).delete() is True
+    assert [c.sid for c in other.chat.v2.services(service_sid).channels.list()] == [channels[1]]
+
+
 # -- channels ------------------------------------------------------------------------------
 
 
@@ -483,3 +502,52 @@ def test_flexchat_testing_routes_chat_in_process() -> None:
         assert [c.channel_sid for c in user_channels] == [flex.sid]
     finally:
         client.http_client.close()
+
+
+# -- rows other resources write (Messages, Members), put straight into the database ------------
+
+INSERT_MESSAGE = sql(
+    "INSERT INTO chat_messages (sid, account_sid, service_sid, channel_sid, message_index, author, body,"
+    " attributes, media_sid, last_updated_by, was_edited, date_created, date_updated)"
+    " VALUES (?, ?, ?, ?, ?, 'system', 'hi', '{}', NULL, NULL, ?, '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')"
+)
+CONSUMED = sql("UPDATE chat_members SET last_consumed_message_index = ? WHERE sid = ?")
+
+
+def write(database_url: str, *queries: Any) -> None:
+    async def run() -> None:
+        store = create_store(Settings(database_url=database_url))
+        await store.open()
+        try:
+            for query in queries:
+                await store.write(fetch(query))
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+def test_last_message_link_and_unread_count(client: Client, server: ServerProcess, account: Account) -> None:
+    service_sid = "IS" + secrets.token_hex(16)
+    flow = client.flex_api.v1.flex_flow.create(
+        friendly_name="f", chat_service_sid=service_sid, channel_type="web", integration_flow_sid="FW" + "1" * 32
+    )
+    flex = client.flex_api.v1.channel.create(
+        flex_flow_sid=flow.sid, identity="frank", chat_user_friendly_name="Frank", chat_friendly_name="c"
+    )
+    messages = ["IM" + secrets.token_hex(16) for _ in range(4)]
+    write(server.database_url, *(
+        INSERT_MESSAGE(sid, account.sid, service_sid, flex.sid, index, False) for index, sid in enumerate(messages)
+    ))
+    channel_url = f"{server.base_url}/v2/Services/{service_sid}/Channels/{flex.sid}"
+    chat = client.chat.v2.services(service_sid)
+    assert chat.channels(flex.sid).fetch().links["last_message"] == f"{channel_url}/Messages/{messages[-1]}"
+    assert [c.links["last_message"] for c in chat.channels.list()] == [f"{channel_url}/Messages/{messages[-1]}"]
+    assert chat.channels.create().links["last_message"] is None
+
+    user_channel = chat.users("frank").user_channels(flex.sid).fetch()
+    assert (user_channel.last_consumed_message_index, user_channel.unread_messages_count) == (None, None)
+    write(server.database_url, CONSUMED(1, user_channel.member_sid))
+    user_channel = chat.users("frank").user_channels.list()[0]
+    assert (user_channel.last_consumed_message_index, user_channel.unread_messages_count) == (1, 2)
+    assert chat.users("frank").user_channels(flex.sid).fetch().unread_messages_count == 2

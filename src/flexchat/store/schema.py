@@ -190,3 +190,19 @@ def step_2(engine: str) -> str:
     # The old unique index's name would clash with the new one in PostgreSQL.
     before = _STEP_2_BEFORE + (("DROP INDEX chat_users_identity",) if engine == "postgres" else ())
     return render((*STEP_2_TABLES, CHAT_USERS), engine, before, _STEP_2_AFTER)
+
+
+# Step 3: a chat service's sid is unique per account, not across accounts. A Flex Flow's
+# ChatServiceSid is whatever its author wrote (often a made-up ``IS000...``), and the
+# service is created for it on first use: two accounts (two tests on one server, each with
+# a fresh account) naming the same sid must each get their own service, not a 404 because
+# the other one claimed it. Every query already selects services by sid and account.
+_STEP_3 = (
+    "DROP INDEX chat_services_sid",
+    "CREATE UNIQUE INDEX chat_services_sid ON chat_services (sid, account_sid)",
+)
+
+
+def step_3(engine: str) -> str:
+    """Migration step 3 for ``engine`` (the same statements on both)."""
+    return render((), engine, _STEP_3)

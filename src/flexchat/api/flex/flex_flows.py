@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -78,10 +77,9 @@ def flex_flow_to_wire(flow: FlexFlow, base: str) -> dict[str, Any]:
 async def ensure_chat_service(ctx: AppContext, flow: FlexFlow) -> None:
     """Make the flow's chat service exist (Chat's defaults, Flex's name) so that
     ``GET /v2/Services/{ChatServiceSid}`` answers right after the flow is saved, as it
-    would on an account that came with its service. A sid that is another account's
-    service is left to that account: this flow's channels will not be created there."""
-    with contextlib.suppress(NotFound):
-        await ctx.store.write(ensure_service(flow.account_sid, flow.chat_service_sid))
+    would on an account that came with its service. Each account has its own service of
+    a given sid (schema step 3), so a made-up sid is never another account's."""
+    await ctx.store.write(ensure_service(flow.account_sid, flow.chat_service_sid))
 
 
 async def list_flex_flows(request: Request, ctx: AppContext) -> Response:

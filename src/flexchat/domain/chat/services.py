@@ -65,7 +65,7 @@ def ensure_service(account_sid: str, service_sid: str) -> Script[ChatService]:
     rows = yield FETCH_SERVICE(service_sid, account_sid)
     if not rows:
         rows = yield INSERT_SERVICE(*new_service_row(account_sid, FLEX_SERVICE_NAME, service_sid))
-        if not rows:  # created by a concurrent request, or the sid is another account's
+        if not rows:  # created by a concurrent request: READ COMMITTED sees it now
             rows = yield FETCH_SERVICE(service_sid, account_sid)
             if not rows:
                 raise NotFound(f"/Services/{service_sid}")
