@@ -352,6 +352,9 @@ class ConformanceReport:
     successes: Counter[str] = field(default_factory=Counter)
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
     seconds: Counter[str] = field(default_factory=Counter)
+    # What the run covers, for the summary: tests/test_conformance_chat.py has its own.
+    operations: int = len(OPERATIONS)
+    spec_name: str = "twilio_flex_v1.json"
 
     def lines(self) -> list[str]:
         out = []
@@ -359,7 +362,7 @@ class ConformanceReport:
             statuses = ", ".join(f"{status}: {n}" for status, n in sorted(self.statuses[engine].items()))
             out.append(
                 f"flexchat conformance [{engine}]: {self.requests[engine]} generated requests for "
-                f"{len(OPERATIONS)} operations in {self.seconds[engine]:.1f}s; "
+                f"{self.operations} operations of {self.spec_name} in {self.seconds[engine]:.1f}s; "
                 f"{self.successes[engine]} 2xx bodies schema-valid, no 5xx (statuses {statuses})"
             )
         return out
@@ -372,7 +375,7 @@ class _SummaryPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         lines = self.report.lines()
         if lines:
-            terminalreporter.write_sep("-", "conformance to twilio_flex_v1.json")
+            terminalreporter.write_sep("-", f"conformance to {self.report.spec_name}")
             for line in lines:
                 terminalreporter.write_line(line)
 

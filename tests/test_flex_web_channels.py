@@ -128,3 +128,19 @@ def test_an_ended_chat_is_never_reused(twilio_client: Client) -> None:
         flex_flow_sid=flow.sid, identity="web-5", chat_user_friendly_name="Customer web-5", chat_friendly_name="x"
     )
     assert again.sid == second.sid
+
+
+def test_a_chat_ended_through_chat_v2_opens_a_new_flex_channel_next_time(twilio_client: Client) -> None:
+    flow = create_flow(twilio_client, "external")
+    first = twilio_client.flex_api.v1.channel.create(
+        flex_flow_sid=flow.sid, identity="sms-1", chat_user_friendly_name="Customer", chat_friendly_name="x"
+    )
+    chat = twilio_client.chat.v2.services(flow.chat_service_sid).channels(first.sid)
+    attributes = json.loads(chat.fetch().attributes)
+    chat.update(attributes=json.dumps({**attributes, "status": "INACTIVE"}))
+    second = twilio_client.flex_api.v1.channel.create(
+        flex_flow_sid=flow.sid, identity="sms-1", chat_user_friendly_name="Customer", chat_friendly_name="x"
+    )
+    assert second.sid != first.sid
+    assert json.loads(twilio_client.chat.v2.services(flow.chat_service_sid).channels(second.sid).fetch()
+                      .attributes)["status"] == "ACTIVE"

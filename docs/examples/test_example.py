@@ -74,6 +74,9 @@ def test_over_real_http(flexchat_server):
     client = flexchat_server.twilio_client()
     channel = open_support_chat(client, "customer-1")
     assert channel.url.startswith(flexchat_server.base_url)
+    # The channel is a Chat v2 channel in the flow's chat service, as on Twilio.
+    chat = client.chat.v2.services("IS" + "0" * 32).channels(channel.sid).fetch()
+    assert chat.members_count == 1
 
     # Any HTTP client works too: HTTP Basic with the account's Sid and Auth Token.
     response = requests.get(f"{flexchat_server.base_url}/v1/Channels", auth=flexchat_server.auth, timeout=10)

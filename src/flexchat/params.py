@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -105,6 +106,40 @@ def json_object(name: str, raw: str) -> str:
     if not isinstance(value, dict):
         raise InvalidParameter(f"Invalid {name}: must be a JSON object")
     return text(name, raw)
+
+
+def json_text(name: str, raw: str) -> str:
+    """A string holding any JSON value (Chat's ``Attributes``); stored as sent."""
+    try:
+        json.loads(raw)
+    except ValueError:
+        raise InvalidParameter(f"Invalid {name}: not valid JSON") from None
+    return text(name, raw)
+
+
+def date_time(name: str, raw: str) -> str:
+    """An ISO 8601 date-time with a UTC offset or ``Z``, as Twilio writes them back: UTC,
+    whole seconds, ``Z`` (``2016-08-01T22:10:40Z``). A time without an offset is UTC."""
+    try:
+        value = datetime.fromisoformat(raw.strip())
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)  # may overflow at year 1 or 9999
+    except (ValueError, OverflowError):
+        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an ISO 8601 date-time") from None
+    # Four-digit years only: the text must sort and parse as the dates flexchat writes.
+    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%SZ")
+
+
+def bounded(low: int, high: int) -> Converter:
+    """A decimal integer from ``low`` to ``high`` inclusive."""
+
+    def convert(name: str, raw: str) -> int:
+        value = whole_number(name, raw)
+        if not low <= value <= high:
+            raise InvalidParameter(f"Invalid {name}: {value} is not between {low} and {high}")
+        return value
+
+    return convert
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,16 @@ def path_sid(request: Request, prefix: str) -> str:
     return normalize_sid(sid)
 
 
+def path_ref(request: Request, name: str) -> str:
+    """A path parameter that names a resource by sid or by a name (a channel's UniqueName,
+    a user's Identity). One holding NUL names nothing: neither engine stores NUL in text,
+    and PostgreSQL refuses it in a query, so it is a 404 here rather than a 500 there."""
+    value = request.path_params[name]
+    if "\x00" in value:
+        raise NotFound(request.path)
+    return value
+
+
 def page_response(
     request: Request,
     ctx: AppContext,

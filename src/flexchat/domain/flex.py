@@ -32,6 +32,7 @@ from ..store.queries.flex import (
     UPDATE_WEB_CHANNEL,
 )
 from ..store.sql import Script, UniqueViolation, page
+from .chat import channels as chat_channels
 from .chat.channels import delete_channel as delete_chat_channel
 from .chat.channels import insert_channel, require_channel
 from .chat.members import add_member
@@ -176,6 +177,18 @@ def channel_status_changed(channel: ChatChannel) -> Script[None]:
     Flex channel for good, so the contact's next ``POST /v1/Channels`` opens a new one."""
     if is_inactive(channel):
         yield CLOSE_FLEX_CHANNEL(False, channel.sid, channel.account_sid)
+
+
+def update_chat_channel(
+    account_sid: str, service_sid: str, ref: str, changes: dict[str, Any], *, webhooks_enabled: bool
+) -> Script[tuple[ChatChannel, str | None]]:
+    """``POST /v2/Services/{IS}/Channels/{CH}``: Chat's update, and then Flex's rule that a
+    chat marked ``INACTIVE`` closes its Flex channel (programs end chats this way)."""
+    updated, last = yield from chat_channels.update_channel(
+        account_sid, service_sid, ref, changes, webhooks_enabled=webhooks_enabled
+    )
+    yield from channel_status_changed(updated)
+    return updated, last
 
 
 # -- web channels ---------------------------------------------------------------------

@@ -274,3 +274,19 @@ def step_5(engine: str) -> str:
 
 # Every table rendered from this module, for the schema tests.
 RENDERED_TABLES = (*STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS)
+
+
+# Step 6: a chat service's sid is unique per account, not across accounts. A Flex Flow's
+# ChatServiceSid is whatever its author wrote (often a made-up ``IS000...``), and the
+# service is created for it on first use: two accounts (two tests on one server, each with
+# a fresh account) naming the same sid must each get their own service, not a 404 because
+# the other one claimed it. Every query already selects services by sid and account.
+_STEP_6 = (
+    "DROP INDEX chat_services_sid",
+    "CREATE UNIQUE INDEX chat_services_sid ON chat_services (sid, account_sid)",
+)
+
+
+def step_6(engine: str) -> str:
+    """Migration step 6 for ``engine`` (the same statements on both)."""
+    return render((), engine, _STEP_6)

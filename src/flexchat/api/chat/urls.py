@@ -2,9 +2,40 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ...routing import Route
+from . import channels, services, user_channels, users
+
+FAMILY = "chat"
 
 
 def routes() -> list[Route]:
     """Every Chat v2 path and method."""
-    return []
+    table = [
+        Route("/v2/Services", {"GET": services.list_services, "POST": services.create_service}),
+        Route(
+            "/v2/Services/{Sid}",
+            {"GET": services.fetch_service, "POST": services.update_service, "DELETE": services.delete_service},
+        ),
+        Route(
+            "/v2/Services/{ServiceSid}/Channels",
+            {"GET": channels.list_channels, "POST": channels.create_channel},
+        ),
+        Route(
+            "/v2/Services/{ServiceSid}/Channels/{Sid}",
+            {"GET": channels.fetch_channel, "POST": channels.update_channel, "DELETE": channels.delete_channel},
+        ),
+        Route("/v2/Services/{ServiceSid}/Users", {"GET": users.list_users, "POST": users.create_user}),
+        Route(
+            "/v2/Services/{ServiceSid}/Users/{Sid}",
+            {"GET": users.fetch_user, "POST": users.update_user, "DELETE": users.delete_user},
+        ),
+        Route("/v2/Services/{ServiceSid}/Users/{UserSid}/Channels", {"GET": user_channels.list_user_channels}),
+        Route(
+            "/v2/Services/{ServiceSid}/Users/{UserSid}/Channels/{ChannelSid}",
+            {"GET": user_channels.fetch_user_channel},
+        ),
+    ]
+    # Every Chat route is of the chat family (faults and metrics name it so).
+    return [replace(route, family=FAMILY) for route in table]
