@@ -48,6 +48,21 @@ def decode_form(raw: bytes, what: str) -> dict[str, str]:
     return out
 
 
+def decode_form_lists(raw: bytes, what: str) -> dict[str, list[str]]:
+    """Decode URL-encoded pairs keeping every value of a repeated name, in order (the
+    spec's array parameters: ``Configuration.Filters``, ``WebhookFilters``, ``Identity``)."""
+    if not raw:
+        return {}
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidParameter(f"The {what} is not valid UTF-8 URL-encoded data") from None
+    out: dict[str, list[str]] = {}
+    for name, value in pairs:
+        out.setdefault(name, []).append(value)
+    return out
+
+
 class ClientDisconnected(Exception):
     """The client went away before its request body was complete; nothing is answered."""
 
@@ -120,6 +135,22 @@ class Request:
         if content_type != FORM_TYPE:
             raise UnsupportedMediaType(content_type)
         return decode_form(raw, "request body")
+
+    async def form_lists(self, limit: int) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """The form as :meth:`form` gives it, and every value of each name (for the
+        parameters that repeat); the body is read once."""
+        raw = await self.body(limit)
+        if not raw:
+            return {}, {}
+        content_type = self.headers.get("content-type", FORM_TYPE).split(";")[0].strip().lower()
+        if content_type != FORM_TYPE:
+            raise UnsupportedMediaType(content_type)
+        lists = decode_form_lists(raw, "request body")
+        return {name: values[0] for name, values in lists.items()}, lists
+
+    def query_lists(self) -> dict[str, list[str]]:
+        """Every value of each query parameter, in order (the query's repeated filters)."""
+        return decode_form_lists(self.scope.get("query_string", b""), "query string")
 
 
 @dataclass

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -105,6 +106,22 @@ def json_object(name: str, raw: str) -> str:
     if not isinstance(value, dict):
         raise InvalidParameter(f"Invalid {name}: must be a JSON object")
     return text(name, raw)
+
+
+def date_time(name: str, raw: str) -> str:
+    """An ISO 8601 date and time with a zone (``Z`` or an offset), as flexchat writes
+    dates: UTC, whole seconds, ``Z`` (``2016-03-24T20:37:57Z``)."""
+    try:
+        value = datetime.fromisoformat(raw.strip())
+        if value.tzinfo is None or "T" not in raw:
+            raise ValueError(raw)
+        utc = value.astimezone(UTC)
+        # strftime writes year 999 as "999": four digits keep the text ISO 8601.
+        if utc.year < 1000:
+            raise ValueError(raw)
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError):
+        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an ISO 8601 date and time with a time zone") from None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from ...routing import Route
+from . import messages
+
+_CHANNEL = "/v2/Services/{ServiceSid}/Channels/{ChannelSid}"
 
 
 def routes() -> list[Route]:
     """Every Chat v2 path and method."""
-    return []
+    return [
+        Route(f"{_CHANNEL}/Messages", {"GET": messages.list_messages, "POST": messages.create_message}),
+        Route(
+            f"{_CHANNEL}/Messages/{{Sid}}",
+            {"GET": messages.fetch_message, "POST": messages.update_message, "DELETE": messages.delete_message},
+        ),
+    ]

@@ -1,0 +1,311 @@
+"""Chat v2 members, messages and channel webhooks under a Flex channel, through the
+unmodified twilio client and raw HTTP against a real ``flexchat serve`` on each engine.
+
+Events are checked in the outbox table (what delivery sends from), read through the
+store: delivery itself has its own tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import threading
+from typing import Any
+
+import orjson
+import pytest
+from twilio.base.exceptions import TwilioRestException
+from twilio.rest import Client
+
+from flexchat.settings import Settings
+from flexchat.store import create_store
+from flexchat.store.sql import fetch, sql
+from flexchat.testing import ServerProcess
+
+from .conftest import Account, Api, add_account
+
+WEBHOOK_ENABLED = {"X-Twilio-Webhook-Enabled": "true"}
+OUTBOX = sql(
+    "SELECT event_type, kind, url, method, params, retry_count, state, webhook_sid FROM outbox"
+    " WHERE channel_sid = ? AND account_sid = ? ORDER BY seq"
+)
+CHANNEL_COUNTS = sql(
+    "SELECT members_count, messages_count, next_message_index FROM chat_channels WHERE sid = ? AND account_sid = ?"
+)
+MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def read_rows(database_url: str, statement: Any, *args: Any) -> list[Any]:
+    """Rows straight from the database the server writes to."""
+
+    async def run() -> list[Any]:
+        store = create_store(Settings(database_url=database_url))
+        await store.open()
+        try:
+            return list(await store.read(fetch(statement(*args))))
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def outbox(server: ServerProcess, account: Account, channel_sid: str) -> list[dict[str, Any]]:
+    """The outbox rows of a channel, oldest first, with their params decoded."""
+    rows = read_rows(server.database_url, OUTBOX, channel_sid, account.sid)
+    return [
+        {"event_type": r[0], "kind": r[1], "url": r[2], "method": r[3], "params": orjson.loads(r[4]),
+         "retry_count": r[5], "state": r[6], "webhook_sid": r[7]}
+        for r in rows
+    ]
+
+
+def counts(server: ServerProcess, account: Account, channel_sid: str) -> tuple[int, int, int]:
+    """members_count, messages_count, next_message_index of a channel."""
+    row = read_rows(server.database_url, CHANNEL_COUNTS, channel_sid, account.sid)[0]
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+@pytest.fixture
+def client(server: ServerProcess, account: Account) -> Client:
+    """The unmodified official client, its Flex and Chat domains pointed at the server."""
+    client = Client(account.sid, account.auth_token)
+    client.flex_api.base_url = server.base_url
+    client.chat.base_url = server.base_url
+    return client
+
+
+class Conversation:
+    """A Flex channel (and so a chat channel) on a flow, as a custom channel makes one."""
+
+    def __init__(self, client: Client, integration_type: str = "external", **channel: Any) -> None:
+        integration: dict[str, Any] = {
+            "external": {"integration_url": "https://middleware.example.com/flex", "integration_retry_count": 2},
+            "studio": {"integration_flow_sid": "FW" + secrets.token_hex(16)},
+        }[integration_type]
+        self.flow = client.flex_api.v1.flex_flow.create(
+            friendly_name=f"{integration_type} flow", chat_service_sid="IS" + secrets.token_hex(16),
+            channel_type="custom", integration_type=integration_type, **integration,
+        )
+        self.service_sid: str = self.flow.chat_service_sid
+        identity = channel.pop("identity", "customer-" + secrets.token_hex(4))
+        self.identity = identity
+        flex_channel = client.flex_api.v1.channel.create(
+            flex_flow_sid=self.flow.sid, identity=identity, chat_user_friendly_name="Customer",
+            chat_friendly_name="Support chat", **channel,
+        )
+        self.sid: str = flex_channel.sid
+        self.chat = client.chat.v2.services(self.service_sid).channels(self.sid)
+        self.path = f"/v2/Services/{self.service_sid}/Channels/{self.sid}"
+
+
+@pytest.fixture
+def conversation(client: Client) -> Conversation:
+    return Conversation(client)
+
+
+# -- messages ----------------------------------------------------------------------------
+
+
+def test_message_round_trip_through_the_client(
+    client: Client, conversation: Conversation, server: ServerProcess, account: Account
+) -> None:
+    first = conversation.chat.messages.create(body="Hello", from_="customer", attributes='{"a": 1}')
+    assert re.fullmatch(r"IM[0-9a-f]{32}", first.sid)
+    assert (first.index, first.body, first._from, first.attributes) == (0, "Hello", "customer", '{"a": 1}')
+    assert (first.to, first.channel_sid, first.service_sid) == (conversation.sid, conversation.sid,
+                                                                 conversation.service_sid)
+    assert first.type == "text" and first.media is None and first.was_edited is False
+    assert first.url == f"{server.base_url}{conversation.path}/Messages/{first.sid}"
+    assert first.account_sid == account.sid
+    system = conversation.chat.messages.create()
+    assert (system.index, system._from, system.body, system.attributes) == (1, "system", "", "{}")
+    imported = conversation.chat.messages.create(
+        body="old", date_created="2020-01-02T03:04:05Z", last_updated_by="agent"
+    )
+    assert imported.date_created.isoformat() == "2020-01-02T03:04:05+00:00"
+    assert imported.date_updated == imported.date_created and imported.last_updated_by == "agent"
+    media = conversation.chat.messages.create(media_sid="ME" + "a" * 32)
+    assert media.type == "media" and media.media["sid"] == "ME" + "a" * 32 and media.body is None
+
+    fetched = conversation.chat.messages(first.sid).fetch()
+    assert fetched.body == "Hello" and fetched.index == 0
+    edited = conversation.chat.messages(first.sid).update(body="Hello!", last_updated_by="customer")
+    assert edited.was_edited is True and edited.body == "Hello!" and edited.last_updated_by == "customer"
+    assert edited.attributes == '{"a": 1}' and edited._from == "customer"
+    renamed = conversation.chat.messages(system.sid).update(from_="bot", attributes='{"b": 2}')
+    assert (renamed._from, renamed.attributes, renamed.was_edited) == ("bot", '{"b": 2}', False)
+    assert counts(server, account, conversation.sid)[1:] == (4, 4)
+
+    assert conversation.chat.messages(media.sid).delete() is True
+    assert conversation.chat.messages(imported.sid).delete() is True
+    with pytest.raises(TwilioRestException) as missing:
+        conversation.chat.messages(media.sid).fetch()
+    assert missing.value.status == 404
+    # The index survives deletes: the next message does not take 2 or 3 again.
+    after = conversation.chat.messages.create(body="after deletes")
+    assert after.index == 4
+    assert [m.index for m in conversation.chat.messages.list()] == [0, 1, 4]
+    assert counts(server, account, conversation.sid)[1:] == (3, 5)
+
+
+def test_messages_page_both_ways_with_tokens_bound_to_the_order(
+    client: Client, conversation: Conversation, api: Api
+) -> None:
+    for n in range(7):
+        conversation.chat.messages.create(body=f"m{n}")
+    assert [m.index for m in conversation.chat.messages.list(order="desc")] == list(range(6, -1, -1))
+    assert [m.index for m in conversation.chat.messages.list(order="asc", page_size=2)] == list(range(7))
+    assert [m.body for m in conversation.chat.messages.list(limit=1, order="desc")] == ["m6"]
+
+    for order, expected in (("asc", list(range(7))), ("desc", list(range(6, -1, -1)))):
+        page = api.get(f"{conversation.path}/Messages?Order={order}&PageSize=3").json()
+        assert page["meta"]["key"] == "messages" and page["meta"]["page_size"] == 3
+        assert page["meta"]["previous_page_url"] is None
+        seen = [m["index"] for m in page["messages"]]
+        pages = [page]
+        while page["meta"]["next_page_url"]:
+            assert f"Order={order}" in page["meta"]["next_page_url"]
+            page = api.get(page["meta"]["next_page_url"]).json()
+            pages.append(page)
+            seen += [m["index"] for m in page["messages"]]
+        assert seen == expected and len(pages) == 3
+        back = [m["index"] for m in page["messages"]]
+        while page["meta"]["previous_page_url"]:
+            page = api.get(page["meta"]["previous_page_url"]).json()
+            back = [m["index"] for m in page["messages"]] + back
+        assert back == expected
+
+    asc = api.get(f"{conversation.path}/Messages?PageSize=3").json()
+    token = asc["meta"]["next_page_url"].split("PageToken=")[1]
+    refused = api.get(f"{conversation.path}/Messages?Order=desc&PageSize=3&PageToken={token}")
+    assert refused.status_code == 400 and refused.json()["code"] == 20001
+    other = Conversation(client)
+    refused = api.get(f"{other.path}/Messages?PageSize=3&PageToken={token}")
+    assert refused.status_code == 400
+    clamped = api.get(f"{conversation.path}/Messages?PageSize=5000").json()
+    assert clamped["meta"]["page_size"] == 100 and len(clamped["messages"]) == 7
+    assert api.get(f"{conversation.path}/Messages?Order=sideways").status_code == 400
+
+
+def test_concurrent_creates_get_distinct_indexes(
+    conversation: Conversation, server: ServerProcess, account: Account
+) -> None:
+    results: list[int] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def post(n: int) -> None:
+        try:
+            session = Api(server.base_url, account.auth)
+            for i in range(5):
+                response = session.post(f"{conversation.path}/Messages", {"Body": f"{n}-{i}"})
+                assert response.status_code == 201, response.text
+                with lock:
+                    results.append(response.json()["index"])
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert sorted(results) == list(range(40))
+    assert counts(server, account, conversation.sid)[1:] == (40, 40)
+    listed = Api(server.base_url, account.auth).get(f"{conversation.path}/Messages?PageSize=100").json()
+    assert [m["index"] for m in listed["messages"]] == list(range(40))
+
+
+def test_message_events_reach_the_outbox_only_with_the_header(
+    client: Client, conversation: Conversation, api: Api, server: ServerProcess, account: Account
+) -> None:
+    flow_hook = conversation.chat.webhooks.list()[0]
+    quiet = conversation.chat.messages.create(body="no header", from_="customer")
+    assert outbox(server, account, conversation.sid) == []
+    sent = conversation.chat.messages.create(
+        body="Hi there", from_="customer", attributes='{"k": "v"}', x_twilio_webhook_enabled="true"
+    )
+    events = outbox(server, account, conversation.sid)
+    assert len(events) == 1
+    event = events[0]
+    assert (event["event_type"], event["kind"], event["url"], event["method"], event["retry_count"]) == (
+        "onMessageSent", "webhook", "https://middleware.example.com/flex", "POST", 2
+    )
+    assert event["state"] == "pending" and event["webhook_sid"] == flow_hook.sid
+    params = event["params"]
+    assert MILLIS.match(params.pop("DateCreated"))
+    assert params == {
+        "EventType": "onMessageSent", "AccountSid": account.sid, "InstanceSid": conversation.service_sid,
+        "ChannelSid": conversation.sid, "MessageSid": sent.sid, "Index": "1", "Body": "Hi there",
+        "From": "customer", "Attributes": '{"k": "v"}', "Source": "API", "WebhookSid": flow_hook.sid,
+        "WebhookType": "webhook",
+    }
+
+    # The header in another case; an update and a delete over raw HTTP (twilio-python
+    # drops the header on delete). The flow's webhook listens to onMessageSent only, so
+    # add one that hears the rest.
+    hook = api.post(f"{conversation.path}/Webhooks", {
+        "Type": "webhook", "Configuration.Url": "https://example.com/all",
+        "Configuration.Filters": ["onMessageUpdated", "onMessageRemoved", "onMediaMessageSent"],
+    })
+    assert hook.status_code == 201, hook.text
+    updated = api.post(f"{conversation.path}/Messages/{quiet.sid}", {"Body": "edited", "LastUpdatedBy": "agent"},
+                       headers={"X-Twilio-Webhook-Enabled": "True"})
+    assert updated.status_code == 200 and updated.json()["was_edited"] is True
+    assert api.delete(f"{conversation.path}/Messages/{sent.sid}", headers=WEBHOOK_ENABLED).status_code == 204
+    media = api.post(f"{conversation.path}/Messages", {"MediaSid": "ME" + "b" * 32}, headers=WEBHOOK_ENABLED)
+    assert media.status_code == 201
+    tail = outbox(server, account, conversation.sid)[1:]
+    assert [(e["event_type"], e["url"]) for e in tail] == [
+        ("onMessageUpdated", "https://example.com/all"),
+        ("onMessageRemoved", "https://example.com/all"),
+        ("onMediaMessageSent", "https://example.com/all"),
+    ]
+    assert tail[0]["params"]["Body"] == "edited" and tail[0]["params"]["ModifiedBy"] == "agent"
+    assert MILLIS.match(tail[0]["params"]["DateUpdated"])
+    assert tail[1]["params"]["MessageSid"] == sent.sid and tail[1]["params"]["Index"] == "1"
+    assert tail[2]["params"]["MediaSid"] == "ME" + "b" * 32
+    # Without the header: nothing more.
+    assert api.delete(f"{conversation.path}/Messages/{quiet.sid}").status_code == 204
+    assert len(outbox(server, account, conversation.sid)) == 4
+
+
+def test_message_errors(client: Client, conversation: Conversation, api: Api, server: ServerProcess) -> None:
+    bad = api.post(f"{conversation.path}/Messages", {"Body": "x", "Attributes": "{not json"})
+    assert bad.status_code == 400 and "Attributes" in bad.json()["message"]
+    assert api.post(f"{conversation.path}/Messages", {"DateCreated": "yesterday"}).status_code == 400
+    assert api.post(f"{conversation.path}/Messages", {"MediaSid": "XX" + "0" * 32}).status_code == 400
+    unknown_channel = f"/v2/Services/{conversation.service_sid}/Channels/CH{'0' * 32}/Messages"
+    unknown_service = f"/v2/Services/IS{'0' * 32}/Channels/{conversation.sid}/Messages"
+    for path in (unknown_channel, unknown_service, f"/v2/Services/nope/Channels/{conversation.sid}/Messages"):
+        for response in (api.get(path), api.post(path, {"Body": "x"})):
+            assert response.status_code == 404, (path, response.text)
+            assert response.json()["code"] == 20404
+    message = conversation.chat.messages.create(body="mine")
+    for path in (f"{conversation.path}/Messages/IM{'0' * 32}", f"{conversation.path}/Messages/nope"):
+        assert api.get(path).status_code == 404
+        assert api.post(path, {"Body": "x"}).status_code == 404
+        assert api.delete(path).status_code == 404
+    # Another account sees none of it.
+    stranger = Api(server.base_url, add_account(server.database_url).auth)
+    assert stranger.get(f"{conversation.path}/Messages").status_code == 404
+    assert stranger.get(f"{conversation.path}/Messages/{message.sid}").status_code == 404
+    assert stranger.post(f"{conversation.path}/Messages", {"Body": "x"}).status_code == 404
+    assert stranger.delete(f"{conversation.path}/Messages/{message.sid}").status_code == 404
+    assert conversation.chat.messages(message.sid).fetch().body == "mine"
+
+
+def test_a_channel_is_addressed_by_its_unique_name(client: Client) -> None:
+    name = "support-" + secrets.token_hex(4)
+    conversation = Conversation(client, chat_unique_name=name)
+    by_name = client.chat.v2.services(conversation.service_sid).channels(name)
+    message = by_name.messages.create(body="by name")
+    assert message.channel_sid == conversation.sid
+    assert [m.sid for m in conversation.chat.messages.list()] == [message.sid]
+    assert by_name.messages(message.sid).fetch().index == 0
+    assert [w.channel_sid for w in by_name.webhooks.list()] == [conversation.sid]
+    assert [m.identity for m in by_name.members.list()] == [conversation.identity]
+
+
