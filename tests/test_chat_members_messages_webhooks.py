@@ -309,3 +309,136 @@ def test_a_channel_is_addressed_by_its_unique_name(client: Client) -> None:
     assert [m.identity for m in by_name.members.list()] == [conversation.identity]
 
 
+
+
+# -- channel webhooks ----------------------------------------------------------------------
+
+
+def test_the_external_flows_webhook_is_listed_and_can_be_deleted(
+    client: Client, conversation: Conversation, server: ServerProcess, account: Account
+) -> None:
+    hooks = conversation.chat.webhooks.list()
+    assert len(hooks) == 1
+    hook = hooks[0]
+    assert re.fullmatch(r"WH[0-9a-f]{32}", hook.sid) and hook.type == "webhook"
+    assert hook.configuration == {
+        "url": "https://middleware.example.com/flex", "method": "POST", "filters": ["onMessageSent"],
+        "retry_count": 2,
+    }
+    assert (hook.account_sid, hook.service_sid, hook.channel_sid) == (account.sid, conversation.service_sid,
+                                                                      conversation.sid)
+    assert hook.url == f"{server.base_url}{conversation.path}/Webhooks/{hook.sid}"
+    # As middleware finds it: by its URL.
+    integration_url = conversation.flow.integration["url"]
+    found = [w for w in conversation.chat.webhooks.list() if w.configuration.get("url") == integration_url]
+    assert [w.sid for w in found] == [hook.sid]
+    assert conversation.chat.webhooks(hook.sid).fetch().configuration == hook.configuration
+    assert conversation.chat.webhooks(hook.sid).delete() is True
+    assert conversation.chat.webhooks.list() == []
+    # Gone: a message with the header now reaches no destination.
+    conversation.chat.messages.create(body="after", x_twilio_webhook_enabled="true")
+    assert outbox(server, account, conversation.sid) == []
+
+
+def test_a_studio_flows_channel_lists_a_studio_webhook(
+    client: Client, server: ServerProcess, account: Account
+) -> None:
+    conversation = Conversation(client, "studio")
+    (hook,) = conversation.chat.webhooks.list()
+    assert hook.type == "studio"
+    assert hook.configuration["flow_sid"] == conversation.flow.integration["flow_sid"]
+    assert "url" not in hook.configuration
+    conversation.chat.messages.create(body="hi", x_twilio_webhook_enabled="true")
+    (event,) = outbox(server, account, conversation.sid)
+    assert (event["kind"], event["state"], event["event_type"]) == ("studio", "recorded", "onMessageSent")
+    assert event["params"]["WebhookType"] == "studio"
+    # Hand-off: the studio webhook is removed, found by its type.
+    studio = [w for w in conversation.chat.webhooks.list() if w.type == "studio"]
+    assert conversation.chat.webhooks(studio[0].sid).delete() is True
+    assert conversation.chat.webhooks.list() == []
+
+
+def test_a_webhook_for_several_events_round_trips(
+    client: Client, conversation: Conversation, api: Api, server: ServerProcess, account: Account
+) -> None:
+    hook = conversation.chat.webhooks.create(
+        type="webhook", configuration_url="https://example.com/events", configuration_method="GET",
+        configuration_filters=["onMessageSent", "onChannelUpdated"], configuration_retry_count=3,
+    )
+    assert hook.type == "webhook"
+    assert hook.configuration == {
+        "url": "https://example.com/events", "method": "GET", "filters": ["onMessageSent", "onChannelUpdated"],
+        "retry_count": 3,
+    }
+    assert [w.sid for w in conversation.chat.webhooks.list()][1:] == [hook.sid]
+    updated = conversation.chat.webhooks(hook.sid).update(
+        configuration_filters=["onMessageSent"], configuration_triggers=["help", "agent"]
+    )
+    assert updated.configuration == {
+        "url": "https://example.com/events", "method": "GET", "filters": ["onMessageSent"],
+        "triggers": ["help", "agent"], "retry_count": 3,
+    }
+    assert updated.date_updated >= updated.date_created
+    assert conversation.chat.webhooks(hook.sid).update().configuration == updated.configuration
+    # Triggers select messages by the words of their body.
+    conversation.chat.messages.create(body="nothing here", x_twilio_webhook_enabled="true")
+    conversation.chat.messages.create(body="I need an agent", x_twilio_webhook_enabled="true")
+    events = [(e["url"], e["method"], e["params"]["Body"]) for e in outbox(server, account, conversation.sid)]
+    assert events == [
+        ("https://middleware.example.com/flex", "POST", "nothing here"),
+        ("https://middleware.example.com/flex", "POST", "I need an agent"),
+        ("https://example.com/events", "GET", "I need an agent"),
+    ]
+    studio = conversation.chat.webhooks.create(type="studio", configuration_flow_sid="FW" + "c" * 32)
+    assert studio.configuration == {"flow_sid": "FW" + "c" * 32, "retry_count": 0}
+    trigger = api.post(f"{conversation.path}/Webhooks", {
+        "Type": "trigger", "Configuration.Url": "https://example.com/t", "Configuration.Triggers": ["urgent"],
+    })
+    assert trigger.status_code == 201 and trigger.json()["configuration"]["triggers"] == ["urgent"]
+
+    # Five a page by default and at most; the rest through the next page.
+    for n in range(3):
+        api.post(f"{conversation.path}/Webhooks", {"Type": "webhook", "Configuration.Url": f"https://e.com/{n}"})
+    first = api.get(f"{conversation.path}/Webhooks?PageSize=50").json()
+    assert first["meta"]["page_size"] == 5 and len(first["webhooks"]) == 5 and first["meta"]["key"] == "webhooks"
+    second = api.get(first["meta"]["next_page_url"]).json()
+    assert len(second["webhooks"]) == 2 and second["meta"]["next_page_url"] is None
+    assert len(conversation.chat.webhooks.list()) == 7
+
+
+def test_webhook_errors(client: Client, conversation: Conversation, api: Api, server: ServerProcess) -> None:
+    path = f"{conversation.path}/Webhooks"
+    for form in (
+        {},
+        {"Type": "carrier-pigeon", "Configuration.Url": "https://e.com"},
+        {"Type": "webhook"},
+        {"Type": "webhook", "Configuration.Url": "not a url"},
+        {"Type": "webhook", "Configuration.Url": "https://e.com", "Configuration.Method": "PUT"},
+        {"Type": "webhook", "Configuration.Url": "https://e.com", "Configuration.RetryCount": "4"},
+        {"Type": "webhook", "Configuration.Url": "https://e.com", "Configuration.RetryCount": "-1"},
+        {"Type": "webhook", "Configuration.Url": "https://e.com", "Configuration.Filters": ["onSomething"]},
+        {"Type": "studio"},
+        {"Type": "studio", "Configuration.FlowSid": "FW123"},
+        {"Type": "trigger", "Configuration.Url": "https://e.com"},
+    ):
+        response = api.post(path, form)
+        assert response.status_code == 400, (form, response.text)
+        assert response.json()["code"] == 20001
+    with pytest.raises(TwilioRestException) as error:
+        conversation.chat.webhooks.create(type="studio")
+    assert error.value.status == 400 and "Configuration.FlowSid" in error.value.msg
+    hook = conversation.chat.webhooks.list()[0]
+    assert api.post(f"{path}/{hook.sid}", {"Configuration.Url": "ftp://x"}).status_code == 400
+    assert api.post(f"{path}/{hook.sid}", {"Configuration.RetryCount": "9"}).status_code == 400
+    for missing in (f"{path}/WH{'0' * 32}", f"{path}/nope"):
+        assert api.get(missing).status_code == 404
+        assert api.post(missing, {}).status_code == 404
+        assert api.delete(missing).status_code == 404
+    unknown = f"/v2/Services/IS{'0' * 32}/Channels/{conversation.sid}/Webhooks"
+    assert api.get(unknown).status_code == 404
+    assert api.post(unknown, {"Type": "webhook", "Configuration.Url": "https://e.com"}).status_code == 404
+    stranger = Api(server.base_url, add_account(server.database_url).auth)
+    assert stranger.get(path).status_code == 404
+    assert stranger.get(f"{path}/{hook.sid}").status_code == 404
+    assert stranger.delete(f"{path}/{hook.sid}").status_code == 404
+    assert conversation.chat.webhooks(hook.sid).fetch().sid == hook.sid

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...routing import Route
-from . import messages
+from . import messages, webhooks
 
 _CHANNEL = "/v2/Services/{ServiceSid}/Channels/{ChannelSid}"
 
@@ -15,5 +15,17 @@ def routes() -> list[Route]:
         Route(
             f"{_CHANNEL}/Messages/{{Sid}}",
             {"GET": messages.fetch_message, "POST": messages.update_message, "DELETE": messages.delete_message},
+        ),
+        Route(
+            f"{_CHANNEL}/Webhooks",
+            {"GET": webhooks.list_channel_webhooks, "POST": webhooks.create_channel_webhook},
+        ),
+        Route(
+            f"{_CHANNEL}/Webhooks/{{Sid}}",
+            {
+                "GET": webhooks.fetch_channel_webhook,
+                "POST": webhooks.update_channel_webhook,
+                "DELETE": webhooks.delete_channel_webhook,
+            },
         ),
     ]
