@@ -442,3 +442,109 @@ def test_webhook_errors(client: Client, conversation: Conversation, api: Api, se
     assert stranger.get(f"{path}/{hook.sid}").status_code == 404
     assert stranger.delete(f"{path}/{hook.sid}").status_code == 404
     assert conversation.chat.webhooks(hook.sid).fetch().sid == hook.sid
+
+
+# -- members ---------------------------------------------------------------------------------
+
+
+def test_members_round_trip_by_sid_and_identity(
+    client: Client, conversation: Conversation, api: Api, server: ServerProcess, account: Account
+) -> None:
+    (customer,) = conversation.chat.members.list()
+    assert customer.identity == conversation.identity and re.fullmatch(r"MB[0-9a-f]{32}", customer.sid)
+    assert counts(server, account, conversation.sid)[0] == 1
+    agent = conversation.chat.members.create(
+        identity="agent-1", attributes='{"role": "agent"}', last_consumed_message_index=3,
+        last_consumption_timestamp="2024-05-06T07:08:09Z", date_created="2024-01-01T00:00:00Z",
+    )
+    assert agent.identity == "agent-1" and agent.attributes == '{"role": "agent"}'
+    assert agent.last_consumed_message_index == 3
+    assert agent.last_consumption_timestamp.isoformat() == "2024-05-06T07:08:09+00:00"
+    assert agent.date_created.isoformat() == "2024-01-01T00:00:00+00:00"
+    assert re.fullmatch(r"RL[0-9a-f]{32}", agent.role_sid)
+    assert agent.url == f"{server.base_url}{conversation.path}/Members/{agent.sid}"
+    assert (agent.account_sid, agent.service_sid, agent.channel_sid) == (account.sid, conversation.service_sid,
+                                                                         conversation.sid)
+    bot = conversation.chat.members.create(identity="bot", role_sid="RL" + "e" * 32)
+    assert bot.role_sid == "RL" + "e" * 32 and bot.attributes == "{}" and bot.last_consumed_message_index is None
+    assert counts(server, account, conversation.sid)[0] == 3
+
+    assert conversation.chat.members("agent-1").fetch().sid == agent.sid
+    assert conversation.chat.members(agent.sid).fetch().identity == "agent-1"
+    updated = conversation.chat.members("agent-1").update(last_consumed_message_index=5, attributes='{"x": 1}')
+    assert (updated.last_consumed_message_index, updated.attributes) == (5, '{"x": 1}')
+    assert updated.role_sid == agent.role_sid and updated.date_created == agent.date_created
+    cleared = api.post(f"{conversation.path}/Members/{agent.sid}", {"LastConsumedMessageIndex": ""}).json()
+    assert cleared["last_consumed_message_index"] is None and cleared["attributes"] == '{"x": 1}'
+
+    filtered = conversation.chat.members.list(identity=["agent-1", "bot", "nobody"])
+    assert [m.identity for m in filtered] == ["agent-1", "bot"]
+    assert [m.identity for m in conversation.chat.members.list(identity=["bot"])] == ["bot"]
+    page = api.get(f"{conversation.path}/Members?Identity=bot&Identity=agent-1&Identity={conversation.identity}"
+                   "&PageSize=2").json()
+    assert [m["identity"] for m in page["members"]] == [conversation.identity, "agent-1"]
+    assert "Identity=bot&Identity=agent-1" in page["meta"]["next_page_url"]
+    last = api.get(page["meta"]["next_page_url"]).json()
+    assert [m["identity"] for m in last["members"]] == ["bot"] and last["meta"]["next_page_url"] is None
+    back = api.get(last["meta"]["previous_page_url"]).json()
+    assert [m["identity"] for m in back["members"]] == [conversation.identity, "agent-1"]
+    unfiltered = api.get(f"{conversation.path}/Members?PageSize=2").json()
+    walked = [m["identity"] for m in unfiltered["members"]]
+    walked += [m["identity"] for m in api.get(unfiltered["meta"]["next_page_url"]).json()["members"]]
+    assert walked == [conversation.identity, "agent-1", "bot"]
+
+    assert conversation.chat.members("bot").delete() is True
+    assert conversation.chat.members(agent.sid).delete() is True
+    assert [m.identity for m in conversation.chat.members.list()] == [conversation.identity]
+    assert counts(server, account, conversation.sid)[0] == 1
+    # A member who left can join again.
+    assert conversation.chat.members.create(identity="bot").identity == "bot"
+    assert counts(server, account, conversation.sid)[0] == 2
+
+
+def test_member_events_and_errors(
+    client: Client, conversation: Conversation, api: Api, server: ServerProcess, account: Account
+) -> None:
+    hook = conversation.chat.webhooks.create(
+        type="webhook", configuration_url="https://example.com/members",
+        configuration_filters=["onMemberAdded", "onMemberUpdated", "onMemberRemoved"],
+    )
+    conversation.chat.members.create(identity="quiet")
+    assert outbox(server, account, conversation.sid) == []
+    agent = conversation.chat.members.create(identity="agent", x_twilio_webhook_enabled="true")
+    conversation.chat.members("agent").update(attributes='{"a": 1}', x_twilio_webhook_enabled="true")
+    assert api.delete(f"{conversation.path}/Members/agent", headers=WEBHOOK_ENABLED).status_code == 204
+    events = outbox(server, account, conversation.sid)
+    assert [e["event_type"] for e in events] == ["onMemberAdded", "onMemberUpdated", "onMemberRemoved"]
+    for event in events:
+        params = event["params"]
+        assert MILLIS.match(params.pop("DateCreated"))
+        assert params == {
+            "EventType": event["event_type"], "AccountSid": account.sid, "InstanceSid": conversation.service_sid,
+            "ChannelSid": conversation.sid, "MemberSid": agent.sid, "Identity": "agent", "RoleSid": agent.role_sid,
+            "Source": "API", "WebhookSid": hook.sid, "WebhookType": "webhook",
+        }
+
+    duplicate = api.post(f"{conversation.path}/Members", {"Identity": "quiet"})
+    assert duplicate.status_code == 409 and duplicate.json()["code"] == 50404
+    with pytest.raises(TwilioRestException) as error:
+        conversation.chat.members.create(identity=conversation.identity)
+    assert error.value.status == 409
+    for form in ({}, {"Identity": ""}, {"Identity": "x", "Attributes": "[1"}, {"Identity": "x", "RoleSid": "RL1"},
+                 {"Identity": "x", "LastConsumedMessageIndex": "-1"}, {"Identity": "x", "DateCreated": "soon"}):
+        response = api.post(f"{conversation.path}/Members", form)
+        assert response.status_code == 400, (form, response.text)
+    assert api.post(f"{conversation.path}/Members/quiet", {"Attributes": "nope"}).status_code == 400
+    for missing in (f"{conversation.path}/Members/nobody", f"{conversation.path}/Members/MB{'0' * 32}"):
+        assert api.get(missing).status_code == 404
+        assert api.post(missing, {}).status_code == 404
+        assert api.delete(missing).status_code == 404
+    assert counts(server, account, conversation.sid)[0] == 2
+    assert api.get(f"/v2/Services/IS{'0' * 32}/Channels/{conversation.sid}/Members").status_code == 404
+    assert api.get(f"/v2/Services/{conversation.service_sid}/Channels/nope/Members").status_code == 404
+    stranger = Api(server.base_url, add_account(server.database_url).auth)
+    assert stranger.get(f"{conversation.path}/Members").status_code == 404
+    assert stranger.get(f"{conversation.path}/Members/quiet").status_code == 404
+    assert stranger.post(f"{conversation.path}/Members", {"Identity": "intruder"}).status_code == 404
+    assert stranger.delete(f"{conversation.path}/Members/quiet").status_code == 404
+    assert [m.identity for m in conversation.chat.members.list()] == [conversation.identity, "quiet"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...routing import Route
-from . import messages, webhooks
+from . import members, messages, webhooks
 
 _CHANNEL = "/v2/Services/{ServiceSid}/Channels/{ChannelSid}"
 
@@ -11,6 +11,11 @@ _CHANNEL = "/v2/Services/{ServiceSid}/Channels/{ChannelSid}"
 def routes() -> list[Route]:
     """Every Chat v2 path and method."""
     return [
+        Route(f"{_CHANNEL}/Members", {"GET": members.list_members, "POST": members.create_member}),
+        Route(
+            f"{_CHANNEL}/Members/{{Sid}}",
+            {"GET": members.fetch_member, "POST": members.update_member, "DELETE": members.delete_member},
+        ),
         Route(f"{_CHANNEL}/Messages", {"GET": messages.list_messages, "POST": messages.create_message}),
         Route(
             f"{_CHANNEL}/Messages/{{Sid}}",
