@@ -542,6 +542,11 @@ def test_member_events_and_errors(
     assert counts(server, account, conversation.sid)[0] == 2
     assert api.get(f"/v2/Services/IS{'0' * 32}/Channels/{conversation.sid}/Members").status_code == 404
     assert api.get(f"/v2/Services/{conversation.service_sid}/Channels/nope/Members").status_code == 404
+    # NUL names nothing, and neither engine stores it: a clear 4xx, never a 500.
+    assert api.get(f"{conversation.path}/Members?Identity=a%00b").status_code == 400
+    assert api.get(f"{conversation.path}/Members/a%00b").status_code == 404
+    assert api.get(f"/v2/Services/{conversation.service_sid}/Channels/a%00b/Members").status_code == 404
+    assert api.post(f"{conversation.path}/Members", {"Identity": "a\x00b"}).status_code == 400
     stranger = Api(server.base_url, add_account(server.database_url).auth)
     assert stranger.get(f"{conversation.path}/Members").status_code == 404
     assert stranger.get(f"{conversation.path}/Members/quiet").status_code == 404

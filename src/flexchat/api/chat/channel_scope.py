@@ -14,6 +14,8 @@ def channel_path(request: Request) -> tuple[str, str]:
     if not is_sid(service_sid, "IS"):
         raise NotFound(request.path)
     ref = request.path_params["ChannelSid"]
+    if "\x00" in ref:  # names nothing (and neither engine takes NUL in text)
+        raise NotFound(request.path)
     return normalize_sid(service_sid), normalize_sid(ref) if is_sid(ref, "CH") else ref
 
 

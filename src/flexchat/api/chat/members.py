@@ -8,7 +8,7 @@ from typing import Any
 from ...context import AppContext
 from ...domain.chat import members
 from ...domain.records import ChatMember
-from ...errors import InvalidParameter
+from ...errors import InvalidParameter, NotFound
 from ...http import Request, Response, empty_response, json_response
 from ...paging import ListScope, parse_page_request
 from ...params import Param, date_time, integer, json_object, parse, sid, text
@@ -62,13 +62,17 @@ def _member_values(form: dict[str, str]) -> dict[str, Any]:
 
 def _member_ref(request: Request) -> str:
     ref = request.path_params["Sid"]
-    return text("Sid", ref)
+    if "\x00" in ref:  # names nothing (and neither engine takes NUL in text)
+        raise NotFound(request.path)
+    return ref
 
 
 async def list_members(request: Request, ctx: AppContext) -> Response:
     """``GET .../Members``: one page, oldest first; ``Identity`` (repeatable) filters."""
     service_sid, ref = channel_path(request)
-    identities = tuple(dict.fromkeys(value for value in request.query_lists().get("Identity", []) if value))
+    identities = tuple(dict.fromkeys(
+        text("Identity", value) for value in request.query_lists().get("Identity", []) if value
+    ))
     if len(identities) > MAX_IDENTITIES:
         raise InvalidParameter(f"Invalid Identity: at most {MAX_IDENTITIES} values")
     scope = ListScope(
