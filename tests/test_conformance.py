@@ -352,7 +352,8 @@ class ConformanceReport:
             statuses = ", ".join(f"{status}: {n}" for status, n in sorted(self.statuses[engine].items()))
             out.append(
                 f"flexchat conformance [{engine}]: {self.requests[engine]} generated requests for "
-                f"{len(OPERATIONS)} operations in {self.seconds[engine]:.1f}s; "
+                f"{len(CHAT_CHANNEL_OPERATIONS if engine.endswith(' chat') else OPERATIONS)} operations in "
+                f"{self.seconds[engine]:.1f}s; "
                 f"{self.successes[engine]} 2xx bodies schema-valid, no 5xx (statuses {statuses})"
             )
         return out
@@ -365,7 +366,7 @@ class _SummaryPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         lines = self.report.lines()
         if lines:
-            terminalreporter.write_sep("-", "conformance to twilio_flex_v1.json")
+            terminalreporter.write_sep("-", "conformance to twilio_flex_v1.json and twilio_chat_v2.json")
             for line in lines:
                 terminalreporter.write_line(line)
 
