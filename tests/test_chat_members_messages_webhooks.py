@@ -19,6 +19,9 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
+from flexchat.errors import InvalidParameter
+from flexchat.http import decode_form_lists
+from flexchat.params import date_time
 from flexchat.settings import Settings
 from flexchat.store import create_store
 from flexchat.store.sql import fetch, sql
@@ -569,3 +572,34 @@ def test_a_unique_name_that_needs_encoding_pages_through_valid_urls(client: Clie
     rest = api.get(page["meta"]["next_page_url"]).json()
     assert [m["body"] for m in page["messages"] + rest["messages"]] == ["0", "1", "2"]
     assert rest["messages"][0]["url"].split("/Channels/")[1].startswith(conversation.sid)
+
+
+# -- the shared pieces these resources added ----------------------------------------------------
+
+
+def test_repeated_form_names_keep_every_value_in_order() -> None:
+    assert decode_form_lists(b"", "body") == {}
+    assert decode_form_lists(b"A=1&B=&A=2&A=%C3%A9+x", "body") == {"A": ["1", "2", "é x"], "B": [""]}
+    with pytest.raises(InvalidParameter):
+        decode_form_lists(b"A=%FF", "body")
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        ("2016-03-24T20:37:57Z", "2016-03-24T20:37:57Z"),
+        ("2016-03-24T20:37:57.999Z", "2016-03-24T20:37:57Z"),
+        ("2016-03-24T21:37:57+01:00", "2016-03-24T20:37:57Z"),
+        ("2016-03-24T20:37:57", None),
+        ("2016-03-24", None),
+        ("0999-01-01T00:00:00Z", None),
+        ("0001-01-01T00:00:00+01:00", None),
+        ("tomorrow", None),
+    ],
+)
+def test_dates_are_stored_in_utc_to_the_second(raw: str, stored: str | None) -> None:
+    if stored is None:
+        with pytest.raises(InvalidParameter):
+            date_time("DateCreated", raw)
+    else:
+        assert date_time("DateCreated", raw) == stored
