@@ -52,9 +52,13 @@ def add_member(
     return member
 
 
-def _channel(account_sid: str, service_sid: str, channel_ref: str) -> Script[tuple[dict[str, Any], ChatChannel]]:
+def _channel(
+    account_sid: str, service_sid: str, channel_ref: str, *, lock: bool = False
+) -> Script[tuple[dict[str, Any], ChatChannel]]:
+    """The service's settings and the channel; ``lock`` holds the channel's row, so a
+    member is not added to (or counted out of) a channel being deleted."""
     service = yield from require_service(account_sid, service_sid)
-    channel = yield from require_channel(account_sid, service_sid, channel_ref)
+    channel = yield from require_channel(account_sid, service_sid, channel_ref, lock=lock)
     return service.config, channel
 
 
@@ -103,7 +107,7 @@ def create_member(
 ) -> Script[ChatMember]:
     """``identity`` joins the channel (its chat user made if the service has none), with
     the service's default channel role unless RoleSid says otherwise; 409 if it is in."""
-    settings, channel = yield from _channel(account_sid, service_sid, channel_ref)
+    settings, channel = yield from _channel(account_sid, service_sid, channel_ref, lock=True)
     yield from ensure_user(account_sid, channel.service_sid, identity, None)
     member = yield from add_member(
         channel, identity,
@@ -148,7 +152,7 @@ def delete_member(
     account_sid: str, service_sid: str, channel_ref: str, ref: str, *, webhooks_enabled: bool
 ) -> Script[ChatMember]:
     """The member leaves the channel (counted out); ``onMemberRemoved`` where enabled."""
-    _, channel = yield from _channel(account_sid, service_sid, channel_ref)
+    _, channel = yield from _channel(account_sid, service_sid, channel_ref, lock=True)
     member = yield from _require_member(channel, ref)
     deleted = yield DELETE_MEMBER(member.sid, account_sid)
     if not deleted:  # a concurrent delete got there first

@@ -75,7 +75,8 @@ def create_channel_webhook(
     if type_ not in WEBHOOK_TYPES:
         raise InvalidParameter(f"Invalid Type: {type_!r} is not one of {', '.join(WEBHOOK_TYPES)}")
     configuration = checked_configuration(type_, dict(configuration))
-    channel = yield from find_channel_of(account_sid, service_sid, channel_ref)
+    # Locked: a webhook is not added to a channel being deleted.
+    channel = yield from find_channel_of(account_sid, service_sid, channel_ref, lock=True)
     webhook = yield from add_webhook(channel, type_, configuration)
     return webhook
 
