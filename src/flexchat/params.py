@@ -118,16 +118,19 @@ def json_text(name: str, raw: str) -> str:
 
 
 def date_time(name: str, raw: str) -> str:
-    """An ISO 8601 date-time with a UTC offset or ``Z``, as Twilio writes them back: UTC,
-    whole seconds, ``Z`` (``2016-08-01T22:10:40Z``). A time without an offset is UTC."""
+    """An ISO 8601 date and time with a zone (``Z`` or an offset), as flexchat writes
+    dates: UTC, whole seconds, ``Z`` (``2016-03-24T20:37:57Z``). Four-digit years only:
+    the text must sort and parse as the dates flexchat writes."""
     try:
         value = datetime.fromisoformat(raw.strip())
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)  # may overflow at year 1 or 9999
+        if value.tzinfo is None or "T" not in raw:
+            raise ValueError(raw)
+        utc = value.astimezone(UTC)
+        if utc.year < 1000:
+            raise ValueError(raw)
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     except (ValueError, OverflowError):
-        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an ISO 8601 date-time") from None
-    # Four-digit years only: the text must sort and parse as the dates flexchat writes.
-    return f"{value.year:04d}" + value.strftime("-%m-%dT%H:%M:%SZ")
+        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an ISO 8601 date and time with a time zone") from None
 
 
 def bounded(low: int, high: int) -> Converter:

@@ -87,7 +87,7 @@ async def list_channels(request: Request, ctx: AppContext) -> Response:
     type_ = channel_type_filter(request)
     filters = (("Type", type_),) if type_ is not None else ()
     scope = ListScope(LIST_KEY, request.account_sid, filters, parent=service)
-    page = parse_page_request(request.query, ctx.store.paging_secret, scope, MAX_PAGE_SIZE)
+    page = parse_page_request(request.query, ctx.store.paging_secret, scope, max_size=MAX_PAGE_SIZE)
     items, more = await ctx.store.read(channels.list_channels(request.account_sid, service, type_, page.window))
     return page_response(
         request, ctx, scope, page, [_Seq(item) for item in items], more,

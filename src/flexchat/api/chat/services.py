@@ -120,7 +120,7 @@ def service_to_wire(service: ChatService, base: str) -> dict[str, Any]:
 async def list_services(request: Request, ctx: AppContext) -> Response:
     """``GET /v2/Services``: one page, oldest first."""
     scope = ListScope(LIST_KEY, request.account_sid)
-    page = parse_page_request(request.query, ctx.store.paging_secret, scope, MAX_PAGE_SIZE)
+    page = parse_page_request(request.query, ctx.store.paging_secret, scope, max_size=MAX_PAGE_SIZE)
     items, more = await ctx.store.read(services.list_services(request.account_sid, page.window))
     return page_response(request, ctx, scope, page, items, more, service_to_wire)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ...routing import Route
-from . import channels, services, user_channels, users
+from . import channels, members, messages, services, user_channels, users, webhooks
 
 FAMILY = "chat"
+_CHANNEL = "/v2/Services/{ServiceSid}/Channels/{ChannelSid}"
 
 
 def routes() -> list[Route]:
@@ -35,6 +36,28 @@ def routes() -> list[Route]:
         Route(
             "/v2/Services/{ServiceSid}/Users/{UserSid}/Channels/{ChannelSid}",
             {"GET": user_channels.fetch_user_channel},
+        ),
+        Route(f"{_CHANNEL}/Members", {"GET": members.list_members, "POST": members.create_member}),
+        Route(
+            f"{_CHANNEL}/Members/{{Sid}}",
+            {"GET": members.fetch_member, "POST": members.update_member, "DELETE": members.delete_member},
+        ),
+        Route(f"{_CHANNEL}/Messages", {"GET": messages.list_messages, "POST": messages.create_message}),
+        Route(
+            f"{_CHANNEL}/Messages/{{Sid}}",
+            {"GET": messages.fetch_message, "POST": messages.update_message, "DELETE": messages.delete_message},
+        ),
+        Route(
+            f"{_CHANNEL}/Webhooks",
+            {"GET": webhooks.list_channel_webhooks, "POST": webhooks.create_channel_webhook},
+        ),
+        Route(
+            f"{_CHANNEL}/Webhooks/{{Sid}}",
+            {
+                "GET": webhooks.fetch_channel_webhook,
+                "POST": webhooks.update_channel_webhook,
+                "DELETE": webhooks.delete_channel_webhook,
+            },
         ),
     ]
     # Every Chat route is of the chat family (faults and metrics name it so).

@@ -55,7 +55,7 @@ async def list_user_channels(request: Request, ctx: AppContext) -> Response:
     ref = path_ref(request, "UserSid")
     # Bound to the user as named: a token of one user's list is refused on another's.
     scope = ListScope(LIST_KEY, request.account_sid, parent=f"{service_sid_}/{ref}")
-    page = parse_page_request(request.query, ctx.store.paging_secret, scope, MAX_PAGE_SIZE)
+    page = parse_page_request(request.query, ctx.store.paging_secret, scope, max_size=MAX_PAGE_SIZE)
     user, items, more = await ctx.store.read(
         users.list_user_channels(request.account_sid, service_sid_, ref, page.window)
     )

@@ -60,7 +60,7 @@ async def list_users(request: Request, ctx: AppContext) -> Response:
     """``GET /v2/Services/{ServiceSid}/Users``: one page, oldest first."""
     service_sid_ = service_sid(request, "ServiceSid")
     scope = ListScope(LIST_KEY, request.account_sid, parent=service_sid_)
-    page = parse_page_request(request.query, ctx.store.paging_secret, scope, MAX_PAGE_SIZE)
+    page = parse_page_request(request.query, ctx.store.paging_secret, scope, max_size=MAX_PAGE_SIZE)
     service, items, more = await ctx.store.read(users.list_users(request.account_sid, service_sid_, page.window))
     return page_response(
         request, ctx, scope, page, [_Item(service, user, joined) for user, joined in items], more,
