@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 
 from .api.chat import urls as chat_urls
 from .api.flex import urls as flex_urls
+from .api.studio import urls as studio_urls
+from .api.taskrouter import urls as taskrouter_urls
 from .auth import Authenticator
 from .context import AppContext
 from .errors import InternalError, ServiceUnavailable, TwilioError
@@ -44,7 +46,7 @@ PLAIN_CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 def routes() -> list[Route]:
     """The API: every product's paths (distinct across products, so whatever Host a
     client sends, e.g. chat.twilio.com after a host-level redirect, the path decides)."""
-    return [*flex_urls.routes(), *chat_urls.routes()]
+    return [*flex_urls.routes(), *chat_urls.routes(), *taskrouter_urls.routes(), *studio_urls.routes()]
 
 
 def _internal_error(error: Exception) -> TwilioError:

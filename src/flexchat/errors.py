@@ -175,3 +175,17 @@ class InternalError(TwilioError):
 
     def __init__(self) -> None:
         super().__init__("Internal server error")
+
+
+class TaskMoveRefused(InvalidParameter):
+    """A task update asks for an assignment status TaskRouter does not allow from the
+    current one (TaskRouter answers such moves with a 400, code 20001)."""
+
+
+class TaskVersionMismatch(TwilioError):
+    """``If-Match`` names another version of the task than the current one."""
+
+    status, code = 412, 20001
+
+    def __init__(self, sid: str, version: int) -> None:
+        super().__init__(f"The ETag in If-Match does not match Task {sid}'s current version {version}")
