@@ -669,3 +669,40 @@ def test_another_accounts_resources_are_not_found(server: ServerProcess, api: Ap
         assert intruder.delete(path).status_code == 404, path
     assert intruder.get("/v1/Workspaces").json()["workspaces"] == []
     assert api.get(f"{ws}/Tasks/{task['sid']}").json()["assignment_status"] == "pending"
+
+
+# -- in process ----------------------------------------------------------------------------
+
+
+def test_flexchat_testing_serves_taskrouter_and_studio_hosts_in_process() -> None:
+    from flexchat.testing import is_flex_api_host, is_served_host, twilio_client
+
+    for host in ("taskrouter.twilio.com", "TASKROUTER.twilio.com", "taskrouter.sydney.au1.twilio.com",
+                 "studio.twilio.com", "studio.ie1.twilio.com", "flex-api.twilio.com"):
+        assert is_served_host(host), host
+    for host in ("api.twilio.com", "taskrouter.twilio.com.evil.org", "studio.a.b.c.twilio.com", "xstudio.twilio.com"):
+        assert not is_served_host(host), host
+    assert not is_flex_api_host("taskrouter.twilio.com")
+
+    client = twilio_client(edge="sydney", region="au1")
+    try:
+        workspace = client.taskrouter.v1.workspaces.create(friendly_name="in process")
+        assert workspace.url.startswith("https://taskrouter.sydney.au1.twilio.com/v1/Workspaces/WS")
+        workflow = client.taskrouter.v1.workspaces(workspace.sid).workflows.create(
+            friendly_name="w", configuration=CONFIGURATION)
+        tasks = client.taskrouter.v1.workspaces(workspace.sid).tasks
+        for priority in (1, 2, 3):
+            tasks.create(workflow_sid=workflow.sid, priority=priority)
+        # next_page_url names the host asked for, so paging stays in process.
+        assert [t.priority for t in tasks.list(page_size=1, ordering="Priority:desc")] == [3, 2, 1]
+        task = tasks.list(limit=1)[0]
+        assert tasks(task.sid).update(assignment_status="canceled").assignment_status == "canceled"
+        with pytest.raises(TwilioRestException) as excinfo:
+            tasks(task.sid).update(assignment_status="completed")
+        assert rest_error(excinfo) == (400, 20001)
+        execution = client.studio.v2.flows("FW" + "1" * 32).executions.create(to="+1", from_="+2")
+        assert execution.url.startswith("https://studio.sydney.au1.twilio.com/v2/Flows/FW")
+        assert client.studio.v2.flows("FW" + "1" * 32).executions(execution.sid).execution_context().fetch().context[
+            "contact"] == {"channel": {"address": "+1"}}
+    finally:
+        client.http_client.close()
