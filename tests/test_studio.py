@@ -123,7 +123,9 @@ def test_execution_errors(api: Api) -> None:
     flow = flow_sid()
     base = f"/v2/Flows/{flow}/Executions"
     for data in ({"To": "+1"}, {"From": "+1"}, {"To": "+1", "From": "+2", "Parameters": "nope"},
-                 {"To": "+1", "From": "+2", "Parameters": "[1]"}):
+                 {"To": "+1", "From": "+2", "Parameters": "[1]"},
+                 {"To": "+1", "From": "+2", "Parameters": '{"a":' * 300 + "1" + "}" * 300},
+                 {"To": "+1", "From": "+2", "Parameters": '{"a":' * 5000 + "1" + "}" * 5000}):
         response = api.post(base, data)
         assert (response.status_code, response.json()["code"]) == (400, 20001), data
     created = api.post(base, {"To": "+1", "From": "+2"}).json()

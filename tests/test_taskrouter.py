@@ -352,6 +352,7 @@ def test_task_errors(api: Api, workspace: Any, workflow: Any) -> None:
         {"Timeout": "0"}, {"Timeout": "1209601"}, {"TaskChannel": "pigeon"}, {"WorkflowSid": "WW" + "0" * 32},
         {"WorkflowSid": "nope"}, {"VirtualStartTime": "yesterday"}, {"VirtualStartTime": "2999-01-01T00:00:00Z"},
         {"VirtualStartTime": "1899-12-31T00:00:00Z"}, {"TaskQueueSid": "WQ1"},
+        {"Attributes": "[" * 100_000 + "]" * 100_000},
     ):
         response = api.post(base, {"WorkflowSid": workflow.sid, **bad})
         assert (response.status_code, response.json()["code"]) == (400, 20001), bad
@@ -477,6 +478,23 @@ def test_a_task_keeps_the_history_of_its_moves(account: Account, api: Api, works
     assert direct.read(taskrouter.task_events("AC" + "0" * 32, sid)) == []
 
 
+def test_deleting_a_workspace_deletes_everything_in_it(account: Account, api: Api, twilio_client: Client,
+                                                      workspace: Any, workflow: Any, direct: Direct) -> None:
+    ws = f"/v1/Workspaces/{workspace.sid}"
+    sid = api.post(f"{ws}/Tasks", {"WorkflowSid": workflow.sid}).json()["sid"]
+    kept = twilio_client.taskrouter.v1.workspaces.create(friendly_name="kept")
+    kept_task = api.post(f"/v1/Workspaces/{kept.sid}/Tasks",
+                         {"WorkflowSid": twilio_client.taskrouter.v1.workspaces(kept.sid).workflows.create(
+                             friendly_name="w", configuration=CONFIGURATION).sid}).json()["sid"]
+    assert api.delete(ws).status_code == 204
+    for path in (ws, f"{ws}/Tasks/{sid}", f"{ws}/Workflows/{workflow.sid}", f"{ws}/TaskChannels/chat"):
+        assert api.get(path).status_code == 404, path
+    assert direct.read(taskrouter.task_events(account.sid, sid)) == []
+    assert len(direct.read(taskrouter.task_events(account.sid, kept_task))) == 1
+    assert api.get(f"/v1/Workspaces/{kept.sid}/Tasks/{kept_task}").status_code == 200
+    assert len(api.get(f"/v1/Workspaces/{kept.sid}/TaskChannels").json()["channels"]) == 6
+
+
 def test_move_hooks_run_in_the_moves_transaction(account: Account, api: Api, workspace: Any, workflow: Any,
                                                  direct: Direct) -> None:
     """The lead's janitor hooks here: every move, REST or not, reaches it; a hook that
@@ -565,6 +583,8 @@ def test_task_list_errors(api: Api, workspace: Any) -> None:
                   "Priority=high", "HasAddons=perhaps", "Ordering=Name:asc", "Ordering=Priority:up",
                   "Ordering=DateCreated:asc,VirtualStartTime:desc", "Ordering=Priority:asc,Priority:desc",
                   "EvaluateTaskAttributes=a%20%3D%3D", "EvaluateTaskAttributes=worker.a%20%3D%3D%201",
+                  "EvaluateTaskAttributes=" + "(" * 3000 + "a%3D%3D1" + ")" * 3000,
+                  "EvaluateTaskAttributes=" + "NOT%20" * 60 + "a%3D%3D1",
                   "PageSize=0", "Page=1", "PageToken=PAxyz"):
         response = api.get(f"{base}?{query}")
         assert (response.status_code, response.json()["code"]) == (400, 20001), query

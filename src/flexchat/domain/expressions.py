@@ -30,6 +30,8 @@ _TOKEN = re.compile(
 )
 _KEYWORDS = {"and", "or", "not", "in", "has", "contains", "true", "false", "null"}
 _MISSING = object()
+MAX_LENGTH = 4096
+MAX_NESTING = 50
 
 
 def _tokens(text: str, name: str) -> list[tuple[str, Any]]:
@@ -63,8 +65,11 @@ def _tokens(text: str, name: str) -> list[tuple[str, Any]]:
 class _Parser:
     def __init__(self, text: str, name: str) -> None:
         self.name = name
+        if len(text) > MAX_LENGTH:
+            raise self.fail(f"an expression is at most {MAX_LENGTH} characters")
         self.tokens = _tokens(text, name)
         self.position = 0
+        self.depth = 0
 
     def fail(self, what: str) -> InvalidParameter:
         return InvalidParameter(f"Invalid {self.name}: {what}")
@@ -106,15 +111,22 @@ class _Parser:
         return parts[0] if len(parts) == 1 else (lambda attrs: all(part(attrs) for part in parts))
 
     def negation(self) -> Predicate:
-        if self.accept("keyword", "not"):
-            inner = self.negation()
-            return lambda attrs: not inner(attrs)
-        if self.accept("op", "("):
-            inner = self.disjunction()
-            if not self.accept("op", ")"):
-                raise self.fail("a parenthesis is not closed")
-            return inner
-        return self.comparison()
+        # Nesting is bounded: the parser and the predicates it builds recurse.
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.fail(f"an expression nests at most {MAX_NESTING} levels")
+        try:
+            if self.accept("keyword", "not"):
+                inner = self.negation()
+                return lambda attrs: not inner(attrs)
+            if self.accept("op", "("):
+                inner = self.disjunction()
+                if not self.accept("op", ")"):
+                    raise self.fail("a parenthesis is not closed")
+                return inner
+            return self.comparison()
+        finally:
+            self.depth -= 1
 
     def operand(self) -> Callable[[dict[str, Any]], Any]:
         kind, value = self.take()

@@ -9,7 +9,6 @@ trigger, the flow's data and the contact, as Studio's would at the trigger widge
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,13 +165,13 @@ def parameters_object(raw: str) -> dict[str, Any]:
     """``Parameters``: a JSON object (sent as text, as the spec says)."""
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise InvalidParameter("Invalid Parameters: not valid JSON") from None
     if not isinstance(value, dict):
         raise InvalidParameter("Invalid Parameters: must be a JSON object")
+    try:
+        # The context nests Parameters a few levels down; orjson writes at most 255 levels.
+        orjson.dumps({"trigger": {"request": {"parameters": value}}})
+    except orjson.JSONEncodeError:
+        raise InvalidParameter("Invalid Parameters: nested too deeply") from None
     return value
-
-
-def executions_of(rows: Sequence[Any]) -> list[Execution]:
-    """Records from rows."""
-    return [Execution(*row) for row in rows]

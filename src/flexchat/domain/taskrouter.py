@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -69,6 +69,7 @@ from .expressions import Predicate, compile_expression
 from .records import Task, TaskChannel, TaskEvent, Workflow, Workspace
 
 STATUSES = ("pending", "reserved", "assigned", "canceled", "completed", "wrapping")
+# A task in one of these has not ended (completed and canceled are final).
 OPEN_STATUSES = ("pending", "reserved", "assigned", "wrapping")
 # What a REST update of a task may do (Twilio's Task update): cancel a task that no one
 # has accepted yet, wrap up an assigned one, complete an assigned or wrapping one. TaskRouter's
@@ -239,7 +240,7 @@ def read_configuration(text: str) -> Routing:
 
     try:
         document = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply
         raise bad("not valid JSON") from None
     if not isinstance(document, dict) or not isinstance(document.get("task_routing"), dict):
         raise bad("must be a JSON object with a task_routing object")
@@ -423,7 +424,7 @@ def _attributes_text(attributes: dict[str, Any] | str) -> tuple[str, dict[str, A
     if isinstance(attributes, str):
         try:
             value = json.loads(attributes)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested too deeply
             raise InvalidParameter("Invalid Attributes: not valid JSON") from None
         if not isinstance(value, dict):
             raise InvalidParameter("Invalid Attributes: must be a JSON object")
@@ -539,7 +540,8 @@ class TaskChanges:
     task_channel: str | None = None
     virtual_start_time: str | None = None
     if_match: str | None = None
-    via_api: bool = field(default=True)
+    # False: one of TaskRouter's own moves (MOVES), not a REST update (API_MOVES).
+    via_api: bool = True
 
 
 def update_task(account_sid: str, workspace_sid: str, sid: str, changes: TaskChanges) -> Script[TaskMove]:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl
 from ...context import AppContext
 from ...dates import now_iso
 from ...domain import taskrouter
+from ...domain.expressions import compile_expression
 from ...domain.records import Task
 from ...domain.taskrouter import STATUSES, TaskChanges, TaskFilters, parse_ordering
 from ...errors import InvalidParameter
@@ -132,8 +133,6 @@ def task_filters(request: Request) -> tuple[TaskFilters, tuple[tuple[str, str], 
     ordering = parse_ordering(ordering_raw) if ordering_raw else (("seq", "asc"),)
     if values.get("evaluate_task_attributes") is not None:
         # Checked here so a bad expression is a 400 before any read.
-        from ...domain.expressions import compile_expression
-
         compile_expression(values["evaluate_task_attributes"], "EvaluateTaskAttributes")
     echoed: list[tuple[str, str]] = [("AssignmentStatus", status) for status in statuses]
     for param in LIST_PARAMS:
