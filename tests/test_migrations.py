@@ -31,9 +31,9 @@ from .postgres import fresh_database
 
 # Step 1's tables (written by hand), then those rendered from store/schema.py.
 TABLES = {"server_settings", "accounts", "api_keys", "flex_flows", "chat_users", "channels"} | {
-    table.name for table in (*schema.STEP_2_TABLES, *schema.STEP_3_TABLES)
+    table.name for table in (*schema.STEP_2_TABLES, *schema.STEP_3_TABLES, *schema.STEP_4_TABLES)
 }
-RENDERED = (*schema.STEP_2_TABLES, schema.CHAT_USERS, *schema.STEP_3_TABLES)
+RENDERED = (*schema.STEP_2_TABLES, schema.CHAT_USERS, *schema.STEP_3_TABLES, *schema.STEP_4_TABLES)
 RENDERED_INDEXES = {index.name for table in RENDERED for index in table.indexes} | {
     f"{table.name}_by_account" for table in RENDERED if table.paged
 }

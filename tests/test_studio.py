@@ -175,3 +175,10 @@ def test_start_execution_records_the_studio_trigger(api: Api, account: Any, data
     assert [e["sid"] for e in api.get(f"/v2/Flows/{flow}/Executions").json()["executions"]] == [
         second.sid, execution.sid,
     ]
+    # The executions' part of the channel's timeline (REST-created ones belong to no channel).
+    api.post(f"/v2/Flows/{flow}/Executions", {"To": "alice", "From": "bot"})
+    assert [e.sid for e in database.read(studio.executions_of_channel(account.sid, "CH" + "1" * 32))] == [
+        execution.sid
+    ]
+    assert [e.sid for e in database.read(studio.executions_of_channel(account.sid, "CH1"))] == [second.sid]
+    assert database.read(studio.executions_of_channel("AC" + "0" * 32, "CH1")) == []

@@ -520,6 +520,30 @@ def test_move_hooks_run_in_the_moves_transaction(account: Account, api: Api, wor
     assert api.get(f"{base}/{sid}").json()["assignment_status"] == "reserved"
 
 
+def test_a_channels_tasks_and_their_moves(account: Account, api: Api, workspace: Any, workflow: Any,
+                                         direct: Direct) -> None:
+    """The tasks' part of a chat channel's timeline: found by the channelSid attribute,
+    their moves kept after a task is deleted, other channels' left out."""
+    channel, other = "CH" + "1" * 32, "CH" + "2" * 32
+    base = f"/v1/Workspaces/{workspace.sid}/Tasks"
+    first = direct.write(taskrouter.create_task(account.sid, workspace.sid, workflow.sid, {"channelSid": channel}))
+    assert first.channel_sid == channel
+    direct.write(taskrouter.create_task(account.sid, workspace.sid, workflow.sid, {"channelSid": other}))
+    api.post(f"{base}/{first.sid}", {"AssignmentStatus": "canceled"})
+    api.delete(f"{base}/{first.sid}")
+    second = api.post(base, {"WorkflowSid": workflow.sid, "Attributes": json.dumps({"channelSid": channel})}).json()
+    assert [t.sid for t in direct.read(taskrouter.tasks_of_channel(account.sid, channel))] == [second["sid"]]
+    events = direct.read(taskrouter.channel_task_events(account.sid, channel))
+    assert [(e.task_sid, e.from_status, e.to_status) for e in events] == [
+        (first.sid, None, "pending"), (first.sid, "pending", "canceled"), (first.sid, "canceled", "deleted"),
+        (second["sid"], None, "pending"),
+    ]
+    # New attributes that name no channel take the task out of the channel's list.
+    api.post(f"{base}/{second['sid']}", {"Attributes": "{}"})
+    assert direct.read(taskrouter.tasks_of_channel(account.sid, channel)) == []
+    assert direct.read(taskrouter.tasks_of_channel("AC" + "0" * 32, other)) == []
+
+
 def test_create_task_script_takes_attributes_as_an_object(account: Account, workspace: Any, workflow: Any,
                                                           direct: Direct) -> None:
     task = direct.write(taskrouter.create_task(

@@ -265,6 +265,7 @@ class Task:
     ignore_capacity: bool | None
     addons: str
     version: int
+    channel_sid: str | None
     date_created: str
     date_updated: str
 
@@ -280,6 +281,7 @@ class TaskEvent:
     from_status: str | None
     to_status: str
     reason: str | None
+    channel_sid: str | None
     date_created: str
 
 
@@ -297,5 +299,6 @@ class Execution:
     status: str
     context: str
     initiated_by: str | None
+    channel_sid: str | None
     date_created: str
     date_updated: str

@@ -25,6 +25,7 @@ from ..store.queries.studio import (
     FETCH_CONTACT_SID,
     FETCH_EXECUTION,
     INSERT_EXECUTION,
+    LIST_CHANNEL_EXECUTIONS,
 )
 from ..store.sql import Paged, Script, page, paged
 from .records import Execution
@@ -33,14 +34,15 @@ STATUSES = ("active", "ended")
 
 
 def _insert(
-    account_sid: str, flow_sid: str, address: str, context: dict[str, Any], initiated_by: str | None
+    account_sid: str, flow_sid: str, address: str, context: dict[str, Any], initiated_by: str | None,
+    channel_sid: str | None = None,
 ) -> Script[Execution]:
     rows = yield FETCH_CONTACT_SID(account_sid, flow_sid, address, address)
     contact_sid = rows[0][0] if rows else mint_sid("FC")
     now = now_iso()
     rows = yield INSERT_EXECUTION(
         mint_sid("FN"), account_sid, flow_sid, contact_sid, address, orjson.dumps(context).decode(),
-        initiated_by, now, now,
+        initiated_by, channel_sid, now, now,
     )
     return Execution(*rows[0])
 
@@ -74,19 +76,30 @@ def start_execution(
     """An execution started by a trigger other than the REST API; for a chat channel's
     ``studio`` webhook ``trigger_context`` is ``{"message": {"ChannelSid", "Body", "From",
     "InstanceSid", "ChannelAttributes", ...}}`` and becomes the context's ``trigger``.
-    ``initiated_by`` is the message's ``MessageSid`` (else its ``ChannelSid``)."""
+    ``initiated_by`` is the message's ``MessageSid`` (else its ``ChannelSid``), and the
+    execution is listed by :func:`executions_of_channel` for that ``ChannelSid``."""
     message = trigger_context.get("message")
-    initiated_by = None
+    initiated_by = channel_sid = None
     if isinstance(message, dict):
-        initiated_by = message.get("MessageSid") or message.get("ChannelSid")
+        channel_sid = message.get("ChannelSid") if isinstance(message.get("ChannelSid"), str) else None
+        initiated_by = message.get("MessageSid") or channel_sid
     context = {
         "trigger": trigger_context,
         "flow": _flow_context(flow_sid, None, {}),
         "contact": {"channel": {"address": contact_channel_address}},
         "widgets": {},
     }
-    execution = yield from _insert(account_sid, flow_sid, contact_channel_address, context, initiated_by)
+    execution = yield from _insert(
+        account_sid, flow_sid, contact_channel_address, context, initiated_by, channel_sid
+    )
     return execution
+
+
+def executions_of_channel(account_sid: str, channel_sid: str) -> Script[list[Execution]]:
+    """The executions a chat channel's messages started (any flow), oldest first: the
+    executions' part of the channel's timeline."""
+    rows = yield LIST_CHANNEL_EXECUTIONS(account_sid, channel_sid)
+    return [Execution(*row) for row in rows]
 
 
 def require_execution(account_sid: str, flow_sid: str, sid: str) -> Script[Execution]:

@@ -51,6 +51,8 @@ from ..store.queries.taskrouter import (
     INSERT_TASK_EVENT,
     INSERT_WORKFLOW,
     INSERT_WORKSPACE,
+    LIST_CHANNEL_TASK_EVENTS,
+    LIST_CHANNEL_TASKS,
     LIST_TASK_CHANNELS,
     LIST_TASK_EVENTS,
     LIST_WORKFLOWS,
@@ -491,11 +493,17 @@ def create_task(
         # A matching target's priority wins over the one sent, as TaskRouter's docs say.
         target_priority if target_priority is not None else (priority or 0),
         timeout, None, queue, None, now if queue else None, virtual_start_time or now, routing_target,
-        ignore_capacity, "{}", now, now,
+        ignore_capacity, "{}", _channel_of(values), now, now,
     )
     task = Task(*rows[0])
-    yield INSERT_TASK_EVENT(account_sid, workspace_sid, task.sid, None, "pending", None, now)
+    yield INSERT_TASK_EVENT(account_sid, workspace_sid, task.sid, None, "pending", None, task.channel_sid, now)
     return task
+
+
+def _channel_of(attributes: dict[str, Any]) -> str | None:
+    """The chat channel a task is about: its ``channelSid`` attribute, as Flex sets it."""
+    channel = attributes.get("channelSid")
+    return channel if isinstance(channel, str) else None
 
 
 def require_task(account_sid: str, workspace_sid: str, sid: str, *, lock: bool = False) -> Script[Task]:
@@ -558,7 +566,10 @@ def update_task(account_sid: str, workspace_sid: str, sid: str, changes: TaskCha
             )
         check_move(task, changes.assignment_status, via_api=changes.via_api)
         status = changes.assignment_status
-    attributes = task.attributes if changes.attributes is None else _attributes_text(changes.attributes)[0]
+    attributes, chat_channel = task.attributes, task.channel_sid
+    if changes.attributes is not None:
+        attributes, values = _attributes_text(changes.attributes)
+        chat_channel = _channel_of(values)
     priority = task.priority
     if changes.priority is not None:
         _check_priority(changes.priority)
@@ -575,11 +586,13 @@ def update_task(account_sid: str, workspace_sid: str, sid: str, changes: TaskCha
     now = now_iso()
     rows = yield UPDATE_TASK(
         status, attributes, priority, reason, channel_sid, channel_name,
-        changes.virtual_start_time or task.virtual_start_time, now, task.seq, account_sid,
+        changes.virtual_start_time or task.virtual_start_time, chat_channel, now, task.seq, account_sid,
     )
     move = TaskMove(Task(*rows[0]), task.assignment_status)
     if move.moved:
-        yield INSERT_TASK_EVENT(account_sid, workspace_sid, sid, move.from_status, move.to_status, changes.reason, now)
+        yield INSERT_TASK_EVENT(
+            account_sid, workspace_sid, sid, move.from_status, move.to_status, changes.reason, chat_channel, now
+        )
         for hook in TASK_MOVE_HOOKS:
             yield from hook(move)
     return move
@@ -603,13 +616,28 @@ def delete_task(account_sid: str, workspace_sid: str, sid: str, if_match: str | 
     if if_match is not None and _etag_value(if_match) != str(task.version):
         raise TaskVersionMismatch(sid, task.version)
     yield DELETE_TASK(task.seq, account_sid)
-    yield INSERT_TASK_EVENT(account_sid, workspace_sid, sid, task.assignment_status, "deleted", None, now_iso())
+    yield INSERT_TASK_EVENT(
+        account_sid, workspace_sid, sid, task.assignment_status, "deleted", None, task.channel_sid, now_iso()
+    )
     return task
 
 
 def task_events(account_sid: str, task_sid: str) -> Script[list[TaskEvent]]:
     """A task's history in order: creation, every move, and its deletion if deleted."""
     rows = yield LIST_TASK_EVENTS(task_sid, account_sid)
+    return [TaskEvent(*row) for row in rows]
+
+
+def tasks_of_channel(account_sid: str, channel_sid: str) -> Script[list[Task]]:
+    """The tasks about a chat channel (``channelSid`` attribute), oldest first."""
+    rows = yield LIST_CHANNEL_TASKS(account_sid, channel_sid)
+    return [Task(*row) for row in rows]
+
+
+def channel_task_events(account_sid: str, channel_sid: str) -> Script[list[TaskEvent]]:
+    """Every move of every task about a chat channel, deleted tasks' included, in order:
+    the tasks' part of the channel's timeline."""
+    rows = yield LIST_CHANNEL_TASK_EVENTS(account_sid, channel_sid)
     return [TaskEvent(*row) for row in rows]
 
 

@@ -250,25 +250,33 @@ TR_TASKS = Table(
      ("virtual_start_time", "text", True), ("routing_target", "text", False),
      ("ignore_capacity", "bool", False), ("addons", "text", True),
      # Bumped by every change: the ETag that If-Match compares.
-     ("version", "int", True), *DATES),
+     ("version", "int", True),
+     # The chat channel the task is about (its channelSid attribute), for the channel's timeline.
+     ("channel_sid", "text", False), *DATES),
     (_sid_index("tr_tasks"),
      Index("tr_tasks_by_workspace", ("workspace_sid", "seq")),
-     Index("tr_tasks_by_status", ("workspace_sid", "assignment_status", "seq"))),
+     Index("tr_tasks_by_status", ("workspace_sid", "assignment_status", "seq")),
+     Index("tr_tasks_by_channel", ("account_sid", "channel_sid", "seq"))),
 )
 # A task's history: one row per move (the first has no from_status: the creation).
 TR_TASK_EVENTS = Table(
     "tr_task_events",
     (ACCOUNT, WORKSPACE, ("task_sid", "text", True), ("from_status", "text", False),
-     ("to_status", "text", True), ("reason", "text", False), ("date_created", "text", True)),
-    (Index("tr_task_events_by_task", ("task_sid", "seq")),),
+     ("to_status", "text", True), ("reason", "text", False), ("channel_sid", "text", False),
+     ("date_created", "text", True)),
+    (Index("tr_task_events_by_task", ("task_sid", "seq")),
+     Index("tr_task_events_by_channel", ("account_sid", "channel_sid", "seq"))),
 )
 STUDIO_EXECUTIONS = Table(
     "studio_executions",
     (SID, ACCOUNT, ("flow_sid", "text", True), ("contact_sid", "text", True),
      ("contact_channel_address", "text", True), ("flow_version", "int", True), ("status", "text", True),
      # The execution context (trigger, flow, contact, widgets) as one JSON object.
-     ("context", "text", True), ("initiated_by", "text", False), *DATES),
+     ("context", "text", True), ("initiated_by", "text", False),
+     # The chat channel whose message triggered it (None for a REST create).
+     ("channel_sid", "text", False), *DATES),
     (_sid_index("studio_executions"),
+     Index("studio_executions_by_channel", ("account_sid", "channel_sid", "seq")),
      Index("studio_executions_by_flow", ("account_sid", "flow_sid", "seq")),
      Index("studio_executions_contact", ("account_sid", "flow_sid", Hashed("contact_channel_address")))),
 )

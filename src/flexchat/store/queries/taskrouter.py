@@ -96,8 +96,8 @@ INSERT_TASK = sql(
     "INSERT INTO tr_tasks (sid, account_sid, workspace_sid, workflow_sid, workflow_friendly_name,"
     " task_channel_sid, task_channel_unique_name, assignment_status, attributes, priority, timeout, reason,"
     " task_queue_sid, task_queue_friendly_name, task_queue_entered_date, virtual_start_time, routing_target,"
-    " ignore_capacity, addons, version, date_created, date_updated)"
-    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?) RETURNING {TASK}"
+    " ignore_capacity, addons, version, channel_sid, date_created, date_updated)"
+    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING {TASK}"
 )
 FETCH_TASK = sql(f"SELECT {TASK} FROM tr_tasks WHERE sid = ? AND account_sid = ? AND workspace_sid = ?")
 FETCH_TASK_FOR_UPDATE = sql(
@@ -105,11 +105,10 @@ FETCH_TASK_FOR_UPDATE = sql(
 )
 UPDATE_TASK = sql(
     "UPDATE tr_tasks SET assignment_status = ?, attributes = ?, priority = ?, reason = ?, task_channel_sid = ?,"
-    " task_channel_unique_name = ?, virtual_start_time = ?, version = version + 1, date_updated = ?"
+    " task_channel_unique_name = ?, virtual_start_time = ?, channel_sid = ?, version = version + 1, date_updated = ?"
     f" WHERE seq = ? AND account_sid = ? RETURNING {TASK}"
 )
 DELETE_TASK = sql("DELETE FROM tr_tasks WHERE seq = ? AND account_sid = ?")
-DELETE_TASK_EVENTS = sql("DELETE FROM tr_task_events WHERE task_sid = ? AND account_sid = ?")
 # The sort keys of the row a page token continues from (see domain/taskrouter.py).
 FETCH_TASK_SORT_KEYS = sql(
     "SELECT priority, virtual_start_time FROM tr_tasks WHERE seq = ? AND account_sid = ? AND workspace_sid = ?"
@@ -117,8 +116,12 @@ FETCH_TASK_SORT_KEYS = sql(
 
 INSERT_TASK_EVENT = sql(
     "INSERT INTO tr_task_events (account_sid, workspace_sid, task_sid, from_status, to_status, reason,"
-    f" date_created) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {TASK_EVENT}"
+    f" channel_sid, date_created) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {TASK_EVENT}"
 )
 LIST_TASK_EVENTS = sql(
     f"SELECT {TASK_EVENT} FROM tr_task_events WHERE task_sid = ? AND account_sid = ? ORDER BY seq"
 )
+LIST_CHANNEL_TASK_EVENTS = sql(
+    f"SELECT {TASK_EVENT} FROM tr_task_events WHERE account_sid = ? AND channel_sid = ? ORDER BY seq"
+)
+LIST_CHANNEL_TASKS = sql(f"SELECT {TASK} FROM tr_tasks WHERE account_sid = ? AND channel_sid = ? ORDER BY seq")
