@@ -514,10 +514,14 @@ def test_move_hooks_run_in_the_moves_transaction(account: Account, api: Api, wor
         direct.write(taskrouter.move_task(account.sid, workspace.sid, sid, "reserved"))
         with pytest.raises(InvalidParameter):
             direct.write(taskrouter.move_task(account.sid, workspace.sid, sid, "canceled"))
+        # The hook's failure undid the move.
+        assert api.get(f"{base}/{sid}").json()["assignment_status"] == "reserved"
+        direct.write(taskrouter.update_task(account.sid, workspace.sid, sid, taskrouter.TaskChanges(priority=4)))
+        direct.write(taskrouter.delete_task(account.sid, workspace.sid, sid))
     finally:
         taskrouter.TASK_MOVE_HOOKS.remove(hook)
-    assert seen == [("pending", "reserved"), ("reserved", "canceled")]
-    assert api.get(f"{base}/{sid}").json()["assignment_status"] == "reserved"
+    # A change that moves nothing runs no hook; a deletion is a move to "deleted".
+    assert seen == [("pending", "reserved"), ("reserved", "canceled"), ("reserved", "deleted")]
 
 
 def test_a_channels_tasks_and_their_moves(account: Account, api: Api, workspace: Any, workflow: Any,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -71,6 +71,9 @@ from .expressions import Predicate, compile_expression
 from .records import Task, TaskChannel, TaskEvent, Workflow, Workspace
 
 STATUSES = ("pending", "reserved", "assigned", "canceled", "completed", "wrapping")
+# Not a TaskRouter status: the last row of a deleted task's history, and the ``to_status``
+# the move hooks see for a deletion.
+DELETED = "deleted"
 # A task in one of these has not ended (completed and canceled are final).
 OPEN_STATUSES = ("pending", "reserved", "assigned", "wrapping")
 # What a REST update of a task may do (Twilio's Task update): cancel a task that no one
@@ -121,7 +124,8 @@ class TaskMove:
         return self.from_status != self.task.assignment_status
 
 
-# Hooks run in the transaction of every move (REST or not): ``hook(move)`` is a script.
+# Hooks run in the transaction of every move (REST or not) and deletion (``to_status`` is
+# ``DELETED``): ``hook(move)`` is a script.
 TaskMoveHook = Callable[[TaskMove], Script[None]]
 TASK_MOVE_HOOKS: list[TaskMoveHook] = []
 
@@ -611,14 +615,18 @@ def move_task(
 
 
 def delete_task(account_sid: str, workspace_sid: str, sid: str, if_match: str | None = None) -> Script[Task]:
-    """Delete a task; its history stays, ending with a ``deleted`` row."""
+    """Delete a task; its history stays, ending with a ``deleted`` row, and the move hooks
+    see it as a move to ``deleted`` (a program may delete a task that has not ended)."""
     task = yield from require_task(account_sid, workspace_sid, sid, lock=True)
     if if_match is not None and _etag_value(if_match) != str(task.version):
         raise TaskVersionMismatch(sid, task.version)
     yield DELETE_TASK(task.seq, account_sid)
     yield INSERT_TASK_EVENT(
-        account_sid, workspace_sid, sid, task.assignment_status, "deleted", None, task.channel_sid, now_iso()
+        account_sid, workspace_sid, sid, task.assignment_status, DELETED, None, task.channel_sid, now_iso()
     )
+    move = TaskMove(replace(task, assignment_status=DELETED), task.assignment_status)
+    for hook in TASK_MOVE_HOOKS:
+        yield from hook(move)
     return task
 
 
