@@ -3,7 +3,7 @@
 
 Supported: attribute paths (``language``, ``customer.tier``; a leading ``task.`` is
 allowed), string (single or double quotes), number, ``true``/``false``/``null`` and list
-literals; ``== != > < >= <=``, ``IN`` / ``NOT IN``, ``HAS`` (a list attribute holds the
+literals; ``== (or =) != > < >= <=``, ``IN`` / ``NOT IN``, ``HAS`` (a list attribute holds the
 value), ``CONTAINS`` (a string attribute holds the substring); ``AND``, ``OR``, ``NOT``
 and parentheses; keywords in any case. ``1 == 1`` is the usual "everything" filter.
 Not supported (a 400 that says so): worker expressions and TaskRouter's time functions.
@@ -23,7 +23,7 @@ _TOKEN = re.compile(
     r"""\s*(?:
       (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
     | (?P<number>-?\d+(?:\.\d+)?)
-    | (?P<op>==|!=|>=|<=|>|<|\(|\)|\[|\]|,)
+    | (?P<op>==|!=|>=|<=|=|>|<|\(|\)|\[|\]|,)
     | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
     )""",
     re.VERBOSE,
@@ -159,8 +159,9 @@ class _Parser:
         if token is None:
             raise self.fail("a comparison is missing its operator")
         kind, op = token
-        if kind == "op" and op in ("==", "!=", ">", "<", ">=", "<="):
+        if kind == "op" and op in ("==", "=", "!=", ">", "<", ">=", "<="):
             self.position += 1
+            op = "==" if op == "=" else op  # TaskRouter reads a single = as equality too
             right = self.operand()
             return lambda attrs: _compare(op, left(attrs), right(attrs))
         if kind == "keyword" and op in ("in", "has", "contains", "not"):
