@@ -30,8 +30,11 @@ ATTRIBUTES: dict[str, Any] = {
         ("channelType == 'web' AND tier > 5", False), ("channelType == 'web' OR tier > 5", True),
         ("NOT vip == true", False), ("not (tier > 5 or name == 'carol')", False),
         ("(tier > 5 OR vip == true) AND skills HAS 'en'", True),
-        # A missing attribute matches nothing but !=; comparing a string with a number, nothing.
+        # A missing key is null; comparing a string with a number matches nothing.
         ("missing == 1", False), ("missing != 1", True), ("customer.missing.deeper == 1", False),
+        ("missing == null", True), ("missing > 1", False), ("skills[0] == 'fr'", True),
+        ("skills[1] == 'en'", True), ("skills[5] == null", True), ("name[0] == null", True),
+        ("task.skills[0] IN ['fr']", True),
         ("name > 1", False), ("skills CONTAINS 'fr'", False), ("name HAS 'c'", False),
         ("'it\\'s' == 'it\\'s'", True),
     ],
@@ -43,7 +46,8 @@ def test_evaluation(expression: str, expected: bool) -> None:
 @pytest.mark.parametrize(
     "expression",
     ["", "   ", "tier >", "tier > > 1", "(tier > 1", "tier > 1)", "tier ~ 1", "tier NOT 1", "[1, tier] == 1",
-     "[1, 2", "worker.skills HAS 'fr'", "taskrouter.dayOfWeek == 'Mon'", "tier", "AND tier > 1",
+     "[1, 2", "skills[a] == 1", "skills[1 == 1", "skills[1.5] == 1", "skills[",
+     "worker.skills HAS 'fr'", "taskrouter.dayOfWeek == 'Mon'", "tier", "AND tier > 1",
      "x" * 5000, "(" * (MAX_NESTING + 1) + "a == 1" + ")" * (MAX_NESTING + 1), "NOT " * 3000 + "a == 1"],
 )
 def test_what_cannot_be_read_is_a_400_naming_the_parameter(expression: str) -> None:

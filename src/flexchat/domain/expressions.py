@@ -1,9 +1,10 @@
 """TaskRouter's expression language, the subset flexchat evaluates: workflow filter
 ``expression`` values and the task list's ``EvaluateTaskAttributes``.
 
-Supported: attribute paths (``language``, ``customer.tier``; a leading ``task.`` is
-allowed), string (single or double quotes), number, ``true``/``false``/``null`` and list
-literals; ``== (or =) != > < >= <=``, ``IN`` / ``NOT IN``, ``HAS`` (a list attribute holds the
+Supported: attribute paths (``language``, ``customer.tier``, ``skills[0]``; a leading
+``task.`` is allowed; a key the attributes lack is null), string (single or double
+quotes), number, ``true``/``false``/``null`` and list literals; ``==`` (or ``=``), ``!=``,
+``>``, ``<``, ``>=``, ``<=``, ``IN`` / ``NOT IN``, ``HAS`` (a list attribute holds the
 value), ``CONTAINS`` (a string attribute holds the substring); ``AND``, ``OR``, ``NOT``
 and parentheses; keywords in any case. ``1 == 1`` is the usual "everything" filter.
 Not supported (a 400 that says so): worker expressions and TaskRouter's time functions.
@@ -29,7 +30,6 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _KEYWORDS = {"and", "or", "not", "in", "has", "contains", "true", "false", "null"}
-_MISSING = object()
 MAX_LENGTH = 4096
 MAX_NESTING = 50
 
@@ -133,11 +133,17 @@ class _Parser:
         if kind == "literal":
             return lambda attrs: value
         if kind == "word":
-            path = value.split(".")
+            path: list[str | int] = list(value.split("."))
             if path[0] == "task" and len(path) > 1:
                 path = path[1:]
             if path[0] in ("worker", "taskrouter"):
                 raise self.fail(f"{value!r}: flexchat evaluates task attributes only")
+            # Array indices: object.array[2]
+            while self.accept("op", "["):
+                index_kind, index = self.take()
+                if index_kind != "literal" or type(index) is not int or not self.accept("op", "]"):
+                    raise self.fail(f"{value!r}: an index is a whole number in brackets")
+                path.append(index)
             return lambda attrs: _lookup(attrs, path)
         if (kind, value) == ("op", "["):
             items: list[Any] = []
@@ -178,17 +184,20 @@ class _Parser:
         raise self.fail(f"unexpected {op!r}")
 
 
-def _lookup(attrs: Any, path: list[str]) -> Any:
+def _lookup(attrs: Any, path: list[str | int]) -> Any:
+    """The value at ``path``; a key the document does not have resolves to null, as in
+    TaskRouter."""
     for key in path:
-        if not isinstance(attrs, dict) or key not in attrs:
-            return _MISSING
+        if isinstance(key, int):
+            if not isinstance(attrs, list) or not -len(attrs) <= key < len(attrs):
+                return None
+        elif not isinstance(attrs, dict) or key not in attrs:
+            return None
         attrs = attrs[key]
     return attrs
 
 
 def _compare(op: str, left: Any, right: Any) -> bool:
-    if left is _MISSING or right is _MISSING:
-        return op == "!="
     if op == "==":
         return bool(left == right)
     if op == "!=":
