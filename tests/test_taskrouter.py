@@ -382,6 +382,16 @@ def test_etag_and_if_match(api: Api, workspace: Any, workflow: Any) -> None:
     assert api.delete(url, headers={"If-Match": "2"}).status_code == 204
 
 
+def test_if_match_through_the_client(twilio_client: Client, workspace: Any, workflow: Any) -> None:
+    task = tasks_of(twilio_client, workspace.sid).create(workflow_sid=workflow.sid)
+    context = tasks_of(twilio_client, workspace.sid)(task.sid)
+    with pytest.raises(TwilioRestException) as excinfo:
+        context.update(if_match="2", priority=3)
+    assert rest_error(excinfo) == (412, 20001)
+    assert context.update(if_match="1", priority=3).priority == 3
+    assert context.delete(if_match="2") is True
+
+
 # -- assignment status moves ---------------------------------------------------------------
 
 # How to bring a new task to each status: TaskRouter's own moves first (reservation,

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 __all__ = [
+    "SERVED_PRODUCTS",
     "AsyncFlexchatHttpClient",
     "FlexchatHttpClient",
     "InProcessFlexchat",
