@@ -12,12 +12,15 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from . import operations
 from .access_log import AccessLog
 from .api.chat import urls as chat_urls
 from .api.control import urls as control_urls
 from .api.flex import urls as flex_urls
+from .api.studio import urls as studio_urls
+from .api.taskrouter import urls as taskrouter_urls
 from .auth import Authenticator
 from .context import AppContext
 from .errors import InternalError, NotFound, ServiceUnavailable, TwilioError
@@ -50,11 +53,19 @@ PLAIN_CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+# Each Twilio product's routes, by the family faults and metrics name them with.
+PRODUCTS = {"flex": flex_urls, "chat": chat_urls, "taskrouter": taskrouter_urls, "studio": studio_urls}
+
+
 def routes() -> list[Route]:
     """The API: every product's paths (distinct across products, so whatever Host a
     client sends, e.g. chat.twilio.com after a host-level redirect, the path decides),
     flexchat's own control API and the operations endpoints."""
-    return [*flex_urls.routes(), *chat_urls.routes(), *control_urls.routes(), *operations.routes()]
+    return [
+        *(replace(route, family=family) for family, product in PRODUCTS.items() for route in product.routes()),
+        *control_urls.routes(),
+        *operations.routes(),
+    ]
 
 
 def _internal_error(error: Exception) -> TwilioError:

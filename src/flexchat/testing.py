@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 __all__ = [
+    "SERVED_PRODUCTS",
     "AsyncFlexchatHttpClient",
     "FlexchatHttpClient",
     "InProcessFlexchat",
@@ -205,8 +206,11 @@ def run_server(
 # flex-api.twilio.com, flex-api.<region>.twilio.com, flex-api.<edge>.<region>.twilio.com:
 # the three shapes twilio-python's ClientBase.get_hostname produces.
 _FLEX_API_HOST = re.compile(r"flex-api(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
-# The same shapes of chat.twilio.com, the Chat v2 API under every Flex chat channel.
-_CHAT_HOST = re.compile(r"chat(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
+# Every Twilio product host flexchat serves, by its first label, in the same three shapes.
+SERVED_PRODUCTS = ("flex-api", "chat", "taskrouter", "studio")
+_SERVED_HOST = re.compile(
+    rf"(?:{'|'.join(map(re.escape, SERVED_PRODUCTS))})(?:\.[a-z0-9-]+){{0,2}}\.twilio\.com", re.IGNORECASE
+)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
@@ -216,22 +220,23 @@ def is_flex_api_host(host: str) -> bool:
 
 
 def is_chat_host(host: str) -> bool:
-    """Whether ``host`` (no port) is Chat v2 in any of its edge or region forms."""
-    return _CHAT_HOST.fullmatch(host) is not None
+    """Whether ``host`` (no port) is Chat v2 (chat.twilio.com) in any of its edge or region forms."""
+    return host.lower().startswith("chat.") and is_served_host(host)
 
 
 def is_served_host(host: str) -> bool:
-    """Whether flexchat serves ``host``: the Flex API or Chat (their paths are distinct,
-    so one application answers both)."""
-    return is_flex_api_host(host) or is_chat_host(host)
+    """Whether ``host`` (no port) is a product flexchat serves (``SERVED_PRODUCTS``), in
+    any of its edge or region forms."""
+    return _SERVED_HOST.fullmatch(host) is not None
 
 
 class UnsupportedHostError(LookupError):
-    """A request for a Twilio host other than the Flex API or Chat: flexchat does not serve it."""
+    """A request for a Twilio host flexchat does not serve (see ``SERVED_PRODUCTS``)."""
 
     def __init__(self, host: str, method: str, url: str) -> None:
         super().__init__(
-            f"flexchat.testing serves only flex-api.twilio.com and chat.twilio.com (in any edge or region form); "
+            f"flexchat.testing serves only "
+            f"{', '.join(f'{product}.twilio.com' for product in SERVED_PRODUCTS)} (in any edge or region form); "
             f"{method} {url} is for host {host!r}, which flexchat does not implement"
         )
         self.host = host
@@ -434,7 +439,8 @@ class InProcessFlexchat:
     ) -> tuple[dict[str, Any], bytes]:
         """The ASGI scope and body of one request, as a twilio HTTP client would send it.
 
-        Only Flex API and Chat hosts are accepted; anything else is :class:`UnsupportedHostError`.
+        Only the hosts of served products are accepted (:func:`is_served_host`); anything
+        else is :class:`UnsupportedHostError`.
         """
         method = method.upper()
         parts = urlsplit(url)

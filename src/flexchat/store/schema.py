@@ -273,7 +273,6 @@ def step_5(engine: str) -> str:
 
 
 # Every table rendered from this module, for the schema tests.
-RENDERED_TABLES = (*STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS)
 
 
 # Step 6: a chat service's sid is unique per account, not across accounts. A Flex Flow's
@@ -290,3 +289,85 @@ _STEP_6 = (
 def step_6(engine: str) -> str:
     """Migration step 6 for ``engine`` (the same statements on both)."""
     return render((), engine, _STEP_6)
+
+
+# Step 7: the TaskRouter subset (workspaces, workflows, task channels, tasks and each
+# task's moves) and Studio executions.
+# Workspaces and workflows are unique per account (sid, account_sid), like chat services:
+# a Flex Flow names them by sid, and flexchat creates them on first use (docs/compatibility.md).
+WORKSPACE = ("workspace_sid", "text", True)
+TR_WORKSPACES = Table(
+    "tr_workspaces",
+    (SID, ACCOUNT, ("friendly_name", "text", True), ("event_callback_url", "text", False),
+     ("events_filter", "text", False), ("multi_task_enabled", "bool", True),
+     ("prioritize_queue_order", "text", True), ("default_activity_sid", "text", True),
+     ("default_activity_name", "text", True), ("timeout_activity_sid", "text", True),
+     ("timeout_activity_name", "text", True), *DATES),
+    (Index("tr_workspaces_sid", ("sid", "account_sid"), unique=True),),
+)
+TR_WORKFLOWS = Table(
+    "tr_workflows",
+    (SID, ACCOUNT, WORKSPACE, ("friendly_name", "text", True), ("configuration", "text", True),
+     ("assignment_callback_url", "text", False), ("fallback_assignment_callback_url", "text", False),
+     ("task_reservation_timeout", "int", True), *DATES),
+    (Index("tr_workflows_sid", ("sid", "account_sid"), unique=True),
+     Index("tr_workflows_by_workspace", ("workspace_sid", "seq"))),
+)
+TR_TASK_CHANNELS = Table(
+    "tr_task_channels",
+    (SID, ACCOUNT, WORKSPACE, ("friendly_name", "text", True), ("unique_name", "text", True),
+     ("channel_optimized_routing", "bool", False), *DATES),
+    (_sid_index("tr_task_channels"),
+     Index("tr_task_channels_unique_name", ("workspace_sid", Hashed("unique_name")), unique=True),
+     Index("tr_task_channels_by_workspace", ("workspace_sid", "seq"))),
+)
+TR_TASKS = Table(
+    "tr_tasks",
+    (SID, ACCOUNT, WORKSPACE, ("workflow_sid", "text", False), ("workflow_friendly_name", "text", False),
+     ("task_channel_sid", "text", False), ("task_channel_unique_name", "text", False),
+     ("assignment_status", "text", True), ("attributes", "text", True), ("priority", "int", True),
+     ("timeout", "int", True), ("reason", "text", False), ("task_queue_sid", "text", False),
+     ("task_queue_friendly_name", "text", False), ("task_queue_entered_date", "text", False),
+     ("virtual_start_time", "text", True), ("routing_target", "text", False),
+     ("ignore_capacity", "bool", False), ("addons", "text", True),
+     # Bumped by every change: the ETag that If-Match compares.
+     ("version", "int", True),
+     # The chat channel the task is about (its channelSid attribute), for the channel's timeline.
+     ("channel_sid", "text", False), *DATES),
+    (_sid_index("tr_tasks"),
+     Index("tr_tasks_by_workspace", ("workspace_sid", "seq")),
+     Index("tr_tasks_by_status", ("workspace_sid", "assignment_status", "seq")),
+     Index("tr_tasks_by_channel", ("account_sid", "channel_sid", "seq"))),
+)
+# A task's history: one row per move (the first has no from_status: the creation).
+TR_TASK_EVENTS = Table(
+    "tr_task_events",
+    (ACCOUNT, WORKSPACE, ("task_sid", "text", True), ("from_status", "text", False),
+     ("to_status", "text", True), ("reason", "text", False), ("channel_sid", "text", False),
+     ("date_created", "text", True)),
+    (Index("tr_task_events_by_task", ("task_sid", "seq")),
+     Index("tr_task_events_by_channel", ("account_sid", "channel_sid", "seq"))),
+)
+STUDIO_EXECUTIONS = Table(
+    "studio_executions",
+    (SID, ACCOUNT, ("flow_sid", "text", True), ("contact_sid", "text", True),
+     ("contact_channel_address", "text", True), ("flow_version", "int", True), ("status", "text", True),
+     # The execution context (trigger, flow, contact, widgets) as one JSON object.
+     ("context", "text", True), ("initiated_by", "text", False),
+     # The chat channel whose message triggered it (None for a REST create).
+     ("channel_sid", "text", False), *DATES),
+    (_sid_index("studio_executions"),
+     Index("studio_executions_by_channel", ("account_sid", "channel_sid", "seq")),
+     Index("studio_executions_by_flow", ("account_sid", "flow_sid", "seq")),
+     Index("studio_executions_contact", ("account_sid", "flow_sid", Hashed("contact_channel_address")))),
+)
+STEP_7_TABLES = (TR_WORKSPACES, TR_WORKFLOWS, TR_TASK_CHANNELS, TR_TASKS, TR_TASK_EVENTS, STUDIO_EXECUTIONS)
+
+
+def step_7(engine: str) -> str:
+    """Migration step 7 for ``engine``: TaskRouter and Studio."""
+    return render(STEP_7_TABLES, engine)
+
+
+# Every table rendered from this module, for the schema tests.
+RENDERED_TABLES = (*STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS, *STEP_7_TABLES)
