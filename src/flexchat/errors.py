@@ -154,11 +154,8 @@ class UnsupportedMediaType(TwilioError):
 
     status, code = 415, 20415
 
-    def __init__(self, content_type: str) -> None:
-        super().__init__(
-            f"Unsupported Content-Type {content_type!r}: "
-            "send application/x-www-form-urlencoded"
-        )
+    def __init__(self, content_type: str, expected: str = "application/x-www-form-urlencoded") -> None:
+        super().__init__(f"Unsupported Content-Type {content_type!r}: send {expected}")
 
 
 class ServiceUnavailable(TwilioError):
@@ -178,3 +175,58 @@ class InternalError(TwilioError):
 
     def __init__(self) -> None:
         super().__init__("Internal server error")
+
+
+class NotReady(ServiceUnavailable):
+    """``/readyz``: a readiness check failed; the body names each check and its result."""
+
+    def __init__(self, checks: dict[str, str]) -> None:
+        failed = ", ".join(name for name, result in checks.items() if result != "ok")
+        super().__init__(f"Service unavailable: not ready ({failed})")
+        self.checks = checks
+
+    def to_wire(self) -> dict[str, Any]:
+        return {**super().to_wire(), "checks": self.checks}
+
+
+class TooManyRequests(TwilioError):
+    """Twilio's rate limit answer; flexchat sends it only when a fault asks for it."""
+
+    status, code = 429, 20429
+
+    def __init__(self, concurrent_requests: int) -> None:
+        super().__init__("Too Many Requests")
+        # Twilio's 429s carry how many requests the account had in flight.
+        self.headers = {"Twilio-Concurrent-Requests": str(concurrent_requests)}
+
+
+class InjectedInternalError(InternalError):
+    """A 500/20500 that a fault asked for (the error-rate fault with ErrorStatus=500)."""
+
+
+class InjectedUnavailable(ServiceUnavailable):
+    """A 503/20503 that a fault asked for (the error-rate fault with ErrorStatus=503)."""
+
+    def __init__(self) -> None:
+        super().__init__("Service unavailable")
+
+
+class UnknownFaultFamily(NotFound):
+    """``/flexchat/v1/Faults/{Family}`` with a family flexchat does not have."""
+
+    def __init__(self, family: str, families: tuple[str, ...]) -> None:
+        TwilioError.__init__(self, f"Unknown fault family {family!r}: use one of {', '.join(families)}")
+
+
+class TaskMoveRefused(InvalidParameter):
+    """A task update asks for an assignment status TaskRouter does not allow from the
+    current one (TaskRouter answers such moves with a 400, code 20001)."""
+
+
+class TaskVersionMismatch(TwilioError):
+    """``If-Match`` names another version of the task than the current one."""
+
+    status, code = 412, 20001
+
+    def __init__(self, sid: str, version: int) -> None:
+        super().__init__(f"The ETag in If-Match does not match Task {sid}'s current version {version}")

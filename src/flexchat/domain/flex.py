@@ -10,22 +10,53 @@ from typing import Any
 import orjson
 
 from ..dates import now_iso
-from ..errors import ChatUniqueNameConflict, ChatUniqueNameTaken, ServiceUnavailable
+from ..errors import ChatUniqueNameConflict, ChatUniqueNameTaken, InvalidParameter, ServiceUnavailable
 from ..models import Channel, ChannelCreate, channel_flow, channel_task_sid, check_chat_unique_name
+from ..paging import Window
 from ..sids import mint_sid
+from ..store.queries.chat import UPDATE_CHANNEL
 from ..store.queries.flex import (
+    CLOSE_FLEX_CHANNEL,
+    DELETE_WEB_CHANNEL,
     FETCH_CHAT_SERVICE_OF_FLEX_CHANNEL,
+    FETCH_CONFIGURATION,
     FETCH_FLEX_CHANNEL_BY_IDENTITY,
     FETCH_FLOW_FOR_CHANNEL,
+    FETCH_WEB_CHANNEL,
+    FIRST_FLOW_SERVICE,
+    INSERT_CONFIGURATION,
     INSERT_FLEX_CHANNEL,
+    INSERT_WEB_CHANNEL,
+    LIST_WEB_CHANNELS,
+    UPDATE_CONFIGURATION,
+    UPDATE_WEB_CHANNEL,
 )
-from ..store.sql import Script, UniqueViolation
+from ..store.sql import Script, UniqueViolation, page
+from .chat import channels as chat_channels
 from .chat.channels import delete_channel as delete_chat_channel
-from .chat.channels import insert_channel
+from .chat.channels import insert_channel, require_channel
 from .chat.members import add_member
 from .chat.services import ensure_service
 from .chat.users import ensure_user
 from .chat.webhooks import add_webhook
+from .events import channel_fields, emit
+from .records import ChatChannel, WebChannel
+
+# Every field of flex.v1.configuration except the URL, which the API layer adds.
+CONFIGURATION_FIELDS = (
+    "account_sid", "date_created", "date_updated", "attributes", "status", "taskrouter_workspace_sid",
+    "taskrouter_target_workflow_sid", "taskrouter_target_taskqueue_sid", "taskrouter_taskqueues",
+    "taskrouter_skills", "taskrouter_worker_channels", "taskrouter_worker_attributes",
+    "taskrouter_offline_activity_sid", "runtime_domain", "messaging_service_instance_sid",
+    "chat_service_instance_sid", "flex_service_instance_sid", "flex_instance_sid", "ui_language",
+    "ui_attributes", "ui_dependencies", "ui_version", "service_version", "call_recording_enabled",
+    "call_recording_webhook_url", "crm_enabled", "crm_type", "crm_callback_url", "crm_fallback_url",
+    "crm_attributes", "public_attributes", "plugin_service_enabled", "plugin_service_attributes",
+    "integrations", "outbound_call_flows", "serverless_service_sids", "queue_stats_configuration",
+    "notifications", "markdown", "flex_insights_hr", "flex_insights_drilldown", "flex_url",
+    "channel_configs", "debugger_integration", "flex_ui_status_report", "agent_conv_end_methods",
+    "citrix_voice_vdi", "offline_config",
+)
 
 
 def _pre_engagement(raw: str | None) -> Any:
@@ -130,3 +161,176 @@ def delete_channel(account_sid: str, sid: str) -> Script[bool]:
         return False
     yield from delete_chat_channel(account_sid, rows[0][0], sid, webhooks_enabled=False)
     return True
+
+
+def is_inactive(channel: ChatChannel) -> bool:
+    """Whether the chat's attributes say it ended (``status: INACTIVE``, as Flex wrote it)."""
+    try:
+        attributes = orjson.loads(channel.attributes)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(attributes, dict) and str(attributes.get("status", "")).upper() == "INACTIVE"
+
+
+def channel_status_changed(channel: ChatChannel) -> Script[None]:
+    """After a chat channel's attributes changed: a chat marked ``INACTIVE`` closes its
+    Flex channel for good, so the contact's next ``POST /v1/Channels`` opens a new one."""
+    if is_inactive(channel):
+        yield CLOSE_FLEX_CHANNEL(False, channel.sid, channel.account_sid)
+
+
+def update_chat_channel(
+    account_sid: str, service_sid: str, ref: str, changes: dict[str, Any], *, webhooks_enabled: bool
+) -> Script[tuple[ChatChannel, str | None]]:
+    """``POST /v2/Services/{IS}/Channels/{CH}``: Chat's update, and then Flex's rule that a
+    chat marked ``INACTIVE`` closes its Flex channel (programs end chats this way)."""
+    updated, last = yield from chat_channels.update_channel(
+        account_sid, service_sid, ref, changes, webhooks_enabled=webhooks_enabled
+    )
+    yield from channel_status_changed(updated)
+    return updated, last
+
+
+# -- web channels ---------------------------------------------------------------------
+
+
+def create_web_channel(account_sid: str, params: ChannelCreate) -> Script[WebChannel]:
+    """``POST /v1/WebChannels``: a Flex channel as the web chat widget makes it, listed
+    among the web channels; the Identity's open channel on the flow is reused."""
+    channel = yield from create_channel(account_sid, params)
+    rows = yield INSERT_WEB_CHANNEL(channel.sid, account_sid, channel.flex_flow_sid, channel.date_created,
+                                    channel.date_updated)
+    if not rows:
+        rows = yield FETCH_WEB_CHANNEL(channel.sid, account_sid)
+    return WebChannel(*rows[0])
+
+
+def update_web_channel(
+    account_sid: str, sid: str, chat_status: str | None, post_engagement_data: str | None
+) -> Script[WebChannel | None]:
+    """``POST /v1/WebChannels/{Sid}``: ``ChatStatus=inactive`` ends the chat (the chat
+    channel's status becomes ``INACTIVE``, an ``onChannelUpdated`` event, as Flex raised
+    it whatever the request's headers); ``PostEngagementData`` is kept with it."""
+    rows = yield FETCH_WEB_CHANNEL(sid, account_sid)
+    if not rows:
+        return None
+    web = WebChannel(*rows[0])
+    now = now_iso()
+    service = yield FETCH_CHAT_SERVICE_OF_FLEX_CHANNEL(sid, account_sid)
+    if service and (chat_status is not None or post_engagement_data is not None):
+        channel = yield from require_channel(account_sid, service[0][0], sid, lock=True)
+        attributes = orjson.loads(channel.attributes)
+        if not isinstance(attributes, dict):
+            attributes = {}
+        if chat_status == "inactive":
+            attributes["status"] = "INACTIVE"
+        if post_engagement_data is not None:
+            attributes["post_engagement_data"] = _pre_engagement(post_engagement_data)
+        updated = yield UPDATE_CHANNEL(
+            channel.friendly_name, channel.unique_name, orjson.dumps(attributes).decode(), channel.created_by,
+            channel.date_created, now, channel.seq, account_sid,
+        )
+        changed = ChatChannel(*updated[0])
+        yield from channel_status_changed(changed)
+        yield from emit(account_sid, channel.service_sid, sid, "onChannelUpdated", channel_fields(changed))
+    rows = yield UPDATE_WEB_CHANNEL(
+        post_engagement_data if post_engagement_data is not None else web.post_engagement_data, now, web.seq
+    )
+    return WebChannel(*rows[0])
+
+
+def delete_web_channel(account_sid: str, sid: str) -> Script[bool]:
+    """``DELETE /v1/WebChannels/{Sid}``: the Flex channel and its conversation go too."""
+    rows = yield FETCH_WEB_CHANNEL(sid, account_sid)
+    if not rows:
+        return False
+    yield from delete_channel(account_sid, sid)
+    yield DELETE_WEB_CHANNEL(sid, account_sid)
+    return True
+
+
+# -- configuration --------------------------------------------------------------------
+
+# Fields that POST /v1/Configuration may not change: who owns it and what the server says.
+READ_ONLY_CONFIGURATION = frozenset({"account_sid", "date_created", "date_updated", "url", "status"})
+
+
+def default_configuration(account_sid: str, chat_service_sid: str) -> dict[str, Any]:
+    """A new account's Flex configuration: every field of ``flex.v1.configuration``,
+    tied to the account's chat service."""
+    fields: dict[str, Any] = {name: None for name in CONFIGURATION_FIELDS}
+    fields.update(
+        {
+            "attributes": {},
+            "status": "ok",
+            "chat_service_instance_sid": chat_service_sid,
+            "flex_service_instance_sid": chat_service_sid,
+            "flex_instance_sid": mint_sid("GO"),
+            "ui_language": "en",
+            "ui_attributes": {},
+            "ui_dependencies": {},
+            "ui_version": "2.0.0",
+            "service_version": "1.0",
+            "call_recording_enabled": False,
+            "crm_enabled": False,
+            "plugin_service_enabled": False,
+            "integrations": [],
+            "serverless_service_sids": [],
+            "notifications": {"enabled": True, "mode": "whenNotInFocus"},
+            "markdown": {"enabled": False, "mode": "readOnly"},
+            "flex_insights_hr": {},
+            "flex_insights_drilldown": False,
+            "channel_configs": [],
+            "agent_conv_end_methods": {},
+            "citrix_voice_vdi": {},
+            "offline_config": {},
+            "public_attributes": {},
+        }
+    )
+    return fields
+
+
+def fetch_configuration(account_sid: str) -> Script[tuple[dict[str, Any], str, str]]:
+    """The account's configuration with its dates, made on first use: its chat service
+    is that of the account's first Flex Flow, else a new Flex chat service."""
+    rows = yield FETCH_CONFIGURATION(account_sid)
+    if not rows:
+        flows = yield FIRST_FLOW_SERVICE(account_sid)
+        service_sid = flows[0][0] if flows else mint_sid("IS")
+        yield from ensure_service(account_sid, service_sid)
+        now = now_iso()
+        yield INSERT_CONFIGURATION(
+            account_sid, orjson.dumps(default_configuration(account_sid, service_sid)).decode(), now, now
+        )
+        rows = yield FETCH_CONFIGURATION(account_sid)
+    return orjson.loads(rows[0][0]), rows[0][1], rows[0][2]
+
+
+def update_configuration(account_sid: str, changes: dict[str, Any]) -> Script[tuple[dict[str, Any], str, str]]:
+    """``POST /v1/Configuration``: the sent top-level fields replace the stored ones."""
+    configuration, created, _ = yield from fetch_configuration(account_sid)
+    for name, value in changes.items():
+        if name == "account_sid":
+            if value != account_sid:
+                raise InvalidParameter("Invalid account_sid: must be the Account Sid of the credentials")
+            continue
+        if name in READ_ONLY_CONFIGURATION:
+            continue
+        if name not in CONFIGURATION_FIELDS:
+            raise InvalidParameter(f"Invalid configuration field: {name}")
+        configuration[name] = value
+    now = now_iso()
+    yield UPDATE_CONFIGURATION(orjson.dumps(configuration).decode(), now, account_sid)
+    return configuration, created, now
+
+
+def list_web_channels(account_sid: str, window: Window) -> Script[tuple[list[WebChannel], bool]]:
+    """One page of the account's web channels, oldest first."""
+    rows, more = yield from page(LIST_WEB_CHANNELS, (account_sid,), window)
+    return [WebChannel(*row) for row in rows], more
+
+
+def fetch_web_channel(account_sid: str, sid: str) -> Script[WebChannel | None]:
+    """One web channel of the account, or None."""
+    rows = yield FETCH_WEB_CHANNEL(sid, account_sid)
+    return WebChannel(*rows[0]) if rows else None

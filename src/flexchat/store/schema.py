@@ -190,3 +190,184 @@ def step_2(engine: str) -> str:
     # The old unique index's name would clash with the new one in PostgreSQL.
     before = _STEP_2_BEFORE + (("DROP INDEX chat_users_identity",) if engine == "postgres" else ())
     return render((*STEP_2_TABLES, CHAT_USERS), engine, before, _STEP_2_AFTER)
+
+
+# Step 3: Flex's web channels (a Flex channel made by the web chat widget) and each
+# account's Flex configuration (one JSON object, read and written whole).
+WEB_CHANNELS = Table(
+    "web_channels",
+    (SID, ACCOUNT, ("flex_flow_sid", "text", True), ("post_engagement_data", "text", False), *DATES),
+    (_sid_index("web_channels"),),
+)
+FLEX_CONFIGURATIONS = Table(
+    "flex_configurations",
+    (ACCOUNT, ("configuration", "text", True), *DATES),
+    (Index("flex_configurations_account", ("account_sid",), unique=True),),
+    paged=False,
+)
+STEP_3_TABLES = (WEB_CHANNELS, FLEX_CONFIGURATIONS)
+
+
+def step_3(engine: str) -> str:
+    """Migration step 3 for ``engine``."""
+    return render(STEP_3_TABLES, engine)
+
+
+# Step 4: a Flex channel is open (``active``) until its chat is marked INACTIVE; only an
+# open channel is unique per (account, flow, Identity), so a closed one is never reused
+# and the contact's next POST /v1/Channels opens a new channel. Step 1 declared that
+# uniqueness inline in SQLite, where a constraint cannot be dropped: the table is rebuilt
+# there (rows, row numbers and the AUTOINCREMENT counter kept); PostgreSQL swaps an index.
+_CHANNELS_COLUMNS_V1 = (
+    "seq, sid, account_sid, flex_flow_sid, chat_service_sid, identity, user_sid, task_sid, target,"
+    " chat_friendly_name, chat_unique_name, chat_user_friendly_name, pre_engagement_data, task_attributes,"
+    " long_lived, date_created, date_updated"
+)
+_STEP_4 = {
+    "sqlite": (
+        "CREATE TABLE channels_v4 (seq INTEGER PRIMARY KEY AUTOINCREMENT, sid TEXT NOT NULL UNIQUE,"
+        " account_sid TEXT NOT NULL, flex_flow_sid TEXT NOT NULL, chat_service_sid TEXT NOT NULL,"
+        " identity TEXT NOT NULL, user_sid TEXT NOT NULL, task_sid TEXT, target TEXT,"
+        " chat_friendly_name TEXT NOT NULL, chat_unique_name TEXT, chat_user_friendly_name TEXT NOT NULL,"
+        " pre_engagement_data TEXT, task_attributes TEXT, long_lived INTEGER, date_created TEXT NOT NULL,"
+        " date_updated TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1,"
+        " UNIQUE (account_sid, chat_service_sid, chat_unique_name))",
+        f"INSERT INTO channels_v4 ({_CHANNELS_COLUMNS_V1}) SELECT {_CHANNELS_COLUMNS_V1} FROM channels",
+        # Row numbers are never reused (the channel cache and page tokens rely on it): the
+        # counter carries over even where the newest channels were deleted.
+        "INSERT OR REPLACE INTO sqlite_sequence (name, seq)"
+        " SELECT 'channels_v4', seq FROM sqlite_sequence WHERE name = 'channels'",
+        "DROP TABLE channels",
+        "ALTER TABLE channels_v4 RENAME TO channels",
+        "CREATE INDEX channels_by_account ON channels (account_sid, seq)",
+        "CREATE UNIQUE INDEX channels_open_identity ON channels (account_sid, flex_flow_sid, identity) WHERE active",
+    ),
+    "postgres": (
+        "ALTER TABLE channels ADD COLUMN active boolean NOT NULL DEFAULT true",
+        "DROP INDEX channels_identity",
+        "CREATE UNIQUE INDEX channels_open_identity ON channels (account_sid, flex_flow_sid, md5(identity))"
+        " WHERE active",
+    ),
+}
+
+
+def step_4(engine: str) -> str:
+    """Migration step 4 for ``engine``."""
+    return ";\n".join(_STEP_4[engine]) + ";\n"
+
+
+# Step 5: fault rules (docs/operations.md), one per account and route family.
+FAULTS = Table(
+    "faults",
+    (ACCOUNT, ("family", "text", True), ("error_rate", "float", True), ("error_status", "int", True),
+     ("throttle_rate", "float", True), ("throttle_burst", "int", True), ("latency_ms", "int", True),
+     ("drop_delivery_rate", "float", True), ("date_updated", "text", True)),
+    (Index("faults_by_family", ("account_sid", "family"), unique=True),),
+    paged=False,
+)
+
+
+def step_5(engine: str) -> str:
+    """Migration step 5 for ``engine``."""
+    return render((FAULTS,), engine)
+
+
+# Every table rendered from this module, for the schema tests.
+
+
+# Step 6: a chat service's sid is unique per account, not across accounts. A Flex Flow's
+# ChatServiceSid is whatever its author wrote (often a made-up ``IS000...``), and the
+# service is created for it on first use: two accounts (two tests on one server, each with
+# a fresh account) naming the same sid must each get their own service, not a 404 because
+# the other one claimed it. Every query already selects services by sid and account.
+_STEP_6 = (
+    "DROP INDEX chat_services_sid",
+    "CREATE UNIQUE INDEX chat_services_sid ON chat_services (sid, account_sid)",
+)
+
+
+def step_6(engine: str) -> str:
+    """Migration step 6 for ``engine`` (the same statements on both)."""
+    return render((), engine, _STEP_6)
+
+
+# Step 7: the TaskRouter subset (workspaces, workflows, task channels, tasks and each
+# task's moves) and Studio executions.
+# Workspaces and workflows are unique per account (sid, account_sid), like chat services:
+# a Flex Flow names them by sid, and flexchat creates them on first use (docs/compatibility.md).
+WORKSPACE = ("workspace_sid", "text", True)
+TR_WORKSPACES = Table(
+    "tr_workspaces",
+    (SID, ACCOUNT, ("friendly_name", "text", True), ("event_callback_url", "text", False),
+     ("events_filter", "text", False), ("multi_task_enabled", "bool", True),
+     ("prioritize_queue_order", "text", True), ("default_activity_sid", "text", True),
+     ("default_activity_name", "text", True), ("timeout_activity_sid", "text", True),
+     ("timeout_activity_name", "text", True), *DATES),
+    (Index("tr_workspaces_sid", ("sid", "account_sid"), unique=True),),
+)
+TR_WORKFLOWS = Table(
+    "tr_workflows",
+    (SID, ACCOUNT, WORKSPACE, ("friendly_name", "text", True), ("configuration", "text", True),
+     ("assignment_callback_url", "text", False), ("fallback_assignment_callback_url", "text", False),
+     ("task_reservation_timeout", "int", True), *DATES),
+    (Index("tr_workflows_sid", ("sid", "account_sid"), unique=True),
+     Index("tr_workflows_by_workspace", ("workspace_sid", "seq"))),
+)
+TR_TASK_CHANNELS = Table(
+    "tr_task_channels",
+    (SID, ACCOUNT, WORKSPACE, ("friendly_name", "text", True), ("unique_name", "text", True),
+     ("channel_optimized_routing", "bool", False), *DATES),
+    (_sid_index("tr_task_channels"),
+     Index("tr_task_channels_unique_name", ("workspace_sid", Hashed("unique_name")), unique=True),
+     Index("tr_task_channels_by_workspace", ("workspace_sid", "seq"))),
+)
+TR_TASKS = Table(
+    "tr_tasks",
+    (SID, ACCOUNT, WORKSPACE, ("workflow_sid", "text", False), ("workflow_friendly_name", "text", False),
+     ("task_channel_sid", "text", False), ("task_channel_unique_name", "text", False),
+     ("assignment_status", "text", True), ("attributes", "text", True), ("priority", "int", True),
+     ("timeout", "int", True), ("reason", "text", False), ("task_queue_sid", "text", False),
+     ("task_queue_friendly_name", "text", False), ("task_queue_entered_date", "text", False),
+     ("virtual_start_time", "text", True), ("routing_target", "text", False),
+     ("ignore_capacity", "bool", False), ("addons", "text", True),
+     # Bumped by every change: the ETag that If-Match compares.
+     ("version", "int", True),
+     # The chat channel the task is about (its channelSid attribute), for the channel's timeline.
+     ("channel_sid", "text", False), *DATES),
+    (_sid_index("tr_tasks"),
+     Index("tr_tasks_by_workspace", ("workspace_sid", "seq")),
+     Index("tr_tasks_by_status", ("workspace_sid", "assignment_status", "seq")),
+     Index("tr_tasks_by_channel", ("account_sid", "channel_sid", "seq"))),
+)
+# A task's history: one row per move (the first has no from_status: the creation).
+TR_TASK_EVENTS = Table(
+    "tr_task_events",
+    (ACCOUNT, WORKSPACE, ("task_sid", "text", True), ("from_status", "text", False),
+     ("to_status", "text", True), ("reason", "text", False), ("channel_sid", "text", False),
+     ("date_created", "text", True)),
+    (Index("tr_task_events_by_task", ("task_sid", "seq")),
+     Index("tr_task_events_by_channel", ("account_sid", "channel_sid", "seq"))),
+)
+STUDIO_EXECUTIONS = Table(
+    "studio_executions",
+    (SID, ACCOUNT, ("flow_sid", "text", True), ("contact_sid", "text", True),
+     ("contact_channel_address", "text", True), ("flow_version", "int", True), ("status", "text", True),
+     # The execution context (trigger, flow, contact, widgets) as one JSON object.
+     ("context", "text", True), ("initiated_by", "text", False),
+     # The chat channel whose message triggered it (None for a REST create).
+     ("channel_sid", "text", False), *DATES),
+    (_sid_index("studio_executions"),
+     Index("studio_executions_by_channel", ("account_sid", "channel_sid", "seq")),
+     Index("studio_executions_by_flow", ("account_sid", "flow_sid", "seq")),
+     Index("studio_executions_contact", ("account_sid", "flow_sid", Hashed("contact_channel_address")))),
+)
+STEP_7_TABLES = (TR_WORKSPACES, TR_WORKFLOWS, TR_TASK_CHANNELS, TR_TASKS, TR_TASK_EVENTS, STUDIO_EXECUTIONS)
+
+
+def step_7(engine: str) -> str:
+    """Migration step 7 for ``engine``: TaskRouter and Studio."""
+    return render(STEP_7_TABLES, engine)
+
+
+# Every table rendered from this module, for the schema tests.
+RENDERED_TABLES = (*STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS, *STEP_7_TABLES)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...routing import Route
-from . import channels, flex_flows
+from . import channels, configuration, flex_flows, web_channels
 
 
 def routes() -> list[Route]:
@@ -19,5 +19,21 @@ def routes() -> list[Route]:
                 "POST": flex_flows.update_flex_flow,
                 "DELETE": flex_flows.delete_flex_flow,
             },
+        ),
+        Route(
+            "/v1/WebChannels",
+            {"GET": web_channels.list_web_channels, "POST": web_channels.create_web_channel},
+        ),
+        Route(
+            "/v1/WebChannels/{Sid}",
+            {
+                "GET": web_channels.fetch_web_channel,
+                "POST": web_channels.update_web_channel,
+                "DELETE": web_channels.delete_web_channel,
+            },
+        ),
+        Route(
+            "/v1/Configuration",
+            {"GET": configuration.fetch_configuration, "POST": configuration.update_configuration},
         ),
     ]

@@ -3,9 +3,9 @@ paths keep their engine-specific forms in sqlite.py / postgres.py)."""
 
 from __future__ import annotations
 
-from ...domain.records import columns
+from ...domain.records import WebChannel, columns
 from ...models import Channel
-from ..sql import sql
+from ..sql import paged, sql
 
 FLEX_CHANNEL = columns(Channel)
 
@@ -13,10 +13,12 @@ FETCH_FLOW_FOR_CHANNEL = sql(
     "SELECT chat_service_sid, enabled, integration_type, integration, channel_type, long_lived"
     " FROM flex_flows WHERE sid = ? AND account_sid = ?"
 )
+# The Identity's open channel on a flow (closed ones are never reused).
 FETCH_FLEX_CHANNEL_BY_IDENTITY = sql(
     f"SELECT {FLEX_CHANNEL} FROM channels WHERE account_sid = ? AND flex_flow_sid = ?"
-    " AND md5(identity) = md5(?) AND identity = ?"
+    " AND md5(identity) = md5(?) AND identity = ? AND active"
 )
+CLOSE_FLEX_CHANNEL = sql("UPDATE channels SET active = ? WHERE sid = ? AND account_sid = ?")
 INSERT_FLEX_CHANNEL = sql(
     "INSERT INTO channels (sid, account_sid, flex_flow_sid, chat_service_sid, identity, user_sid,"
     " task_sid, target, chat_friendly_name, chat_unique_name, chat_user_friendly_name,"
@@ -25,3 +27,29 @@ INSERT_FLEX_CHANNEL = sql(
 )
 FETCH_FLEX_CHANNEL = sql(f"SELECT {FLEX_CHANNEL} FROM channels WHERE sid = ? AND account_sid = ?")
 FETCH_CHAT_SERVICE_OF_FLEX_CHANNEL = sql("SELECT chat_service_sid FROM channels WHERE sid = ? AND account_sid = ?")
+
+WEB_CHANNEL = columns(WebChannel)
+INSERT_WEB_CHANNEL = sql(
+    "INSERT INTO web_channels (sid, account_sid, flex_flow_sid, date_created, date_updated)"
+    f" VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING {WEB_CHANNEL}"
+)
+FETCH_WEB_CHANNEL = sql(f"SELECT {WEB_CHANNEL} FROM web_channels WHERE sid = ? AND account_sid = ?")
+UPDATE_WEB_CHANNEL = sql(
+    f"UPDATE web_channels SET post_engagement_data = ?, date_updated = ? WHERE seq = ? RETURNING {WEB_CHANNEL}"
+)
+DELETE_WEB_CHANNEL = sql("DELETE FROM web_channels WHERE sid = ? AND account_sid = ?")
+LIST_WEB_CHANNELS = paged(f"SELECT {WEB_CHANNEL} FROM web_channels WHERE account_sid = ?")
+
+FETCH_CONFIGURATION = sql(
+    "SELECT configuration, date_created, date_updated FROM flex_configurations WHERE account_sid = ?"
+)
+INSERT_CONFIGURATION = sql(
+    "INSERT INTO flex_configurations (account_sid, configuration, date_created, date_updated)"
+    " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+UPDATE_CONFIGURATION = sql(
+    "UPDATE flex_configurations SET configuration = ?, date_updated = ? WHERE account_sid = ?"
+)
+FIRST_FLOW_SERVICE = sql(
+    "SELECT chat_service_sid FROM flex_flows WHERE account_sid = ? ORDER BY seq LIMIT 1"
+)
