@@ -12,6 +12,7 @@ from twilio.request_validator import RequestValidator
 from flexchat.delivery.destinations import AllowList, DestinationRefused
 from flexchat.delivery.metrics import oldest_pending_age, outbox_depth
 from flexchat.delivery.signing import build_request, signature
+from flexchat.delivery.worker import DROPPED
 from flexchat.domain.events import emit
 from flexchat.settings import Settings, SettingsError
 from flexchat.testing import InProcessFlexchat
@@ -229,3 +230,44 @@ def test_an_answer_that_is_not_http_is_recorded_without_the_url() -> None:
     for attempt in fetched["attempts"]:
         assert attempt["error"].startswith("invalid answer: Bad status line")
         assert "s3cr3t" not in attempt["error"]
+
+
+def test_delivery_shows_in_metrics_readiness_and_obeys_dropped_delivery_faults() -> None:
+    with InProcessFlexchat(settings=Settings(access_log=False, webhook_retry_backoff=0.01)) as flexchat, \
+            receiving() as receiver:
+        base = "https://flex-api.twilio.com"
+        service, channel = _external_channel(flexchat, receiver.url, retry_count=1)
+        store = flexchat.app.store
+        flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", {"Body": "sent"})))
+        receiver.wait_for(1)
+
+        # Every webhook of the account is now lost on its way: each attempt says so.
+        fault = flexchat.request(
+            "POST", f"{base}/flexchat/v1/Faults/chat", data={"DropDeliveryRate": "1"}, auth=flexchat.auth
+        )
+        assert fault.status == 200, fault.text
+        flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", {"Body": "dropped"})))
+        deadline = time.monotonic() + 10
+        while flexchat.run(outbox_depth(store)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        listed = flexchat.request(
+            "GET", f"{base}/flexchat/v1/Deliveries?State=failed", auth=flexchat.auth
+        ).json()["deliveries"]
+        (dropped,) = listed
+        attempts = flexchat.request("GET", dropped["url"], auth=flexchat.auth).json()["attempts"]
+        assert [a["error"] for a in attempts] == [DROPPED] * 2
+        assert [r.form.get("Body") for r in receiver.received] == ["sent"]
+
+        time.sleep(2.5)  # the worker's gauges refresh every 2 s
+        metrics = flexchat.request("GET", f"{base}/metrics").text
+        assert 'flexchat_delivery_attempts_total{state="delivered"} 1' in metrics
+        assert 'flexchat_delivery_attempts_total{state="failed"} 1' in metrics
+        assert 'flexchat_delivery_attempts_total{state="pending"} 1' in metrics
+        assert "flexchat_outbox_depth 0" in metrics
+        assert "flexchat_outbox_oldest_pending_seconds 0" in metrics
+        assert 'flexchat_faults_injected_total{family="chat",fault="dropped-delivery"} 2' in metrics
+        ready = flexchat.request("GET", f"{base}/readyz")
+        assert ready.status == 200 and ready.json()["checks"]["delivery"] == "ok"
+        flexchat.run(flexchat.app.delivery.stop())
+        not_ready = flexchat.request("GET", f"{base}/readyz")
+        assert not_ready.status == 503 and "not running" in not_ready.text

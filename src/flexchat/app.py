@@ -101,7 +101,8 @@ class FlexchatApp:
         self._open = False
         self._open_lock = asyncio.Lock()
         # Sends the outbox's webhooks from this process while the app is open.
-        self.delivery = DeliveryWorker(store, settings)
+        self.delivery = DeliveryWorker(store, settings, faults=self.faults, metrics=self.metrics)
+        self.context.readiness_checks.append(operations.ReadinessCheck("delivery", self.delivery.check_ready))
 
     async def startup(self) -> None:
         """Open the store and start delivering webhooks (idempotent); also run on first

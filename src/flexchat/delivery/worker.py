@@ -42,6 +42,8 @@ from aiohttp.resolver import ThreadedResolver
 from yarl import URL
 
 from ..domain.records import OutboxEvent
+from ..faults import Faults
+from ..metrics import Metrics, Sample
 from ..settings import Settings
 from ..store import Store
 from ..store.queries.delivery import (
@@ -55,6 +57,7 @@ from ..store.queries.delivery import (
 )
 from ..store.sql import Rows, Script, fetch
 from .destinations import AllowList, DestinationRefused
+from .metrics import oldest_pending_age, outbox_depth
 from .reads import delivery_id
 from .signing import build_request
 
@@ -69,6 +72,9 @@ RESPONSE_START_BYTES = 2048
 TOKEN_CACHE_SECONDS = 5.0
 # How often database trouble is logged, at most (the worker retries on every poll).
 LOG_INTERVAL = 10.0
+# How often the worker refreshes the outbox gauges it shows /metrics (seconds).
+GAUGE_INTERVAL = 2.0
+DROPPED = "dropped by a fault (DropDeliveryRate, docs/operations.md): not sent"
 # Finished attempts written in one transaction, at most.
 SETTLE_BATCH = 64
 # An in-flight attempt may finish this long on shutdown; the rest are left to their lease.
@@ -177,10 +183,19 @@ def settle(settlements: list[Settlement]) -> Script[None]:
 class DeliveryWorker:
     """Delivers one process's share of the outbox (see module docstring)."""
 
-    def __init__(self, store: Store, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        *,
+        faults: Faults | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
         self.clock = clock
+        self.faults = faults
         self.concurrency = settings.webhook_concurrency
         self.allow = AllowList.parse(settings.webhook_allowed_hosts) if settings.webhook_allowed_hosts else None
         self._lease_ms = int(lease_seconds(settings) * 1000)
@@ -192,6 +207,38 @@ class DeliveryWorker:
         self._session: aiohttp.ClientSession | None = None
         self._tokens: dict[str, tuple[str | None, float]] = {}
         self._last_logged = 0.0
+        # The outbox gauges as last read (every GAUGE_INTERVAL seconds by the claim loop):
+        # a scrape reads them without a query of its own.
+        self.depth: int | None = None
+        self.oldest_age: float | None = None
+        self._gauges_read = 0.0
+        self.attempts = None if metrics is None else metrics.counter(
+            "flexchat_delivery_attempts_total", "Webhook attempts of this process, by what they left the event in.",
+            ("state",),
+        )
+        if metrics is not None:
+            self._register_gauges(metrics)
+
+    def _register_gauges(self, metrics: Metrics) -> None:
+        def read(value: Callable[[], float | None]) -> Callable[[], list[Sample]]:
+            def samples() -> list[Sample]:
+                figure = value()
+                return [] if figure is None else [((), figure)]
+
+            return samples
+
+        metrics.gauge(
+            "flexchat_outbox_depth", "Webhook events waiting for delivery, all accounts (pending: due or backing off).",
+            read=read(lambda: None if self.depth is None else float(self.depth)),
+        )
+        metrics.gauge(
+            "flexchat_outbox_oldest_pending_seconds", "Age of the oldest pending webhook event; 0 when none waits.",
+            read=read(lambda: self.oldest_age),
+        )
+        metrics.gauge(
+            "flexchat_delivery_in_flight", "Webhook requests this process has under way.",
+            read=read(lambda: float(len(self._in_flight))),
+        )
 
     # -- life cycle --------------------------------------------------------------------
 
@@ -258,6 +305,13 @@ class DeliveryWorker:
         """Attempts under way in this process (a gauge)."""
         return len(self._in_flight)
 
+    async def check_ready(self, ctx: object) -> None:
+        """``/readyz``: the worker of this process is claiming. (A backlog is not a reason
+        to take a process out of service; ``flexchat_outbox_oldest_pending_seconds`` is
+        what to alert on.)"""
+        if not self.running:
+            raise RuntimeError("the webhook delivery worker is not running")
+
     def wake(self) -> None:
         """Look for due events now (called after a commit that wrote outbox rows)."""
         self._wakeup.set()
@@ -269,6 +323,10 @@ class DeliveryWorker:
             self._wakeup.clear()
             try:
                 await self.claim()
+                if time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
+                    self._gauges_read = time.monotonic()
+                    self.depth = await outbox_depth(self.store)
+                    self.oldest_age = await oldest_pending_age(self.store)
             except Exception as error:  # the database is away: try again at the next poll
                 self._log_trouble("cannot claim webhook events", error)
             with contextlib.suppress(TimeoutError):
@@ -306,7 +364,11 @@ class DeliveryWorker:
         started = self.clock()
         clock_started = time.perf_counter()
         try:
-            outcome = await self.attempt(event, attempt, token)
+            if self.faults is not None and self.faults.should_drop_delivery(event.account_sid):
+                # As if the request were lost on the way: retried like a timeout.
+                outcome = Outcome(error=DROPPED, retry=True)
+            else:
+                outcome = await self.attempt(event, attempt, token)
         except Exception as error:  # a bug or the database: recorded, not lost
             log.exception("webhook %s: attempt %d failed unexpectedly", delivery_id(event.seq), attempt)
             outcome = Outcome(error=f"internal error: {error.__class__.__name__}", retry=True)
@@ -320,6 +382,8 @@ class DeliveryWorker:
             state, next_at = "pending", now_ms + int(delay * 1000)
         else:
             state, next_at = "failed", now_ms
+        if self.attempts is not None:
+            self.attempts.inc(state)
         # The slot is free once the request is over: recording it is the settler's job,
         # and the event's lease keeps it from being claimed again meanwhile.
         self._settlements.put_nowait(
