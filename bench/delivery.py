@@ -4,9 +4,9 @@ does an event take from its commit to the receiver?
 Starts ``flexchat serve`` on a fresh database (``--engine sqlite`` or ``postgresql``), an
 ``external`` flow and channel whose webhook posts to a receiver process (aiohttp,
 answering 200 at once), then writes ``onMessageSent`` events at ``--rate`` per second for
-``--seconds`` through ``domain.events.emit`` into the server's database, as message
-creates with ``X-Twilio-Webhook-Enabled: true`` do (once the message endpoints are merged,
-``write_event`` becomes a POST). The server's delivery worker finds them by polling (they
+``--seconds`` through ``domain.events.emit`` into the server's database, as
+``POST .../Messages`` with ``X-Twilio-Webhook-Enabled: true`` does, without the cost of
+the HTTP request, so the figures are delivery's own. The server's delivery worker finds them by polling (they
 were written by another process), which is the multi-process case.
 
 Reported: events written and delivered, the delivered rate, latency from each write's

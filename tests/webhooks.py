@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import requests
+
 from flexchat.dates import now_iso
 from flexchat.domain.events import emit, message_fields
 from flexchat.domain.records import ChatMessage
@@ -142,17 +144,25 @@ def send_messages(
     server: ServerProcess, account: Account, service_sid: str, channel_sid: str, bodies: Sequence[str],
     *, author: str = "customer-1",
 ) -> list[str]:
-    """Post ``bodies`` to the channel as REST messages with ``X-Twilio-Webhook-Enabled:
-    true``: each one's ``onMessageSent`` reaches the outbox, committed before this returns
-    (the acknowledgement). The Sids of the acknowledged ones, in order.
-
-    The message endpoints are written in parallel with delivery, so for now the events go
-    through ``domain.events.emit`` straight into the server's database. Once they are
-    merged this becomes ``POST /v2/Services/{IS}/Channels/{CH}/Messages`` with the header
-    (stopping at the first request that gets no answer, e.g. while the server is
-    SIGKILLed), and no test changes.
-    """
-    return write_message_events(server.database_url, account.sid, service_sid, channel_sid, bodies, author=author)
+    """Post ``bodies`` to the channel as a customer's middleware does:
+    ``POST /v2/Services/{IS}/Channels/{CH}/Messages`` with ``X-Twilio-Webhook-Enabled:
+    true``, so each message's ``onMessageSent`` is written to the outbox with it. The Sids
+    of the acknowledged messages (a 201), in order; it stops at the first request that
+    gets no answer (the server was SIGKILLed)."""
+    session = requests.Session()
+    session.auth = account.auth
+    url = f"{server.base_url}/v2/Services/{service_sid}/Channels/{channel_sid}/Messages"
+    sids = []
+    for body in bodies:
+        try:
+            response = session.post(
+                url, data={"Body": body, "From": author}, headers={"X-Twilio-Webhook-Enabled": "true"}, timeout=30
+            )
+        except requests.ConnectionError:
+            break
+        assert response.status_code == 201, response.text
+        sids.append(response.json()["sid"])
+    return sids
 
 
 def write_message_events(
