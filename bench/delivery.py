@@ -6,8 +6,9 @@ Starts ``flexchat serve`` on a fresh database (``--engine sqlite`` or ``postgres
 answering 200 at once), then writes ``onMessageSent`` events at ``--rate`` per second for
 ``--seconds`` through ``domain.events.emit`` into the server's database, as
 ``POST .../Messages`` with ``X-Twilio-Webhook-Enabled: true`` does, without the cost of
-the HTTP request, so the figures are delivery's own. The server's delivery worker finds them by polling (they
-were written by another process), which is the multi-process case.
+the HTTP request, so the figures are delivery's own. The server's delivery worker finds
+them by polling (they were written by another process), which is the multi-process
+case; with ``--in-process`` the application runs in this process and the commit wakes it.
 
 Reported: events written and delivered, the delivered rate, latency from each write's
 commit to its arrival (p50, p99, max), the outbox depth sampled each second and after the
