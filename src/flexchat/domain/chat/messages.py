@@ -77,7 +77,13 @@ def list_messages(
 
 
 def create_message(
-    account_sid: str, service_sid: str, channel_ref: str, values: MessageCreate, *, webhooks_enabled: bool
+    account_sid: str,
+    service_sid: str,
+    channel_ref: str,
+    values: MessageCreate,
+    *,
+    webhooks_enabled: bool,
+    source: str = "API",
 ) -> Script[ChatMessage]:
     """A new message with the channel's next index: taken under the channel's row lock, so
     concurrent creates get distinct, increasing indexes. ``onMessageSent`` (or
@@ -96,7 +102,10 @@ def create_message(
     message = ChatMessage(*rows[0])
     if webhooks_enabled:
         event = "onMediaMessageSent" if message.media_sid else "onMessageSent"
-        yield from emit(account_sid, channel.service_sid, channel.sid, event, message_fields(message))
+        yield from emit(
+            account_sid, channel.service_sid, channel.sid, event, message_fields(message), source=source,
+            identity=message.author if source == "SDK" else None,
+        )
     return message
 
 
