@@ -57,8 +57,16 @@ def serve_until_ready(args: list[str], env: dict[str, str] | None = None) -> tup
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         lines.append(line)
-        if "Uvicorn running" in line or process.poll() is not None:
+        if "Started worker" in line or process.poll() is not None:  # granian's worker is starting
             break
+    # Until the worker answers: a stop in its first milliseconds would wait for granian's
+    # kill timeout (see flexchat.server).
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/v1/Channels", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.05)
     return process, "".join(lines), port
 
 

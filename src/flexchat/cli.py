@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -168,7 +167,7 @@ async def seed(store: Store, args: argparse.Namespace) -> None:
 
 def serve(settings: Settings) -> int:
     """Bootstrap the database, print how to reach the server, and run it."""
-    import uvicorn
+    from .server import serve as run_server
 
     created = _with_store(settings, lambda store: bootstrap(store, settings))
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
@@ -178,27 +177,7 @@ def serve(settings: Settings) -> int:
         print(json.dumps(created), flush=True)
     print(f"API:           {base}/v1/Channels (HTTP Basic: Account Sid + Auth Token)", flush=True)
     print(f'twilio-python: client.flex_api.base_url = "{base}"', flush=True)
-    common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "lifespan": "on",
-        "log_level": settings.log_level,
-        "access_log": settings.access_log,
-        "server_header": False,
-        # Forwarded headers are honoured by AppContext.base_url, and only with --trust-proxy;
-        # uvicorn's own handling would trust any loopback peer.
-        "proxy_headers": False,
-    }
-    if settings.workers == 1:
-        from .app import create_app
-
-        uvicorn.run(create_app(settings), **common)
-    else:
-        # Workers are separate processes: they rebuild the same settings from FLEXCHAT_*.
-        os.environ.update(settings.to_environ())
-        uvicorn.run("flexchat.app:app_from_environment", factory=True, workers=settings.workers, **common)
+    run_server(settings)
     return 0
 
 

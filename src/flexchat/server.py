@@ -1,0 +1,78 @@
+"""Running the ASGI app on its HTTP server: granian (measured in docs/architecture.md).
+
+``serve(settings)`` is the only place that knows which server runs flexchat: ``cli.py``
+bootstraps the database and prints the banner, then hands over to it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+from functools import partial
+
+from .app import create_app
+from .settings import Settings, SettingsError
+
+# granian's own access-log line, with the query string, as uvicorn logged it: an
+# operator reading the log sees which page (PageSize, PageToken) was asked for.
+ACCESS_LOG_FORMAT = '[%(time)s] %(addr)s - "%(method)s %(path)s?%(query_string)s %(protocol)s" %(status)d %(dt_ms).3f'
+
+
+def serve(settings: Settings) -> None:
+    """Serve the API on ``settings.host:settings.port`` until SIGINT or SIGTERM.
+
+    granian always runs the app in worker processes (``settings.workers`` of them) under
+    a supervisor that owns the listening socket: SIGTERM or SIGINT stops accepting,
+    lets the workers finish, and runs the ASGI lifespan shutdown (the store closes);
+    SIGHUP respawns the workers one by one. Each worker builds its own app and store
+    from ``settings`` (``create_app`` is picklable with them), as uvicorn's workers did
+    from the environment.
+    """
+    from granian.constants import HTTPModes, Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    try:
+        log_level = LogLevels(settings.log_level.lower())
+    except ValueError:
+        raise SettingsError(f"log level must be debug, info, warning or error, not {settings.log_level!r}") from None
+    # granian forks its workers from the supervisor, whose SIGTERM/SIGINT handler only
+    # flags the supervisor's own loop: a worker signalled before it installs its own
+    # handlers (the first milliseconds after the fork) would ignore the signal and the
+    # stop would wait for it forever. Until then a worker should simply die.
+    os.register_at_fork(after_in_child=_default_stop_signals)
+    server = Server(
+        # Only names the process in granian's log; the app comes from the loader below.
+        "flexchat.app:create_app",
+        address=settings.host,
+        port=settings.port,
+        # ASGI with lifespan: the store opens before the first request and closes on stop.
+        interface=Interfaces.ASGI,
+        workers=settings.workers,
+        # uvloop where it is installed (it is a dependency off Windows), asyncio elsewhere.
+        loop=Loops.auto,
+        # The API is HTTP/1.1 (keep-alive on, granian's default); no HTTP/2 or
+        # WebSocket handshakes to look for on every connection.
+        http=HTTPModes.http1,
+        websockets=False,
+        log_level=log_level,
+        log_access=settings.access_log,
+        log_access_format=ACCESS_LOG_FORMAT,
+        # A worker that dies is started again, as uvicorn's supervisor did; one that
+        # keeps dying within seconds stops the server (granian's crash-loop guard).
+        respawn_failed_workers=True,
+        # A stopping worker finishes its requests; the slowest waits db_timeout for the
+        # database and then answers 503. Past that and a margin it is killed, so that a
+        # stop can never hang.
+        workers_kill_timeout=math.ceil(settings.db_timeout) + 5,
+        # granian has no proxy-header handling of its own: X-Forwarded-Proto/-Host are
+        # honoured by AppContext.base_url, and only with --trust-proxy.
+    )
+    server.serve(target_loader=partial(create_app, settings), wrap_loader=False)
+
+
+def _default_stop_signals() -> None:
+    """In a freshly forked worker: SIGTERM and SIGINT end it until granian takes them over."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
