@@ -10,9 +10,15 @@ import math
 import os
 import signal
 from functools import partial
+from typing import TYPE_CHECKING
 
 from .app import create_app
 from .settings import Settings, SettingsError
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from granian.server.common import AbstractServer
 
 # granian's own access-log line, with the query string, as uvicorn logged it: an
 # operator reading the log sees which page (PageSize, PageToken) was asked for.
@@ -29,6 +35,19 @@ def serve(settings: Settings) -> None:
     from ``settings`` (``create_app`` is picklable with them), as uvicorn's workers did
     from the environment.
     """
+    # granian forks its workers from the supervisor, whose SIGTERM/SIGINT handler only
+    # flags the supervisor's own loop: a worker signalled before it installs its own
+    # handlers (the first milliseconds after the fork) would ignore the signal. Until
+    # then a worker should simply die.
+    os.register_at_fork(after_in_child=_default_stop_signals)
+    granian_server(settings).serve(target_loader=partial(create_app, settings), wrap_loader=False)
+
+
+def granian_server(settings: Settings, target: str = "flexchat.app:create_app") -> AbstractServer[Any]:
+    """granian configured as flexchat runs on it; ``bench/ceiling.py`` uses the same.
+
+    ``target`` only names the process in granian's log: callers pass the app loader.
+    """
     from granian.constants import HTTPModes, Interfaces, Loops
     from granian.log import LogLevels
     from granian.server import Server
@@ -37,14 +56,8 @@ def serve(settings: Settings) -> None:
         log_level = LogLevels(settings.log_level.lower())
     except ValueError:
         raise SettingsError(f"log level must be debug, info, warning or error, not {settings.log_level!r}") from None
-    # granian forks its workers from the supervisor, whose SIGTERM/SIGINT handler only
-    # flags the supervisor's own loop: a worker signalled before it installs its own
-    # handlers (the first milliseconds after the fork) would ignore the signal and the
-    # stop would wait for it forever. Until then a worker should simply die.
-    os.register_at_fork(after_in_child=_default_stop_signals)
-    server = Server(
-        # Only names the process in granian's log; the app comes from the loader below.
-        "flexchat.app:create_app",
+    return Server(
+        target,
         address=settings.host,
         port=settings.port,
         # ASGI with lifespan: the store opens before the first request and closes on stop.
@@ -63,13 +76,13 @@ def serve(settings: Settings) -> None:
         # keeps dying within seconds stops the server (granian's crash-loop guard).
         respawn_failed_workers=True,
         # A stopping worker finishes its requests; the slowest waits db_timeout for the
-        # database and then answers 503. Past that and a margin it is killed, so that a
-        # stop can never hang.
+        # database and then answers 503. Past that and a margin it is killed: granian
+        # can miss a SIGTERM that arrives while a worker starts serving, and a stop must
+        # not hang on it.
         workers_kill_timeout=math.ceil(settings.db_timeout) + 5,
         # granian has no proxy-header handling of its own: X-Forwarded-Proto/-Host are
         # honoured by AppContext.base_url, and only with --trust-proxy.
     )
-    server.serve(target_loader=partial(create_app, settings), wrap_loader=False)
 
 
 def _default_stop_signals() -> None:
