@@ -24,8 +24,10 @@ lint: $(STAMP)  ## ruff and mypy
 
 check: lint test
 
-# Not part of `test`: seeds 1,000,000 channels per engine and takes ~11 minutes.
-# BENCH_CHANNELS=20000 for a quick run; BENCH_ARGS="--engines sqlite" and the like.
+# Not part of `test`: seeds 1,000,000 channels per engine, measures granian and uvicorn
+# side by side and Prism (npm installs it into ~/.cache/flexchat-bench on first use;
+# skipped without node), ~25 minutes. BENCH_CHANNELS=20000 for a quick run;
+# BENCH_ARGS="--engines sqlite" and the like.
 bench: $(STAMP)  ## benchmark suite and performance budget (see docs/benchmarks.md)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

@@ -59,8 +59,7 @@ def serve_until_ready(args: list[str], env: dict[str, str] | None = None) -> tup
         lines.append(line)
         if "Started worker" in line or process.poll() is not None:  # granian's worker is starting
             break
-    # Until the worker answers: a stop in its first milliseconds would wait for granian's
-    # kill timeout (see flexchat.server).
+    # granian logs "Started worker" before the worker accepts connections: wait until it answers.
     while time.monotonic() < deadline and process.poll() is None:
         try:
             requests.get(f"http://127.0.0.1:{port}/v1/Channels", timeout=1)

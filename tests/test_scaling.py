@@ -79,7 +79,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 
 
 def worker_pids(server: ServerProcess) -> list[int]:
-    """The worker processes granian forked for ``server`` (not a multiprocessing helper)."""
+    """The worker processes the HTTP server spawned for ``server`` (not its resource tracker)."""
     assert server.process is not None
     workers = []
     for entry in os.listdir("/proc"):
@@ -90,7 +90,7 @@ def worker_pids(server: ServerProcess) -> list[int]:
             except OSError:
                 continue
             # The parent pid is the second field after the parenthesised command name.
-            if int(stat.rsplit(")", 1)[1].split()[1]) == server.process.pid and b"multiprocessing" not in cmdline:
+            if int(stat.rsplit(")", 1)[1].split()[1]) == server.process.pid and b"spawn_main" in cmdline:
                 workers.append(int(entry))
     return workers
 

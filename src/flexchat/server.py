@@ -7,8 +7,7 @@ bootstraps the database and prints the banner, then hands over to it.
 from __future__ import annotations
 
 import math
-import os
-import signal
+import multiprocessing
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -35,11 +34,12 @@ def serve(settings: Settings) -> None:
     from ``settings`` (``create_app`` is picklable with them), as uvicorn's workers did
     from the environment.
     """
-    # granian forks its workers from the supervisor, whose SIGTERM/SIGINT handler only
-    # flags the supervisor's own loop: a worker signalled before it installs its own
-    # handlers (the first milliseconds after the fork) would ignore the signal. Until
-    # then a worker should simply die.
-    os.register_at_fork(after_in_child=_default_stop_signals)
+    # Workers start as fresh interpreters, not as forks of the supervisor (granian's
+    # default on Linux). A forked worker shares the supervisor's pages until reference
+    # counting copies them one by one, so its memory grows with use for no reason of its
+    # own; and it inherits the supervisor's SIGTERM handler, under which a stop in its
+    # first milliseconds went unnoticed. A spawned one starts with the default handlers.
+    multiprocessing.set_start_method("spawn", force=True)
     granian_server(settings).serve(target_loader=partial(create_app, settings), wrap_loader=False)
 
 
@@ -76,16 +76,10 @@ def granian_server(settings: Settings, target: str = "flexchat.app:create_app") 
         # keeps dying within seconds stops the server (granian's crash-loop guard).
         respawn_failed_workers=True,
         # A stopping worker finishes its requests; the slowest waits db_timeout for the
-        # database and then answers 503. Past that and a margin it is killed: granian
-        # can miss a SIGTERM that arrives while a worker starts serving, and a stop must
-        # not hang on it.
+        # database and then answers 503. Past that and a margin it is killed: a stop
+        # must not hang on a worker that missed its signal or is stuck.
         workers_kill_timeout=math.ceil(settings.db_timeout) + 5,
         # granian has no proxy-header handling of its own: X-Forwarded-Proto/-Host are
         # honoured by AppContext.base_url, and only with --trust-proxy.
     )
 
-
-def _default_stop_signals() -> None:
-    """In a freshly forked worker: SIGTERM and SIGINT end it until granian takes them over."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
