@@ -67,11 +67,14 @@ def serve(server: str, port: int, body: bytes, flexchat_headers: bool) -> None:
     """Serve the fixed page on 127.0.0.1:``port`` with ``server`` until stopped."""
     loader = partial(make_app, body, flexchat_headers)
     if server == "granian":
+        import multiprocessing
+
         from flexchat.server import granian_server
         from flexchat.settings import Settings
 
         settings = Settings(host="127.0.0.1", port=port, access_log=False, log_level="warning")
-        # The app is built in the worker, as flexchat's is.
+        # The app is built in a spawned worker, as flexchat's is (flexchat.server.serve).
+        multiprocessing.set_start_method("spawn", force=True)
         granian_server(settings, "ceiling:make_app").serve(target_loader=loader, wrap_loader=False)
     elif server in ("uvicorn", "uvicorn-h11"):
         import uvicorn

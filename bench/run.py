@@ -113,6 +113,7 @@ class Figure:
     created: int = 0
     note: str = ""
     server: str = CHOSEN  # the HTTP server (or "prism") that answered
+    cpu_us: float = 0.0  # CPU time (user + system) of the server's processes per request
 
     @property
     def items_per_second(self) -> float:
@@ -191,6 +192,16 @@ def process_tree(pid: int) -> list[int]:
         found.append(current)
         todo.extend(children.get(current, ()))
     return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and its descendants."""
+    ticks = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError), open(f"/proc/{member}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mib(pid: int) -> float:
@@ -324,8 +335,8 @@ def data_file(lines: list[str]) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def ceiling_server(body: bytes, *options: str, server: str = CHOSEN) -> Iterator[int]:
-    """``bench/ceiling.py`` answering ``body`` on ``server``; yields its port."""
+def ceiling_server(body: bytes, *options: str, server: str = CHOSEN) -> Iterator[tuple[int, int]]:
+    """``bench/ceiling.py`` answering ``body`` on ``server``; yields its port and pid."""
     port = free_port()
     with tempfile.NamedTemporaryFile(prefix="flexchat-ceiling-", suffix=".json") as handle:
         handle.write(body)
@@ -336,7 +347,7 @@ def ceiling_server(body: bytes, *options: str, server: str = CHOSEN) -> Iterator
         )
         try:
             answered(port)
-            yield port
+            yield port, process.pid
         finally:
             stop_group(process)
 
@@ -393,8 +404,8 @@ def prism_command() -> tuple[list[str], str]:
 
 
 @contextlib.contextmanager
-def prism_server(command: list[str]) -> Iterator[int]:
-    """Prism mocking the official spec on a free port; yields the port."""
+def prism_server(command: list[str]) -> Iterator[tuple[int, int]]:
+    """Prism mocking the official spec on a free port; yields its port and pid."""
     port = free_port()
     with tempfile.TemporaryFile() as output:
         process = subprocess.Popen([*command, "--port", str(port)], stdout=output, stderr=subprocess.STDOUT,
@@ -405,7 +416,7 @@ def prism_server(command: list[str]) -> Iterator[int]:
             except RuntimeError:
                 output.seek(0)
                 raise RuntimeError(f"Prism did not start: {output.read().decode(errors='replace')[-1000:]}") from None
-            yield port
+            yield port, process.pid
         finally:
             stop_group(process)
 
@@ -591,13 +602,15 @@ def run_engine(
         token_file = stack.enter_context(data_file(walked.tokens))
         # (figure, server, url, script, script args, channels per response)
         reads: list[tuple[str, str, str, str, tuple[str, ...], int]] = []
+        cpu_pids: dict[tuple[str, str], int] = {}  # whose CPU time each figure costs
         if "ceiling" in scenarios:
             for name in servers:
-                port = stack.enter_context(ceiling_server(first_page, server=name))
+                port, cpu_pids["ceiling", name] = stack.enter_context(ceiling_server(first_page, server=name))
                 reads.append(("ceiling", name, f"http://127.0.0.1:{port}/v1/Channels", "list.lua", (), 50))
             for name in servers:
                 # Not a target: the same bytes with flexchat's nine headers (see ceiling.py).
-                port = stack.enter_context(ceiling_server(first_page, "--flexchat-headers", server=name))
+                port, cpu_pids[CEILING_HEADERS, name] = stack.enter_context(
+                    ceiling_server(first_page, "--flexchat-headers", server=name))
                 reads.append((CEILING_HEADERS, name, f"http://127.0.0.1:{port}/v1/Channels", "list.lua", (), 50))
         for figure, path, script, args, items in [
             ("list", "/v1/Channels?PageSize=50", "list.lua", (), 50),
@@ -611,7 +624,8 @@ def run_engine(
             for name in servers:
                 reads.append((figure, name, running[name].base_url + path, script, args, items))
         if prism and {"list", "fetch"} & scenarios:
-            port = stack.enter_context(prism_server(prism))
+            port, prism_pid = stack.enter_context(prism_server(prism))
+            cpu_pids["list", PRISM] = cpu_pids["fetch", PRISM] = prism_pid
             base = f"http://127.0.0.1:{port}"
             # The same requests as flexchat's list and fetch (Prism answers the spec's example).
             reads.append(("list", PRISM, base + "/v1/Channels?PageSize=50", "list.lua", (), 50))
@@ -622,8 +636,12 @@ def run_engine(
         for _ in range(rounds):
             for figure, name, url, script, args, items in reads:
                 spied = pids.get(name) if not figure.startswith("ceiling") else None
+                cpu_pid = cpu_pids.get((figure, name), pids.get(name, 0))
+                cpu_before = cpu_seconds(cpu_pid)
                 with profiled(spied, profile, f"{engine}-{name}-{figure}", wrk.duration):
-                    keep_best(best, wrk.figure(engine, figure, 1, url, script, bench.auth, args, items, name))
+                    measured = wrk.figure(engine, figure, 1, url, script, bench.auth, args, items, name)
+                measured.cpu_us = (cpu_seconds(cpu_pid) - cpu_before) / max(measured.requests, 1) * 1e6
+                keep_best(best, measured)
         result.figures.extend(best.values())
         for name in servers:
             result.memory[f"{name}:rss_1m_after"] = rss_mib(pids[name])
@@ -780,16 +798,18 @@ def render(runs: list[EngineRun], skipped: dict[str, str], wrk: Wrk) -> str:
         lines.append(f"| {engine} | skipped | {reason} |" + " - | - |" * len(servers))
     lines += [
         "",
-        "| engine | server | figure | workers | req/s | channels/s | p50 ms | p99 ms | x ceiling | errors | note |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| engine | server | figure | workers | req/s | channels/s | p50 ms | p99 ms | x ceiling | CPU µs/req"
+        " | errors | note |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for run in runs:
         ceiling = run.ceiling()
         for f in run.figures:
             ratio = f"{f.rps / ceiling.rps:.3f}" if ceiling else "-"
             per_item = f"{f.items_per_second:,.0f}" if f.items > 1 else ""
+            cpu = f"{f.cpu_us:.0f}" if f.cpu_us else ""
             lines.append(f"| {f.engine} | {f.server} | {f.name} | {f.workers} | {f.rps:,.0f} | {per_item} |"
-                         f" {f.p50_ms:.2f} | {f.p99_ms:.2f} | {ratio} | {f.errors} | {f.note} |")
+                         f" {f.p50_ms:.2f} | {f.p99_ms:.2f} | {ratio} | {cpu} | {f.errors} | {f.note} |")
     return "\n".join(lines)
 
 
