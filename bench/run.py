@@ -77,7 +77,9 @@ PRISM = "prism"
 # the API. npm installs it into a cache folder on first use.
 PRISM_PACKAGE = "@stoplight/prism-cli@5.16.0"
 PRISM_DIR = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flexchat-bench" / "prism-5.16.0"
-PRISM_SPEC = Path(os.environ.get("BENCH_PRISM_SPEC") or ROOT.parent / "shared" / "reference" / "twilio_flex_v1.json")
+# The spec where the conformance tests read it (FLEXCHAT_REFERENCE_DIR, else ../shared/reference).
+REFERENCE_DIR = Path(os.environ.get("FLEXCHAT_REFERENCE_DIR") or ROOT.parent / "shared" / "reference")
+PRISM_SPEC = Path(os.environ.get("BENCH_PRISM_SPEC") or REFERENCE_DIR / "twilio_flex_v1.json")
 
 # The budget (issue 4): ratios measured side by side in one run, one worker.
 TARGET_LIST = {"sqlite": 0.25, "postgresql": 0.15}
