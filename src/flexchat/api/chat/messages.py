@@ -65,7 +65,7 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
     page = parse_page_request(
         request.query, ctx.store.paging_secret, scope, default_size=DEFAULT_PAGE_SIZE, max_size=MAX_PAGE_SIZE
     )
-    _, rows, more = await ctx.store.read(messages.list_messages(
+    rows, more = await ctx.store.read(messages.list_messages(
         request.account_sid, service_sid, ref, page.window, newest_first=order == "desc"
     ))
     items = [ChatMessage(*row) for row in rows]

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from ...dates import now_iso
 from ...errors import NotFound
 from ...paging import Window
-from ...sids import mint_sid
+from ...sids import is_sid, mint_sid
 from ...store.queries.messages import (
     DELETE_MESSAGE,
     FETCH_MESSAGE,
     INSERT_MESSAGE,
     LIST_MESSAGES,
+    LIST_SERVICE_MESSAGES,
     TAKE_MESSAGE_INDEX,
     UNCOUNT_MESSAGE,
     UPDATE_MESSAGE,
@@ -69,11 +70,20 @@ def _require_message(channel: ChatChannel, sid: str) -> Script[ChatMessage]:
 
 def list_messages(
     account_sid: str, service_sid: str, channel_ref: str, window: Window, *, newest_first: bool
-) -> Script[tuple[ChatChannel, Rows, bool]]:
-    """One page of the channel's messages (by index, either way), and whether more lie beyond."""
+) -> Script[tuple[Rows, bool]]:
+    """One page of the channel's messages (by index, either way), and whether more lie beyond.
+
+    A channel named by its sid is read in one statement: messages of that channel in that
+    service prove both exist. Only an empty page looks the channel up, for the 404.
+    """
+    if is_sid(channel_ref, "CH"):
+        rows, more = yield from page(LIST_SERVICE_MESSAGES, (channel_ref, account_sid, service_sid), window,
+                                     newest_first)
+        if rows:
+            return rows, more
     channel = yield from find_channel_of(account_sid, service_sid, channel_ref)
     rows, more = yield from page(LIST_MESSAGES, (channel.sid, account_sid), window, newest_first)
-    return channel, rows, more
+    return rows, more
 
 
 def create_message(
