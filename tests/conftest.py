@@ -180,11 +180,8 @@ def client(twilio_client: Any) -> Any:
 @pytest.fixture
 def flexchat() -> Iterator[InProcessFlexchat]:
     """An in-process flexchat on a fresh database of its own, closed after the test."""
-    instance = InProcessFlexchat()
-    try:
+    with InProcessFlexchat() as instance:
         yield instance
-    finally:
-        instance.close()
 
 
 @pytest.fixture

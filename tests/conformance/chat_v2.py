@@ -9,9 +9,7 @@ import json
 import secrets
 from typing import Any
 
-import requests
-
-from ..helpers.conformance import MAX_EXAMPLES, Exercise, Table
+from ..helpers.conformance import MAX_EXAMPLES, Exercise, Resources, Table
 
 SPEC_NAME = "twilio_chat_v2.json"
 # The in-process scenarios' host: routes go by path, so it serves the /v1 setup requests too.
@@ -109,22 +107,14 @@ def scenario(x: Exercise) -> None:
     x.do("DELETE", "/v2/Services/{Sid}", f"/v2/Services/{is_}")
 
 
-class World:
+class World(Resources):
     """A service with a channel and a user who is a member of a channel, so generated
     path parameters can be swapped for ones that name real resources."""
 
     def __init__(self, base_url: str, auth: tuple[str, str]) -> None:
-        self.base_url = base_url
-        self.session = requests.Session()
-        self.session.auth = auth
+        super().__init__(base_url, auth)
         self.service_sid = self.channel_sid = self.user_sid = self.member_channel_sid = ""
         self.renew("")
-
-    def post(self, path: str, data: dict[str, str]) -> dict[str, Any]:
-        """A POST that must answer 201; its body."""
-        response = self.session.post(self.base_url + path, data=data, timeout=30)
-        assert response.status_code == 201, response.text
-        return dict(response.json())
 
     def renew(self, path: str) -> None:
         """All of it anew, in a new service (a delete removed some of it)."""
@@ -138,9 +128,7 @@ class World:
             "FlexFlowSid": flow["sid"], "Identity": identity, "ChatUserFriendlyName": "c", "ChatFriendlyName": "c",
         })["sid"]
         self.channel_sid = self.post(f"/v2/Services/{self.service_sid}/Channels", {"FriendlyName": "c"})["sid"]
-        response = self.session.get(f"{self.base_url}/v2/Services/{self.service_sid}/Users/{identity}", timeout=30)
-        assert response.status_code == 200, response.text
-        self.user_sid = response.json()["sid"]
+        self.user_sid = self.get(f"/v2/Services/{self.service_sid}/Users/{identity}")["sid"]
 
     def path_parameters(self, path: str) -> dict[str, str]:
         """Real values for each of the path's parameters."""
@@ -152,10 +140,6 @@ class World:
         elif "/Users/{Sid}" in path:
             values["Sid"] = self.user_sid
         return {name: value for name, value in values.items() if "{" + name + "}" in path}
-
-    def fix_body(self, method: str, path: str, body: dict[str, Any]) -> bool:
-        """Generated forms are sent as they are."""
-        return False
 
 
 TABLE = Table(
@@ -222,19 +206,17 @@ def channel_scenario(x: Exercise) -> None:
     x.do("DELETE", f"{webhooks}/{{Sid}}", f"{base}/Webhooks/{studio['sid']}")
 
 
-class ChannelWorld:
+class ChannelWorld(Resources):
     """A Flex channel with a member, a message and a webhook, so generated Sids can be
     swapped for real ones; what a successful delete removed is made again."""
 
     def __init__(self, base_url: str, auth: tuple[str, str]) -> None:
-        self.base_url = base_url
-        self.session = requests.Session()
-        self.session.auth = auth
-        flow = self._post("/v1/FlexFlows", {
+        super().__init__(base_url, auth)
+        flow = self.post("/v1/FlexFlows", {
             "FriendlyName": "conformance", "ChatServiceSid": "IS" + secrets.token_hex(16), "ChannelType": "web",
             "IntegrationType": "external", "Integration.Url": "https://example.com/hook",
         })
-        channel = self._post("/v1/Channels", {
+        channel = self.post("/v1/Channels", {
             "FlexFlowSid": flow["sid"], "Identity": secrets.token_hex(8),
             "ChatUserFriendlyName": "conformance", "ChatFriendlyName": "conformance",
         })
@@ -243,11 +225,6 @@ class ChannelWorld:
         for kind in ("Members", "Messages", "Webhooks"):
             self._make(kind)
 
-    def _post(self, path: str, data: dict[str, Any]) -> Any:
-        response = self.session.post(self.base_url + path, data=data, timeout=30)
-        assert response.status_code == 201, response.text
-        return response.json()
-
     def _make(self, kind: str) -> None:
         form = {
             "Members": {"Identity": secrets.token_hex(8)},
@@ -255,7 +232,7 @@ class ChannelWorld:
             "Webhooks": {"Type": "webhook", "Configuration.Url": "https://example.com/w"},
         }[kind]
         path = f"/v2/Services/{self.service_sid}/Channels/{self.channel_sid}/{kind}"
-        self.sids[kind] = self._post(path, form)["sid"]
+        self.sids[kind] = self.post(path, form)["sid"]
 
     def renew(self, path: str) -> None:
         """A new member, message or webhook, the kind the deleted one was."""

@@ -6,9 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-import requests
-
-from ..helpers.conformance import Exercise, Table
+from ..helpers.conformance import Exercise, Resources, Table
 
 OPERATIONS = (
     ("GET", "/v1/Channels"),
@@ -65,30 +63,24 @@ def scenario(x: Exercise) -> None:
     x.do("DELETE", "/v1/FlexFlows/{Sid}", f"/v1/FlexFlows/{external['sid']}")
 
 
-class World:
+class World(Resources):
     """A Flex Flow and a channel that exist, so generated Sids can be swapped for real ones."""
 
     def __init__(self, base_url: str, auth: tuple[str, str]) -> None:
-        self.base_url = base_url
-        self.session = requests.Session()
-        self.session.auth = auth
+        super().__init__(base_url, auth)
         self.flow_sid = self.channel_sid = ""
         self.renew("")
 
     def renew(self, path: str) -> None:
         """A new flow and channel (a delete removed one of them)."""
-        flow = self.session.post(self.base_url + "/v1/FlexFlows", data={
+        self.flow_sid = self.post("/v1/FlexFlows", {
             "FriendlyName": "conformance", "ChatServiceSid": "IS" + secrets.token_hex(16), "ChannelType": "web",
             "Integration.FlowSid": "FW" + secrets.token_hex(16),
-        }, timeout=30)
-        assert flow.status_code == 201, flow.text
-        self.flow_sid = flow.json()["sid"]
-        channel = self.session.post(self.base_url + "/v1/Channels", data={
+        })["sid"]
+        self.channel_sid = self.post("/v1/Channels", {
             "FlexFlowSid": self.flow_sid, "Identity": secrets.token_hex(8),
             "ChatUserFriendlyName": "conformance", "ChatFriendlyName": "conformance",
-        }, timeout=30)
-        assert channel.status_code == 201, channel.text
-        self.channel_sid = channel.json()["sid"]
+        })["sid"]
 
     def path_parameters(self, path: str) -> dict[str, str]:
         """The real channel or flow as ``Sid``."""

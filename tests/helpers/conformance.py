@@ -257,6 +257,34 @@ class World(Protocol):
         """Make again what a successful DELETE of ``path`` removed."""
 
 
+class Resources:
+    """The base of a product's World: an authenticated session on the server and the
+    requests a world makes its resources with; generated forms go as they are."""
+
+    def __init__(self, base_url: str, auth: tuple[str, str]) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.auth = auth
+
+    def request(self, method: str, path: str, data: dict[str, Any] | None, expected: int) -> dict[str, Any]:
+        """The body of a request that must answer ``expected``."""
+        response = self.session.request(method, self.base_url + path, data=data, timeout=30)
+        assert response.status_code == expected, response.text
+        return dict(response.json())
+
+    def post(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
+        """A resource created (201)."""
+        return self.request("POST", path, data, 201)
+
+    def get(self, path: str) -> dict[str, Any]:
+        """A resource fetched (200)."""
+        return self.request("GET", path, None, 200)
+
+    def fix_body(self, method: str, path: str, body: dict[str, Any]) -> bool:
+        """Nothing to mend unless a product's world says otherwise."""
+        return False
+
+
 @dataclass(frozen=True)
 class Table:
     """One product's part of the suite: plug a new product in by adding one of these to
@@ -289,7 +317,7 @@ class ConformanceReport:
     requests: Counter[tuple[str, str]] = field(default_factory=Counter)
     successes: Counter[tuple[str, str]] = field(default_factory=Counter)
     statuses: dict[tuple[str, str], Counter[int]] = field(default_factory=dict)
-    seconds: Counter[tuple[str, str]] = field(default_factory=Counter)
+    seconds: dict[tuple[str, str], float] = field(default_factory=dict)
     operations: dict[str, set[Operation]] = field(default_factory=dict)
 
     def add(self, spec_name: str, engine: str, operation: Operation, statuses: Counter[int], seconds: float) -> None:
@@ -298,7 +326,7 @@ class ConformanceReport:
         self.requests[key] += sum(statuses.values())
         self.successes[key] += sum(n for status, n in statuses.items() if 200 <= status < 300)
         self.statuses.setdefault(key, Counter()).update(statuses)
-        self.seconds[key] += seconds
+        self.seconds[key] = self.seconds.get(key, 0.0) + seconds
         self.operations.setdefault(spec_name, set()).add(operation)
 
     def lines(self) -> list[str]:
