@@ -24,6 +24,7 @@ from .api.taskrouter import urls as taskrouter_urls
 from .auth import Authenticator
 from .context import AppContext
 from .delivery.worker import DeliveryWorker
+from .domain import flex, taskrouter
 from .errors import InternalError, NotFound, ServiceUnavailable, TwilioError
 from .faults import HEADER as FAULT_HEADER
 from .faults import Faults
@@ -87,6 +88,9 @@ class FlexchatApp:
             settings, store, self.metrics, self.faults, operations.default_readiness_checks()
         )
         self.router = Router(routes())
+        # Flex's rules that follow a task's moves (the janitor), whoever moves the task.
+        if flex.janitor not in taskrouter.TASK_MOVE_HOOKS:
+            taskrouter.TASK_MOVE_HOOKS.append(flex.janitor)
         self.access_log = (
             AccessLog(settings.access_log_format, trust_proxy=settings.trust_proxy) if settings.access_log else None
         )

@@ -47,18 +47,25 @@ if TYPE_CHECKING:
 __all__ = [
     "SERVED_PRODUCTS",
     "AsyncFlexchatHttpClient",
+    "ControlError",
     "FlexchatHttpClient",
     "InProcessFlexchat",
     "InProcessResponse",
     "ServerProcess",
     "UnsupportedHostError",
+    "accept_task",
     "add_account",
+    "complete_task",
+    "end_chat",
     "free_port",
     "is_chat_host",
     "is_flex_api_host",
     "is_served_host",
     "run_server",
+    "send_agent_message",
+    "send_to_flex",
     "twilio_client",
+    "wrap_up_task",
 ]
 
 T = TypeVar("T")
@@ -83,13 +90,15 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
+    # What runs with ``args``: ``flexchat serve``; the benchmark puts other servers here.
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "flexchat.cli", "serve"])
 
     def start(self, timeout: float = 20.0) -> None:
         """Start the process and wait until it answers HTTP."""
         # A file, not a pipe: a pipe nobody reads would block a chatty server.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flexchat.cli", "serve", *self.args],
+            [*self.command, *self.args],
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -691,3 +700,79 @@ def twilio_client(
     http_client = (async_class if async_ else sync_class)(flexchat)
     instance = http_client.flexchat
     return Client(instance.account_sid, instance.auth_token, http_client=http_client, **client_options)
+
+
+# -- playing the agent -----------------------------------------------------------------
+
+
+class ControlError(RuntimeError):
+    """A control API call that flexchat refused: its status and Twilio error body."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"flexchat answered {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+# Any served host reaches the control API in process: routes go by path.
+_CONTROL_BASE = "https://flex-api.twilio.com"
+
+
+def _control(
+    target: InProcessFlexchat | ServerProcess,
+    path: str,
+    data: Mapping[str, object] | None = None,
+    auth: tuple[str, str] | None = None,
+    method: str = "POST",
+) -> Any:
+    """One control API call, in process or over HTTP; its JSON, or :class:`ControlError`."""
+    auth = auth or target.auth
+    if isinstance(target, InProcessFlexchat):
+        response = target.request(method, _CONTROL_BASE + path, data=data, auth=auth)
+        status, body = response.status, response.body
+    else:
+        request = urllib.request.Request(
+            target.base_url + path, data=_encode_pairs(data).encode() if method == "POST" else None, method=method,
+            headers={"Authorization": _basic_auth(*auth), "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                status, body = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+    value = json.loads(body) if body else None
+    if status >= 400:
+        raise ControlError(status, value)
+    return value
+
+
+def accept_task(target: InProcessFlexchat | ServerProcess, task_sid: str, agent: str, **kw: Any) -> Any:
+    """The agent ``agent`` accepts the task (it becomes assigned) and joins its chat."""
+    return _control(target, f"/flexchat/v1/Tasks/{task_sid}/Accept", {"Agent": agent}, **kw)
+
+
+def send_agent_message(
+    target: InProcessFlexchat | ServerProcess, channel_sid: str, agent: str, body: str, **kw: Any
+) -> Any:
+    """A message from the agent (``Source=SDK``): the channel's webhooks fire."""
+    return _control(target, f"/flexchat/v1/Channels/{channel_sid}/Messages", {"Agent": agent, "Body": body}, **kw)
+
+
+def send_to_flex(target: InProcessFlexchat | ServerProcess, channel_sid: str, **kw: Any) -> Any:
+    """Studio's Send to Flex: the channel's task is made and the studio webhook removed."""
+    return _control(target, f"/flexchat/v1/Channels/{channel_sid}/SendToFlex", {}, **kw)
+
+
+def wrap_up_task(target: InProcessFlexchat | ServerProcess, task_sid: str, **kw: Any) -> Any:
+    """The agent wraps up: the task moves to ``wrapping``."""
+    return _control(target, f"/flexchat/v1/Tasks/{task_sid}/WrapUp", {}, **kw)
+
+
+def complete_task(target: InProcessFlexchat | ServerProcess, task_sid: str, **kw: Any) -> Any:
+    """The agent completes the task; a janitor-enabled flow's chat then ends."""
+    return _control(target, f"/flexchat/v1/Tasks/{task_sid}/Complete", {}, **kw)
+
+
+def end_chat(target: InProcessFlexchat | ServerProcess, channel_sid: str, **kw: Any) -> Any:
+    """The agent ends the chat (``INACTIVE``)."""
+    return _control(target, f"/flexchat/v1/Channels/{channel_sid}/End", {}, **kw)

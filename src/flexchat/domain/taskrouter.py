@@ -148,9 +148,11 @@ def create_workspace(
     multi_task_enabled: bool = True,
     prioritize_queue_order: str = "FIFO",
     template: str = "NONE",
+    sid: str | None = None,
 ) -> Script[Workspace]:
     """A new workspace with Twilio's default task channels (default, voice, chat, sms,
-    video, email); ``template="FIFO"`` adds the "Default Fifo Workflow"."""
+    video, email); ``template="FIFO"`` adds the "Default Fifo Workflow". ``sid`` is for
+    Flex, which names its workspace before flexchat has it (domain/flex.py)."""
     _check_friendly_name(friendly_name, "Workspace")
     if template not in ("NONE", "FIFO"):
         raise InvalidParameter(f"Invalid Template: {template!r} is not one of NONE, FIFO")
@@ -158,7 +160,7 @@ def create_workspace(
     # No Activities resource in flexchat: the default and timeout activity is "Offline".
     offline = mint_sid("WA")
     rows = yield INSERT_WORKSPACE(
-        mint_sid("WS"), account_sid, friendly_name, event_callback_url, events_filter, multi_task_enabled,
+        sid or mint_sid("WS"), account_sid, friendly_name, event_callback_url, events_filter, multi_task_enabled,
         prioritize_queue_order, offline, "Offline", offline, "Offline", now, now,
     )
     workspace = Workspace(*rows[0])
@@ -287,14 +289,16 @@ def create_workflow(
     assignment_callback_url: str | None = None,
     fallback_assignment_callback_url: str | None = None,
     task_reservation_timeout: int = 120,
+    sid: str | None = None,
 ) -> Script[Workflow]:
-    """A new workflow; its configuration is checked (:func:`read_configuration`)."""
+    """A new workflow; its configuration is checked (:func:`read_configuration`). ``sid``
+    as for :func:`create_workspace`."""
     read_configuration(configuration)
     _check_reservation_timeout(task_reservation_timeout)
     yield from require_workspace(account_sid, workspace_sid)
     now = now_iso()
     rows = yield INSERT_WORKFLOW(
-        mint_sid("WW"), account_sid, workspace_sid, friendly_name, configuration, assignment_callback_url,
+        sid or mint_sid("WW"), account_sid, workspace_sid, friendly_name, configuration, assignment_callback_url,
         fallback_assignment_callback_url, task_reservation_timeout, now, now,
     )
     return Workflow(*rows[0])
@@ -456,6 +460,7 @@ def create_task(
     routing_target: str | None = None,
     ignore_capacity: bool | None = None,
     task_queue_sid: str | None = None,
+    sid: str | None = None,
 ) -> Script[Task]:
     """A new ``pending`` task in the workflow (optional when the workspace has exactly
     one), on the task channel named by sid or unique name (default ``default``), in the
@@ -492,7 +497,7 @@ def create_task(
     if task_queue_sid is not None:
         queue = task_queue_sid
     rows = yield INSERT_TASK(
-        mint_sid("WT"), account_sid, workspace_sid, workflow.sid, workflow.friendly_name, channel.sid,
+        sid or mint_sid("WT"), account_sid, workspace_sid, workflow.sid, workflow.friendly_name, channel.sid,
         channel.unique_name, "pending", text,
         # A matching target's priority wins over the one sent, as TaskRouter's docs say.
         target_priority if target_priority is not None else (priority or 0),

@@ -272,8 +272,6 @@ def step_5(engine: str) -> str:
     return render((FAULTS,), engine)
 
 
-# Every table rendered from this module, for the schema tests.
-
 
 # Step 6: a chat service's sid is unique per account, not across accounts. A Flex Flow's
 # ChatServiceSid is whatever its author wrote (often a made-up ``IS000...``), and the
@@ -369,5 +367,29 @@ def step_7(engine: str) -> str:
     return render(STEP_7_TABLES, engine)
 
 
+# Step 8: Flex's orchestration. A Flex channel's task can now change after the channel was
+# made (a task at the first message, a long-lived channel's next task), so the row is no
+# longer immutable: ``change_counters`` counts such changes, and the SQLite store's
+# channel cache (store/sqlite.py) starts afresh whenever the count moved, in any process.
+# The janitor finds a task's channels by ``task_sid``.
+CHANGE_COUNTERS = Table(
+    "change_counters",
+    (("name", "text", True), ("value", "int", True)),
+    (Index("change_counters_name", ("name",), unique=True),),
+    paged=False,
+)
+
+
+def step_8(engine: str) -> str:
+    """Migration step 8 for ``engine``."""
+    return render(
+        (CHANGE_COUNTERS,), engine,
+        after=(
+            "INSERT INTO change_counters (name, value) VALUES ('flex_channels', 0)",
+            "CREATE INDEX channels_by_task ON channels (account_sid, task_sid)",
+        ),
+    )
+
+
 # Every table rendered from this module, for the schema tests.
-RENDERED_TABLES = (*STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS, *STEP_7_TABLES)
+RENDERED_TABLES = (*STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS, *STEP_7_TABLES, CHANGE_COUNTERS)
