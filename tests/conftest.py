@@ -52,7 +52,10 @@ class Account:
 def add_account(database_url: str) -> Account:
     """A new account written straight into the database the server uses."""
     account = Account(mint_sid("AC"), secrets.token_hex(16))
-    with_store(database_url, lambda store: store.ensure_account(account.sid, hash_secret(account.auth_token), "test"))
+    with_store(
+        database_url,
+        lambda store: store.ensure_account(account.sid, hash_secret(account.auth_token), "test", account.auth_token),
+    )
     return account
 
 

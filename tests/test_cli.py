@@ -39,6 +39,7 @@ COMMANDS = [
     ["faults", "set", "--account-sid", "AC" + "0" * 32, "--family", "flex", "--error-rate", "0"],
     ["faults", "clear", "--account-sid", "AC" + "0" * 32],
     ["faults", "list", "--account-sid", "AC" + "0" * 32],
+    ["deliveries", "list", "--account-sid", "AC" + "0" * 32],
 ]
 
 
@@ -316,7 +317,8 @@ def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> 
 def test_help_of_every_command_lists_defaults_and_variables() -> None:
     settings_names = {field.name for field in fields(Settings)}
     found = dict(subcommands(cli._parser()))
-    assert set(found) == {tuple(c[: 2 if c[0] in ("account", "api-key", "faults") else 1]) for c in COMMANDS}
+    grouped = ("account", "api-key", "faults", "deliveries")
+    assert set(found) == {tuple(c[: 2 if c[0] in grouped else 1]) for c in COMMANDS}
     for path, parser in found.items():
         assert parser.description, path
         for action in parser._actions:

@@ -62,7 +62,7 @@ def test_healthz_and_readyz_answer_without_credentials(flexchat: InProcessFlexch
     assert (health.status, health.json()) == (200, {"status": "ok"})
     ready = get(flexchat, "/readyz", auth=False)
     assert ready.status == 200
-    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok"}}
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok", "migrations": "ok", "delivery": "ok"}}
     # Only GET: the operations routes answer other methods as Twilio answers any route.
     assert flexchat.request("POST", BASE + "/healthz").status == 405
 
@@ -80,7 +80,7 @@ def test_a_failing_readiness_check_makes_readyz_503_and_names_it(flexchat: InPro
     body = response.json()
     assert (body["code"], body["status"]) == (20503, 503)
     assert body["checks"] == {
-        "database": "ok", "migrations": "ok", "outbox": "RuntimeError: oldest entry waits for 900 s"
+        "database": "ok", "migrations": "ok", "delivery": "ok", "outbox": "RuntimeError: oldest entry waits for 900 s"
     }
     assert "outbox" in body["message"]
     stuck["now"] = False
@@ -128,7 +128,7 @@ def test_readyz_fails_while_postgresql_is_down_and_recovers(outage: str) -> None
                         break
                     time.sleep(0.2)
                 assert ready.status_code == 200, ready.text
-                assert ready.json()["checks"] == {"database": "ok", "migrations": "ok"}
+                assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "delivery": "ok"}
         finally:
             proxy.close()
 

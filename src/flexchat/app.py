@@ -23,6 +23,7 @@ from .api.studio import urls as studio_urls
 from .api.taskrouter import urls as taskrouter_urls
 from .auth import Authenticator
 from .context import AppContext
+from .delivery.worker import DeliveryWorker
 from .domain import flex, taskrouter
 from .errors import InternalError, NotFound, ServiceUnavailable, TwilioError
 from .faults import HEADER as FAULT_HEADER
@@ -103,19 +104,26 @@ class FlexchatApp:
             self.error_handlers[kind] = lambda error: ServiceUnavailable()
         self._open = False
         self._open_lock = asyncio.Lock()
+        # Sends the outbox's webhooks from this process while the app is open.
+        self.delivery = DeliveryWorker(store, settings, faults=self.faults, metrics=self.metrics)
+        self.context.readiness_checks.append(operations.ReadinessCheck("delivery", self.delivery.check_ready))
 
     async def startup(self) -> None:
-        """Open the store (idempotent); also run on first request if no lifespan came."""
+        """Open the store and start delivering webhooks (idempotent); also run on first
+        request if no lifespan came."""
         async with self._open_lock:
             if not self._open:
                 await self.store.open()
                 await self.faults.start()
+                await self.delivery.start()
                 self._open = True
 
     async def shutdown(self) -> None:
-        """Stop reloading fault rules; close the store."""
+        """Stop delivering (events in flight go back to the outbox) and reloading fault
+        rules; close the store."""
         async with self._open_lock:
             if self._open:
+                await self.delivery.stop()
                 await self.faults.stop()
                 await self.store.close()
                 self._open = False

@@ -1,4 +1,5 @@
-"""The ``flexchat`` command: serve, account create/list/rotate-token, api-key create, seed, faults.
+"""The ``flexchat`` command: serve, account create/list/rotate-token, api-key create, seed, faults,
+deliveries list.
 
 What every command holds to, so that a newcomer can trust it:
 
@@ -126,6 +127,14 @@ Variables without a flag:
                                                 token (CI, containers) [default: none]
   FLEXCHAT_MAX_BODY_BYTES  largest request body accepted [default: {DEFAULTS.max_body_bytes}]
   FLEXCHAT_DB_POOL_SIZE    PostgreSQL connections per process [default: {DEFAULTS.db_pool_size}]
+  FLEXCHAT_WEBHOOK_TIMEOUT        seconds one webhook attempt may take [default: {DEFAULTS.webhook_timeout:g}]
+  FLEXCHAT_WEBHOOK_CONCURRENCY    webhook requests in flight per process [default: {DEFAULTS.webhook_concurrency}]
+  FLEXCHAT_WEBHOOK_RETRY_BACKOFF  seconds before a webhook's first retry, doubling
+                                  [default: {DEFAULTS.webhook_retry_backoff:g}]
+  FLEXCHAT_WEBHOOK_POLL_INTERVAL  seconds between looks for events other processes wrote
+                                  [default: {DEFAULTS.webhook_poll_interval:g}]
+  FLEXCHAT_WEBHOOK_ALLOWED_HOSTS  webhook destinations allowed: names, *.suffixes, IPs, CIDRs
+                                  [default: any http(s) URL] (docs/webhooks.md)
 
 On an empty database serve creates a first account and prints its Auth Token once.
 Lost it? flexchat account rotate-token --account-sid AC... gives the account a new one."""
@@ -189,7 +198,8 @@ def _parser() -> argparse.ArgumentParser:
     create = _command(
         account, "create", "create an account; prints its Sid and Auth Token",
         "Create an account and print its Account Sid and Auth Token. The token is shown only\n"
-        "now: flexchat stores only its hash. Creates the database if it does not exist yet.",
+        "now: flexchat checks API calls against its hash, and keeps the token itself to sign\n"
+        "the account's webhooks (docs/webhooks.md). Creates the database if it does not exist yet.",
         run_account_create,
     )
     _database_option(create)
@@ -207,7 +217,9 @@ def _parser() -> argparse.ArgumentParser:
         account, "rotate-token", "give an account a new Auth Token (the old one stops working)",
         "Give an existing account a new Auth Token and print it: the way back in when a token\n"
         "is lost or leaked. The old token stops working at once for new processes, and within\n"
-        f"{CACHE_SECONDS:g} seconds for a running server (its credential cache). API keys are not affected.",
+        f"{CACHE_SECONDS:g} seconds for a running server (its credential cache). API keys are not affected.\n"
+        "Webhooks are signed with the new token from then on; an account whose token flexchat\n"
+        "never kept (created before it signed webhooks) needs this before its webhooks go out.",
         run_account_rotate_token,
     )
     _database_option(rotate)
@@ -227,6 +239,27 @@ def _parser() -> argparse.ArgumentParser:
     _account_option(key_create, "the account the key acts for")
     key_create.add_argument("--friendly-name", dest="friendly_name", metavar="NAME", help="a label [default: none]")
     _format_option(key_create)
+
+    deliveries = commands.add_parser(
+        "deliveries", help="read webhook deliveries and their attempts",
+        description="Webhook deliveries (docs/webhooks.md): the outbox events of an account, each with\n"
+        "every attempt (time, status, duration, the start of the answer, the error).",
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    deliveries_list = _command(
+        deliveries, "list", "an account's webhook events with their attempts, newest first",
+        "Print an account's most recent webhook events, newest first, one JSON object per line\n"
+        "with its attempts. Reads the database directly (servers need not run).",
+        run_deliveries_list,
+    )
+    _database_option(deliveries_list)
+    _account_option(deliveries_list, "the account whose deliveries to show")
+    deliveries_list.add_argument("--channel", dest="channel_sid", metavar="CH...", help="only this channel's "
+                                 "[default: all]")
+    deliveries_list.add_argument(
+        "--state", choices=("pending", "delivered", "failed", "recorded"), help="only events in this state "
+        "[default: all]"
+    )
+    deliveries_list.add_argument("--limit", type=int, default=50, metavar="N", help="at most N [default: 50]")
 
     seed = _command(
         commands, "seed", "bulk-insert Flex Flows and channels into an account",
@@ -502,6 +535,37 @@ def run_account_rotate_token(settings: Settings, args: argparse.Namespace) -> in
     return 0
 
 
+def run_deliveries_list(settings: Settings, args: argparse.Namespace) -> int:
+    """``flexchat deliveries list``."""
+    sid = _account_sid(settings)
+    if args.limit < 1:
+        raise CommandError("--limit must be at least 1", code=2)
+    _note(f"database {describe_database(settings.database_url)}")
+    _require_database(settings)
+    for line in _with_store(settings, lambda store: list_deliveries(store, sid, args, settings)):
+        print(json.dumps(line))
+    return 0
+
+
+async def list_deliveries(
+    store: Store, account_sid: str, args: argparse.Namespace, settings: Settings
+) -> list[dict[str, Any]]:
+    """The account's most recent webhook events (newest first), each with its attempts."""
+    from .delivery import reads
+    from .paging import Window
+
+    await _check_account(store, account_sid, settings)
+    events, _ = await store.read(
+        reads.list_deliveries(account_sid, args.channel_sid, args.state, Window(args.limit), newest_first=True)
+    )
+    lines = []
+    for event in events:
+        found = await store.read(reads.fetch_delivery(event.account_sid, event.seq))
+        if found is not None:
+            lines.append(reads.delivery_to_wire(found[0], None, found[1]))
+    return lines
+
+
 def run_api_key_create(settings: Settings, args: argparse.Namespace) -> int:
     """``flexchat api-key create``."""
     sid = _account_sid(settings)
@@ -516,9 +580,10 @@ def run_api_key_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def create_account(store: Store, friendly_name: str | None) -> dict[str, str]:
-    """A new account and its Auth Token (shown once; only its hash is stored)."""
+    """A new account and its Auth Token (shown once; kept to sign the account's webhooks,
+    see docs/webhooks.md)."""
     token = new_secret()
-    sid = await store.create_account(friendly_name, hash_secret(token))
+    sid = await store.create_account(friendly_name, hash_secret(token), token)
     return {"sid": sid, "auth_token": token}
 
 
@@ -526,8 +591,9 @@ async def rotate_auth_token(store: Store, sid: str, settings: Settings) -> str:
     """A new Auth Token for the existing account ``sid``; the old one stops working."""
     await _check_account(store, sid, settings)
     token = new_secret()
-    # ensure_account only replaces the hash of an existing account (its name stays).
-    await store.ensure_account(sid, hash_secret(token), None)
+    # ensure_account only replaces the token (hash and signing copy) of an existing
+    # account (its name stays).
+    await store.ensure_account(sid, hash_secret(token), None, token)
     return token
 
 
@@ -668,7 +734,9 @@ async def bootstrap(store: Store, settings: Settings) -> tuple[dict[str, str] | 
     """Make sure an account exists. Returns the credentials it had to create (if any) and
     the banner's lines about the accounts there (Sids and names, never a secret)."""
     if settings.account_sid and settings.auth_token:
-        await store.ensure_account(settings.account_sid, hash_secret(settings.auth_token), "bootstrap")
+        await store.ensure_account(
+            settings.account_sid, hash_secret(settings.auth_token), "bootstrap", settings.auth_token
+        )
     created = await create_account(store, "first account") if await store.count_accounts() == 0 else None
     total = await store.count_accounts()
     shown = await store.read(list_accounts(BANNER_ACCOUNTS))

@@ -45,6 +45,15 @@ class Settings:
     # Seconds between reloads of the fault rules; a change made through another process
     # applies here within this time.
     faults_refresh: float = 1.0
+    # Webhook delivery (docs/webhooks.md): seconds one attempt may take, requests in
+    # flight per process, the first retry's delay (doubling after each retry), how often
+    # to look for events other processes wrote, and the destinations allowed (comma-
+    # separated host names, *.suffix names, IP addresses or CIDRs; unset = any).
+    webhook_timeout: float = 5.0
+    webhook_concurrency: int = 32
+    webhook_retry_backoff: float = 1.0
+    webhook_poll_interval: float = 0.25
+    webhook_allowed_hosts: str | None = None
 
     @classmethod
     def load(
@@ -82,6 +91,21 @@ class Settings:
             raise SettingsError("db_pool_size must be at least 1")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("public_url must start with http:// or https://")
+        if self.webhook_timeout <= 0:
+            raise SettingsError("webhook_timeout must be positive")
+        if self.webhook_concurrency < 1:
+            raise SettingsError("webhook_concurrency must be at least 1")
+        if self.webhook_retry_backoff < 0:
+            raise SettingsError("webhook_retry_backoff must not be negative")
+        if self.webhook_poll_interval <= 0:
+            raise SettingsError("webhook_poll_interval must be positive")
+        if self.webhook_allowed_hosts is not None:
+            from .delivery.destinations import AllowList
+
+            try:
+                AllowList.parse(self.webhook_allowed_hosts)
+            except ValueError as error:
+                raise SettingsError(f"webhook_allowed_hosts: {error}") from None
         if self.access_log_format not in ("text", "json"):
             raise SettingsError(f"access_log_format must be text or json, not {self.access_log_format!r}")
         if not 0.05 <= self.faults_refresh <= 3600:

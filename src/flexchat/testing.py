@@ -170,7 +170,7 @@ def add_account(database_url: str, friendly_name: str | None = None) -> tuple[st
         store = create_store(Settings(database_url=database_url))
         await store.open()
         try:
-            await store.ensure_account(sid, hash_secret(token), friendly_name)
+            await store.ensure_account(sid, hash_secret(token), friendly_name, token)
         finally:
             await store.close()
 
@@ -419,7 +419,7 @@ class InProcessFlexchat:
         from .auth import hash_secret, new_secret
 
         token = new_secret()
-        sid = self.run(self.app.store.create_account(friendly_name, hash_secret(token)))
+        sid = self.run(self.app.store.create_account(friendly_name, hash_secret(token), token))
         return sid, token
 
     def create_api_key(self, account_sid: str | None = None, friendly_name: str | None = None) -> tuple[str, str]:

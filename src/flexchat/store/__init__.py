@@ -44,11 +44,15 @@ class Store(Protocol):
     async def find_credential(self, sid: str) -> Credential | None:
         """The account and secret hash behind an Account Sid or API Key Sid."""
 
-    async def create_account(self, friendly_name: str | None, token_hash: str) -> str:
-        """A new account; returns its Sid."""
+    async def create_account(self, friendly_name: str | None, token_hash: str, auth_token: str | None = None) -> str:
+        """A new account; returns its Sid. ``auth_token`` (the token itself) is kept to
+        sign the account's webhooks; without it they cannot be delivered."""
 
-    async def ensure_account(self, sid: str, token_hash: str, friendly_name: str | None) -> None:
-        """Make the account ``sid`` exist with exactly this token."""
+    async def ensure_account(
+        self, sid: str, token_hash: str, friendly_name: str | None, auth_token: str | None = None
+    ) -> None:
+        """Make the account ``sid`` exist with exactly this token (its hash, and the token
+        itself for signing webhooks, or none)."""
 
     async def create_api_key(self, account_sid: str, secret_hash: str, friendly_name: str | None) -> str:
         """A new API key of ``account_sid``; returns its Sid."""

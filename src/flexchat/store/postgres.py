@@ -342,16 +342,19 @@ class PostgresStore:
             row = await self._fetchrow("SELECT sid, auth_token_hash FROM accounts WHERE sid = $1", sid)
         return Credential(row[0], row[1]) if row is not None else None
 
-    async def create_account(self, friendly_name: str | None, token_hash: str) -> str:
+    async def create_account(self, friendly_name: str | None, token_hash: str, auth_token: str | None = None) -> str:
         sid = mint_sid("AC")
-        await self.ensure_account(sid, token_hash, friendly_name)
+        await self.ensure_account(sid, token_hash, friendly_name, auth_token)
         return sid
 
-    async def ensure_account(self, sid: str, token_hash: str, friendly_name: str | None) -> None:
+    async def ensure_account(
+        self, sid: str, token_hash: str, friendly_name: str | None, auth_token: str | None = None
+    ) -> None:
         await self._execute(
-            "INSERT INTO accounts (sid, friendly_name, auth_token_hash, date_created) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (sid) DO UPDATE SET auth_token_hash = excluded.auth_token_hash",
-            sid, friendly_name, token_hash, now_iso(),
+            "INSERT INTO accounts (sid, friendly_name, auth_token_hash, date_created, auth_token)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (sid) DO UPDATE"
+            " SET auth_token_hash = excluded.auth_token_hash, auth_token = excluded.auth_token",
+            sid, friendly_name, token_hash, now_iso(), auth_token,
         )
 
     async def create_api_key(self, account_sid: str, secret_hash: str, friendly_name: str | None) -> str:

@@ -334,17 +334,20 @@ class SqliteStore:
             rows = self._read("SELECT sid, auth_token_hash FROM accounts WHERE sid = ?", (sid,))
         return Credential(rows[0][0], rows[0][1]) if rows else None
 
-    async def create_account(self, friendly_name: str | None, token_hash: str) -> str:
+    async def create_account(self, friendly_name: str | None, token_hash: str, auth_token: str | None = None) -> str:
         sid = mint_sid("AC")
-        await self.ensure_account(sid, token_hash, friendly_name)
+        await self.ensure_account(sid, token_hash, friendly_name, auth_token)
         return sid
 
-    async def ensure_account(self, sid: str, token_hash: str, friendly_name: str | None) -> None:
+    async def ensure_account(
+        self, sid: str, token_hash: str, friendly_name: str | None, auth_token: str | None = None
+    ) -> None:
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO accounts (sid, friendly_name, auth_token_hash, date_created) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (sid) DO UPDATE SET auth_token_hash = excluded.auth_token_hash",
-                (sid, friendly_name, token_hash, now_iso()),
+                "INSERT INTO accounts (sid, friendly_name, auth_token_hash, date_created, auth_token)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sid) DO UPDATE"
+                " SET auth_token_hash = excluded.auth_token_hash, auth_token = excluded.auth_token",
+                (sid, friendly_name, token_hash, now_iso(), auth_token),
             )
 
         await self._write(write)

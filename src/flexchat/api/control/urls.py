@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...routing import CONTROL, Route
-from . import agent, faults
+from . import agent, deliveries, faults
 
 
 def routes() -> list[Route]:
@@ -21,4 +21,6 @@ def routes() -> list[Route]:
         Route("/flexchat/v1/Channels/{Sid}/Messages", {"POST": agent.create_agent_message}, CONTROL),
         Route("/flexchat/v1/Channels/{Sid}/SendToFlex", {"POST": agent.send_to_flex}, CONTROL),
         Route("/flexchat/v1/Channels/{Sid}/End", {"POST": agent.end_chat}, CONTROL),
+        Route("/flexchat/v1/Deliveries", {"GET": deliveries.list_deliveries}, CONTROL),
+        Route("/flexchat/v1/Deliveries/{Sid}", {"GET": deliveries.fetch_delivery}, CONTROL),
     ]

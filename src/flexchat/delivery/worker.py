@@ -1,0 +1,505 @@
+"""The delivery worker: claims due outbox events, sends them, records and settles them.
+
+One worker runs in every API process, on the application's event loop, started and
+stopped with the application (``app.py``; so also in ``flexchat.testing``'s in-process
+double). It wakes at once when this process commits outbox rows (the store's
+``outbox_listeners``) and polls every ``webhook_poll_interval`` seconds for rows other
+processes wrote and for retries that fell due.
+
+Claiming: one ``UPDATE ... RETURNING`` sets ``claimed_until`` (a lease) on up to as many
+due events as the worker has free slots (``webhook_concurrency``), so with N processes on
+one PostgreSQL database each event is sent by one process (``FOR UPDATE SKIP LOCKED``),
+and on SQLite the single writer serialises the claims. A process that dies holding a
+lease leaves its events to be claimed again once the lease ends (twice the timeout plus
+five seconds): an event is delivered at least once, and more than once only when a
+process died between sending and settling it (receivers deduplicate by the
+``I-Twilio-Idempotency-Token`` header).
+
+Each attempt is recorded in ``delivery_attempts`` and settles its event in the same
+transaction: ``delivered`` on a 2xx; retried after ``webhook_retry_backoff`` x 2^(n-1)
+seconds on a timeout, a connection error, a 429 or a 5xx, while attempts remain (the
+event's ``retry_count`` retries after the first attempt); ``failed`` otherwise. The auth
+token that signs the request is never logged, nor are URLs (they may carry credentials).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import ThreadedResolver
+from yarl import URL
+
+from ..domain.records import OutboxEvent
+from ..faults import Faults
+from ..metrics import Metrics, Sample
+from ..settings import Settings
+from ..store import Store
+from ..store.queries.delivery import (
+    ACCOUNT_AUTH_TOKEN,
+    ANY_DUE,
+    CLAIM,
+    RELAXED_COMMIT,
+    insert_attempts,
+    settle_events,
+    settle_sizes,
+)
+from ..store.sql import Rows, Script, fetch
+from .destinations import AllowList, DestinationRefused
+from .metrics import oldest_pending_age, outbox_depth
+from .reads import delivery_id
+from .signing import build_request
+
+log = logging.getLogger("flexchat.delivery")
+
+# The longest wait between two attempts, whatever the backoff doubles to.
+MAX_BACKOFF = 600.0
+# How much of an answer is kept with its attempt (characters; bytes read for it).
+RESPONSE_START_CHARS = 512
+RESPONSE_START_BYTES = 2048
+# Auth tokens are read once per account for this long (a rotation reaches delivery within it).
+TOKEN_CACHE_SECONDS = 5.0
+# How often database trouble is logged, at most (the worker retries on every poll).
+LOG_INTERVAL = 10.0
+# How often the worker refreshes the outbox gauges it shows /metrics (seconds).
+GAUGE_INTERVAL = 2.0
+DROPPED = "dropped by a fault (DropDeliveryRate, docs/operations.md): not sent"
+# Finished attempts written in one transaction, at most.
+SETTLE_BATCH = 64
+# An in-flight attempt may finish this long on shutdown; the rest are left to their lease.
+STOP_GRACE = 2.0
+
+NO_AUTH_TOKEN = (
+    "account {account} has no stored auth token to sign webhooks with (it was created before"
+    " flexchat kept tokens); rotate it with `flexchat account rotate-token --account-sid {account}`"
+    " or restart `flexchat serve` with FLEXCHAT_ACCOUNT_SID/FLEXCHAT_AUTH_TOKEN (docs/webhooks.md)"
+)
+
+
+def lease_seconds(settings: Settings) -> float:
+    """How long a claim holds an event: its attempt plus a margin for settling it."""
+    return 2 * settings.webhook_timeout + 5.0
+
+
+def iso_millis(epoch: float) -> str:
+    """``2026-11-25T20:01:02.345Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}Z"
+
+
+class AllowListResolver(AbstractResolver):
+    """The system resolver, refusing names that resolve outside the allow-list: the check
+    is made on the very addresses the connection then uses."""
+
+    def __init__(self, allow: AllowList) -> None:
+        self.allow = allow
+        self.inner = ThreadedResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """The addresses of ``host``; :class:`DestinationRefused` if any is not allowed."""
+        results = await self.inner.resolve(host, port, family)
+        self.allow.check(host, [result["host"] for result in results])
+        return results
+
+    async def close(self) -> None:
+        """Release the inner resolver."""
+        await self.inner.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt came to."""
+
+    status_code: int | None = None
+    error: str | None = None
+    response_start: str | None = None
+    retry: bool = False  # worth another attempt (timeout, connection error, 429, 5xx)
+    signature: str = ""
+
+    @property
+    def delivered(self) -> bool:
+        """A 2xx came back."""
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def classify(status: int) -> bool:
+    """Whether an answer with ``status`` (not 2xx) is worth retrying: 429 and 5xx are."""
+    return status == 429 or status >= 500
+
+
+def claim_due(lease_until: int, now: int, limit: int) -> Script[Rows]:
+    """Lease up to ``limit`` due events until ``lease_until``; their rows."""
+    yield RELAXED_COMMIT()
+    rows = yield CLAIM(lease_until, now, now, limit)
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """An attempt to record and the state it leaves its event in."""
+
+    event: OutboxEvent
+    attempt: int
+    started_at: str
+    duration_ms: float
+    outcome: Outcome
+    state: str
+    next_attempt_at: int
+    retry_in: float = 0.0  # seconds, for a pending one
+
+
+def settle(settlements: list[Settlement]) -> Script[None]:
+    """Record the attempts and settle their events, in one transaction."""
+    yield RELAXED_COMMIT()
+    start = 0
+    for size in settle_sizes(len(settlements), SETTLE_BATCH):
+        chunk = settlements[start:start + size]
+        start += size
+        attempts: list[Any] = []
+        events: list[Any] = []
+        for item in chunk:
+            event, outcome = item.event, item.outcome
+            attempts += (
+                event.account_sid, event.seq, item.attempt, item.started_at, item.duration_ms,
+                outcome.status_code, outcome.error, outcome.response_start, outcome.signature,
+            )
+            events += (event.account_sid, event.seq, item.attempt, item.state, item.next_attempt_at)
+        yield insert_attempts(size)(*attempts)
+        yield settle_events(size)(*events)
+
+
+class DeliveryWorker:
+    """Delivers one process's share of the outbox (see module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        clock: Callable[[], float] = time.time,
+        *,
+        faults: Faults | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.faults = faults
+        self.concurrency = settings.webhook_concurrency
+        self.allow = AllowList.parse(settings.webhook_allowed_hosts) if settings.webhook_allowed_hosts else None
+        self._lease_ms = int(lease_seconds(settings) * 1000)
+        self._wakeup = asyncio.Event()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._runner: asyncio.Task[None] | None = None
+        self._settler: asyncio.Task[None] | None = None
+        self._settlements: asyncio.Queue[Settlement] = asyncio.Queue()
+        self._session: aiohttp.ClientSession | None = None
+        self._tokens: dict[str, tuple[str | None, float]] = {}
+        self._last_logged = 0.0
+        # The outbox gauges as last read (every GAUGE_INTERVAL seconds by the claim loop):
+        # a scrape reads them without a query of its own.
+        self.depth: int | None = None
+        self.oldest_age: float | None = None
+        self._gauges_read = 0.0
+        self.attempts = None if metrics is None else metrics.counter(
+            "flexchat_delivery_attempts_total", "Webhook attempts of this process, by what they left the event in.",
+            ("state",),
+        )
+        if metrics is not None:
+            self._register_gauges(metrics)
+
+    def _register_gauges(self, metrics: Metrics) -> None:
+        def read(value: Callable[[], float | None]) -> Callable[[], list[Sample]]:
+            def samples() -> list[Sample]:
+                figure = value()
+                return [] if figure is None else [((), figure)]
+
+            return samples
+
+        metrics.gauge(
+            "flexchat_outbox_depth", "Webhook events waiting for delivery, all accounts (pending: due or backing off).",
+            read=read(lambda: None if self.depth is None else float(self.depth)),
+        )
+        metrics.gauge(
+            "flexchat_outbox_oldest_pending_seconds", "Age of the oldest pending webhook event; 0 when none waits.",
+            read=read(lambda: self.oldest_age),
+        )
+        metrics.gauge(
+            "flexchat_delivery_in_flight", "Webhook requests this process has under way.",
+            read=read(lambda: float(len(self._in_flight))),
+        )
+
+    # -- life cycle --------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the HTTP client, listen for this process's commits, start claiming."""
+        if self._runner is not None:
+            return
+        connector = aiohttp.TCPConnector(
+            limit=self.concurrency,
+            resolver=AllowListResolver(self.allow) if self.allow is not None else None,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout),
+            # No cookies carried from one tenant's receiver to the next request.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # Answers come uncompressed, so the start of each is readable as recorded.
+            skip_auto_headers=("Accept-Encoding",),
+        )
+        self._wakeup = asyncio.Event()
+        self._settlements = asyncio.Queue()
+        self.store.outbox_listeners.append(self.wake)
+        self._settler = asyncio.create_task(self._settle_batches(), name="flexchat-delivery-settle")
+        self._runner = asyncio.create_task(self._run(), name="flexchat-delivery")
+
+    async def stop(self) -> None:
+        """Stop claiming; let attempts in flight finish briefly, then close the client.
+        Events still held are claimed again when their lease ends."""
+        if self.wake in self.store.outbox_listeners:
+            self.store.outbox_listeners.remove(self.wake)
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        if self._in_flight:
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        settler, self._settler = self._settler, None
+        if settler is not None:
+            settler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await settler
+        # What finished but was not recorded yet is recorded now, while the store is open.
+        leftover = []
+        while not self._settlements.empty():
+            leftover.append(self._settlements.get_nowait())
+        if leftover:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._settle(leftover), STOP_GRACE)
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker is claiming (for readiness checks)."""
+        return self._runner is not None and not self._runner.done()
+
+    @property
+    def in_flight(self) -> int:
+        """Attempts under way in this process (a gauge)."""
+        return len(self._in_flight)
+
+    async def check_ready(self, ctx: object) -> None:
+        """``/readyz``: the worker of this process is claiming. (A backlog is not a reason
+        to take a process out of service; ``flexchat_outbox_oldest_pending_seconds`` is
+        what to alert on.)"""
+        if not self.running:
+            raise RuntimeError("the webhook delivery worker is not running")
+
+    def wake(self) -> None:
+        """Look for due events now (called after a commit that wrote outbox rows)."""
+        self._wakeup.set()
+
+    # -- claiming ------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                await self.claim()
+                if time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
+                    self._gauges_read = time.monotonic()
+                    self.depth = await outbox_depth(self.store)
+                    self.oldest_age = await oldest_pending_age(self.store)
+            except Exception as error:  # the database is away: try again at the next poll
+                self._log_trouble("cannot claim webhook events", error)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self.settings.webhook_poll_interval)
+
+    async def claim(self) -> int:
+        """Claim as many due events as there are free slots and start sending them; how many."""
+        free = self.concurrency - len(self._in_flight)
+        if free <= 0:
+            return 0  # a finishing attempt wakes the loop
+        now = int(self.clock() * 1000)
+        if not await self.store.read(fetch(ANY_DUE(now, now))):
+            return 0
+        rows = await self.store.write(claim_due(now + self._lease_ms, now, free))
+        for event in sorted((OutboxEvent(*row) for row in rows), key=lambda event: event.seq):
+            task = asyncio.create_task(self.deliver(event))
+            self._in_flight.add(task)
+            task.add_done_callback(self._finished)
+        return len(rows)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        self.wake()
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def deliver(self, event: OutboxEvent) -> None:
+        """One attempt at ``event``, recorded and settled."""
+        attempt = event.attempts + 1
+        try:
+            token = await self._auth_token(event.account_sid)
+        except Exception as error:  # the database is away: no attempt is spent, the lease runs out
+            self._log_trouble(f"cannot read the signing token for webhook {delivery_id(event.seq)}", error)
+            return
+        started = self.clock()
+        clock_started = time.perf_counter()
+        try:
+            if self.faults is not None and self.faults.should_drop_delivery(event.account_sid):
+                # As if the request were lost on the way: retried like a timeout.
+                outcome = Outcome(error=DROPPED, retry=True)
+            else:
+                outcome = await self.attempt(event, attempt, token)
+        except Exception as error:  # a bug or the database: recorded, not lost
+            log.exception("webhook %s: attempt %d failed unexpectedly", delivery_id(event.seq), attempt)
+            outcome = Outcome(error=f"internal error: {error.__class__.__name__}", retry=True)
+        duration_ms = (time.perf_counter() - clock_started) * 1000
+        now_ms = int(self.clock() * 1000)
+        delay = 0.0
+        if outcome.delivered:
+            state, next_at = "delivered", now_ms
+        elif outcome.retry and attempt <= event.retry_count:
+            delay = min(MAX_BACKOFF, self.settings.webhook_retry_backoff * 2 ** (attempt - 1))
+            state, next_at = "pending", now_ms + int(delay * 1000)
+        else:
+            state, next_at = "failed", now_ms
+        if self.attempts is not None:
+            self.attempts.inc(state)
+        # The slot is free once the request is over: recording it is the settler's job,
+        # and the event's lease keeps it from being claimed again meanwhile.
+        self._settlements.put_nowait(
+            Settlement(event, attempt, iso_millis(started), duration_ms, outcome, state, next_at, delay)
+        )
+
+    async def _settle_batches(self) -> None:
+        """Record finished attempts, all that finished meanwhile in one transaction: a
+        burst of deliveries costs a few commits and pooled connections, not one each, and
+        sending goes on while they commit."""
+        while True:
+            batch = [await self._settlements.get()]
+            while len(batch) < SETTLE_BATCH and not self._settlements.empty():
+                batch.append(self._settlements.get_nowait())
+            await self._settle(batch)
+
+    async def _settle(self, batch: list[Settlement]) -> None:
+        try:
+            await self.store.write(settle(batch))
+        except Exception as error:  # their leases run out and the events are sent again
+            self._log_trouble(f"cannot record {len(batch)} webhook attempt(s)", error)
+            return
+        loop = asyncio.get_running_loop()
+        for item in batch:
+            if item.state == "pending":
+                loop.call_later(item.retry_in, self.wake)
+            elif item.state == "failed":
+                event = item.event
+                log.warning(
+                    "webhook %s (%s, %s) failed after %d attempt(s): %s",
+                    delivery_id(event.seq), event.event_type, _host(event.url), item.attempt,
+                    item.outcome.error or f"HTTP {item.outcome.status_code}",
+                )
+
+    async def attempt(self, event: OutboxEvent, attempt: int, token: str | None) -> Outcome:
+        """Send ``event`` once (``RetryCount`` = ``attempt`` - 1) signed with the account's
+        auth ``token``; what came of it."""
+        url = event.url or ""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # The URL itself is not repeated: it may carry credentials, and errors are logged.
+            return Outcome(error=f"not an http(s) URL (scheme {parts.scheme!r}, host {parts.hostname!r})")
+        if self.allow is not None:
+            refusal = self._refused_by_name(parts.hostname)
+            if refusal is not None:
+                return Outcome(error=refusal)
+        if not token:
+            return Outcome(error=NO_AUTH_TOKEN.format(account=event.account_sid))
+        params = {name: str(value) for name, value in orjson.loads(event.params).items()}
+        params["RetryCount"] = str(attempt - 1)
+        request = build_request(event.method, url, params, token, delivery_id(event.seq))
+        session = self._session
+        assert session is not None, "the worker is not started"
+        try:
+            async with session.request(
+                request.method, URL(request.url, encoded=True), data=request.body, headers=request.headers,
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                start = (await response.content.read(RESPONSE_START_BYTES)).decode("utf-8", "replace")
+        except TimeoutError:
+            return Outcome(
+                error=f"no answer within {self.settings.webhook_timeout:g} s (FLEXCHAT_WEBHOOK_TIMEOUT)",
+                retry=True, signature=request.signature,
+            )
+        except aiohttp.ClientConnectorError as error:
+            if isinstance(error.os_error, DestinationRefused):
+                return Outcome(error=str(error.os_error), signature=request.signature)
+            return Outcome(error=f"cannot connect: {error.os_error}", retry=True, signature=request.signature)
+        except aiohttp.InvalidURL:
+            return Outcome(error="the URL cannot be requested as it is written", signature=request.signature)
+        except aiohttp.ClientResponseError as error:  # an answer that is not HTTP; its text names the URL
+            return Outcome(error=f"invalid answer: {error.message}", retry=True, signature=request.signature)
+        except (aiohttp.ClientError, OSError) as error:
+            return Outcome(error=f"{error.__class__.__name__}: {error}", retry=True, signature=request.signature)
+        return Outcome(
+            status_code=status,
+            response_start=start[:RESPONSE_START_CHARS],
+            retry=classify(status),
+            signature=request.signature,
+        )
+
+    def _refused_by_name(self, host: str) -> str | None:
+        """Why ``host`` is refused before resolving it: an address literal outside the
+        allowed blocks. Names are checked by the resolver, on the addresses used."""
+        assert self.allow is not None
+        literal = host.strip("[]")
+        try:
+            ipaddress.ip_address(literal)
+        except ValueError:
+            return None
+        try:
+            self.allow.check(literal, [literal])
+        except DestinationRefused as refused:
+            return str(refused)
+        return None
+
+    async def _auth_token(self, account_sid: str) -> str | None:
+        now = time.monotonic()
+        cached = self._tokens.get(account_sid)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        rows = await self.store.read(fetch(ACCOUNT_AUTH_TOKEN(account_sid)))
+        token = rows[0][0] if rows else None
+        if len(self._tokens) > 10_000:
+            self._tokens.clear()
+        self._tokens[account_sid] = (token, now + TOKEN_CACHE_SECONDS)
+        return token
+
+    def _log_trouble(self, what: str, error: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._last_logged >= LOG_INTERVAL:
+            self._last_logged = now
+            log.warning("%s: %s: %s", what, error.__class__.__name__, error)
+
+
+def _host(url: str | None) -> str:
+    """The host of a URL, for logs (a URL's path or query may hold credentials)."""
+    return urlsplit(url or "").hostname or "?"

@@ -1,0 +1,273 @@
+"""Delivery's parts on their own: signing against twilio's validator, the destination
+allow-list, its settings, the outbox gauges, and the worker in the in-process double."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from flexchat.delivery.destinations import AllowList, DestinationRefused
+from flexchat.delivery.metrics import oldest_pending_age, outbox_depth
+from flexchat.delivery.signing import build_request, signature
+from flexchat.delivery.worker import DROPPED
+from flexchat.domain.events import emit
+from flexchat.settings import Settings, SettingsError
+from flexchat.testing import InProcessFlexchat
+
+from .webhooks import receiving
+
+TOKEN = "12345678901234567890123456789012"
+PARAMS = {"EventType": "onMessageSent", "Body": "héllo & goodbye=1", "Attributes": '{"a": [1, 2]}', "RetryCount": "0"}
+
+
+@pytest.mark.parametrize("url", [
+    "https://hooks.example.com/chat",
+    "https://hooks.example.com:8443/chat?tenant=a%20b&x=1",
+    "http://127.0.0.1:9000/",
+])
+def test_a_post_signature_is_what_twilios_validator_accepts(url: str) -> None:
+    request = build_request("POST", url, PARAMS, TOKEN, "EV" + "0" * 32)
+    assert request.url == url
+    assert request.headers["X-Twilio-Signature"] == request.signature == signature(TOKEN, url, PARAMS)
+    assert RequestValidator(TOKEN).validate(url, PARAMS, request.signature)
+    assert not RequestValidator(TOKEN).validate(url, {**PARAMS, "Body": "tampered"}, request.signature)
+    assert not RequestValidator(TOKEN[::-1]).validate(url, PARAMS, request.signature)
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert request.headers["User-Agent"] == "TwilioProxy/1.1"
+    assert request.headers["I-Twilio-Idempotency-Token"] == "EV" + "0" * 32
+
+
+def test_a_get_signature_covers_the_query() -> None:
+    request = build_request("get", "https://hooks.example.com/chat?tenant=1", PARAMS, TOKEN, "EV1")
+    assert request.method == "GET" and request.body is None
+    assert request.url.startswith("https://hooks.example.com/chat?tenant=1&EventType=onMessageSent&")
+    assert RequestValidator(TOKEN).validate(request.url, {}, request.signature)
+    assert "Content-Type" not in request.headers
+
+
+def test_the_allow_list_reads_names_suffixes_addresses_and_blocks() -> None:
+    allow = AllowList.parse("hooks.example.com, *.tenant.example.org 10.0.0.0/8,[::1], 192.0.2.7")
+    assert allow.allows_name("HOOKS.example.com.")
+    assert allow.allows_name("a.b.tenant.example.org")
+    assert not allow.allows_name("tenant.example.org")
+    assert not allow.allows_name("evil-hooks.example.com")
+    allow.check("10.1.2.3", ["10.1.2.3"])
+    allow.check("::1", ["::1"])
+    allow.check("api.partner.net", ["10.9.9.9", "192.0.2.7"])
+    with pytest.raises(DestinationRefused, match=r"resolves to 127\.0\.0\.1"):
+        allow.check("sneaky.partner.net", ["10.0.0.1", "127.0.0.1"])
+    with pytest.raises(DestinationRefused, match="not allowed"):
+        allow.check("unresolvable.net", [])
+    for wrong in ("http://x.com", "10.0.0.0/33", "a..b", "x/y"):
+        with pytest.raises(ValueError):
+            AllowList.parse(wrong)
+
+
+def test_delivery_settings_are_checked() -> None:
+    environ = {
+        "FLEXCHAT_WEBHOOK_TIMEOUT": "2.5", "FLEXCHAT_WEBHOOK_CONCURRENCY": "8",
+        "FLEXCHAT_WEBHOOK_RETRY_BACKOFF": "0.1", "FLEXCHAT_WEBHOOK_POLL_INTERVAL": "0.5",
+        "FLEXCHAT_WEBHOOK_ALLOWED_HOSTS": "*.example.com, 10.0.0.0/8",
+    }
+    settings = Settings.load(environ=environ)
+    assert (settings.webhook_timeout, settings.webhook_concurrency) == (2.5, 8)
+    assert settings.webhook_allowed_hosts == "*.example.com, 10.0.0.0/8"
+    for name, value in (("TIMEOUT", "0"), ("CONCURRENCY", "0"), ("RETRY_BACKOFF", "-1"),
+                        ("POLL_INTERVAL", "0"), ("ALLOWED_HOSTS", "ftp://nope")):
+        with pytest.raises(SettingsError, match=f"webhook_{name.lower()}"):
+            Settings.load(environ={f"FLEXCHAT_WEBHOOK_{name}": value})
+
+
+def _external_channel(flexchat: InProcessFlexchat, url: str, retry_count: int = 0) -> tuple[str, str]:
+    def post(path: str, data: dict[str, Any]) -> Any:
+        response = flexchat.request("POST", "https://flex-api.twilio.com" + path, data=data, auth=flexchat.auth)
+        assert response.status == 201, response.text
+        return response.json()
+
+    flow = post("/v1/FlexFlows", {
+        "FriendlyName": "external", "ChatServiceSid": "IS" + "a" * 32, "ChannelType": "web",
+        "IntegrationType": "external", "Integration.Url": url, "Integration.RetryCount": str(retry_count),
+    })
+    channel = post("/v1/Channels", {
+        "FlexFlowSid": flow["sid"], "Identity": "customer", "ChatUserFriendlyName": "Customer",
+        "ChatFriendlyName": "Chat",
+    })
+    return flow["chat_service_sid"], channel["sid"]
+
+
+def test_the_in_process_double_delivers_at_once_on_commit() -> None:
+    """flexchat.testing runs the same app, worker included; a commit wakes it (the poll
+    interval here is far longer than the test) and the request is signed with the
+    double's account token."""
+    with InProcessFlexchat(settings=Settings(webhook_poll_interval=60)) as flexchat, receiving() as receiver:
+        service, channel = _external_channel(flexchat, receiver.url)
+        started = time.monotonic()
+        written = flexchat.run(flexchat.app.store.write(
+            emit(flexchat.account_sid, service, channel, "onMessageSent", {"Body": "hi", "ChannelSid": channel})
+        ))
+        assert written == 1
+        (request,) = receiver.wait_for(1, timeout=5)
+        assert time.monotonic() - started < 2
+        assert RequestValidator(flexchat.auth_token).validate(
+            request.url, request.form, request.headers["X-Twilio-Signature"]
+        )
+        listed = flexchat.request(
+            "GET", "https://flex-api.twilio.com/flexchat/v1/Deliveries", auth=flexchat.auth
+        )
+        # Delivery's own namespace is served whatever the host (paths decide).
+        assert listed.status == 200
+        assert listed.json()["deliveries"][0]["channel_sid"] == channel
+
+
+def test_outbox_gauges_show_what_waits_and_since_when() -> None:
+    with InProcessFlexchat(settings=Settings(webhook_timeout=3)) as flexchat, \
+            receiving(default=(200, 2.0)) as receiver:
+        store = flexchat.app.store
+        assert flexchat.run(outbox_depth(store)) == 0
+        assert flexchat.run(oldest_pending_age(store)) == 0.0
+        service, channel = _external_channel(flexchat, receiver.url)
+        flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", {"Body": "wait"})))
+        receiver.wait_for(1)  # sent, its answer two seconds away: still pending
+        assert flexchat.run(outbox_depth(store)) == 1
+        age = flexchat.run(oldest_pending_age(store))
+        assert 0.0 <= age < 5
+        deadline = time.monotonic() + 10
+        while flexchat.run(outbox_depth(store)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert flexchat.run(outbox_depth(store)) == 0
+        assert flexchat.run(oldest_pending_age(store)) == 0.0
+
+
+def test_settled_batches_are_cut_into_few_statement_shapes() -> None:
+    from flexchat.store.queries.delivery import settle_sizes
+
+    assert settle_sizes(0) == []
+    assert settle_sizes(1) == [1]
+    assert settle_sizes(46) == [32, 8, 4, 2]
+    assert settle_sizes(64) == [64]
+    assert settle_sizes(100, 64) == [64, 32, 4]
+    for count in range(200):
+        sizes = settle_sizes(count)
+        assert sum(sizes) == count and all(size & (size - 1) == 0 for size in sizes)
+
+
+def test_a_burst_in_process_is_recorded_attempt_by_attempt() -> None:
+    """Many attempts finishing together are settled in a few set-based statements; each
+    event still ends delivered with its own attempt."""
+    with InProcessFlexchat() as flexchat, receiving() as receiver:
+        service, channel = _external_channel(flexchat, receiver.url)
+        store = flexchat.app.store
+        for number in range(75):
+            fields = {"Body": f"b{number}", "MessageSid": str(number)}
+            flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", fields)))
+        receiver.wait_for(75)
+        deadline = time.monotonic() + 10
+        while flexchat.run(outbox_depth(store)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        listed = flexchat.request(
+            "GET", "https://flex-api.twilio.com/flexchat/v1/Deliveries?PageSize=100", auth=flexchat.auth
+        ).json()["deliveries"]
+        assert len(listed) == 75
+        assert {item["state"] for item in listed} == {"delivered"}
+        assert {item["attempt_count"] for item in listed} == {1}
+        some = flexchat.request("GET", listed[40]["url"], auth=flexchat.auth).json()
+        assert [attempt["status_code"] for attempt in some["attempts"]] == [200]
+        # Paged like every list, filters kept in the page links, both ways.
+        url: str | None = (
+            f"https://flex-api.twilio.com/flexchat/v1/Deliveries?ChannelSid={channel}&State=delivered&PageSize=20"
+        )
+        pages: list[list[str]] = []
+        while url:
+            page = flexchat.request("GET", url, auth=flexchat.auth).json()
+            pages.append([item["id"] for item in page["deliveries"]])
+            url = page["meta"]["next_page_url"]
+        assert [len(ids) for ids in pages] == [20, 20, 20, 15]
+        assert [ident for ids in pages for ident in ids] == [item["id"] for item in listed]
+        back = flexchat.request("GET", page["meta"]["previous_page_url"], auth=flexchat.auth).json()
+        assert [item["id"] for item in back["deliveries"]] == pages[2]
+
+
+def test_an_answer_that_is_not_http_is_recorded_without_the_url() -> None:
+    """The URL may carry credentials (a token in its query): an error never repeats it."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(65536)
+            conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook?token=s3cr3t"
+    try:
+        with InProcessFlexchat(settings=Settings(webhook_retry_backoff=0.01)) as flexchat:
+            service, channel = _external_channel(flexchat, url, retry_count=1)
+            store = flexchat.app.store
+            flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", {"Body": "x"})))
+            deadline = time.monotonic() + 10
+            while flexchat.run(outbox_depth(store)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            (item,) = flexchat.request(
+                "GET", "https://flex-api.twilio.com/flexchat/v1/Deliveries", auth=flexchat.auth
+            ).json()["deliveries"]
+            fetched = flexchat.request("GET", item["url"], auth=flexchat.auth).json()
+    finally:
+        listener.close()
+    assert fetched["state"] == "failed"
+    assert len(fetched["attempts"]) == 2  # retried once: a broken answer may be passing
+    for attempt in fetched["attempts"]:
+        assert attempt["error"].startswith("invalid answer: Bad status line")
+        assert "s3cr3t" not in attempt["error"]
+
+
+def test_delivery_shows_in_metrics_readiness_and_obeys_dropped_delivery_faults() -> None:
+    with InProcessFlexchat(settings=Settings(access_log=False, webhook_retry_backoff=0.01)) as flexchat, \
+            receiving() as receiver:
+        base = "https://flex-api.twilio.com"
+        service, channel = _external_channel(flexchat, receiver.url, retry_count=1)
+        store = flexchat.app.store
+        flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", {"Body": "sent"})))
+        receiver.wait_for(1)
+
+        # Every webhook of the account is now lost on its way: each attempt says so.
+        fault = flexchat.request(
+            "POST", f"{base}/flexchat/v1/Faults/chat", data={"DropDeliveryRate": "1"}, auth=flexchat.auth
+        )
+        assert fault.status == 200, fault.text
+        flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", {"Body": "dropped"})))
+        deadline = time.monotonic() + 10
+        while flexchat.run(outbox_depth(store)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        listed = flexchat.request(
+            "GET", f"{base}/flexchat/v1/Deliveries?State=failed", auth=flexchat.auth
+        ).json()["deliveries"]
+        (dropped,) = listed
+        attempts = flexchat.request("GET", dropped["url"], auth=flexchat.auth).json()["attempts"]
+        assert [a["error"] for a in attempts] == [DROPPED] * 2
+        assert [r.form.get("Body") for r in receiver.received] == ["sent"]
+
+        time.sleep(2.5)  # the worker's gauges refresh every 2 s
+        metrics = flexchat.request("GET", f"{base}/metrics").text
+        assert 'flexchat_delivery_attempts_total{state="delivered"} 1' in metrics
+        assert 'flexchat_delivery_attempts_total{state="failed"} 1' in metrics
+        assert 'flexchat_delivery_attempts_total{state="pending"} 1' in metrics
+        assert "flexchat_outbox_depth 0" in metrics
+        assert "flexchat_outbox_oldest_pending_seconds 0" in metrics
+        assert 'flexchat_faults_injected_total{family="chat",fault="dropped-delivery"} 2' in metrics
+        ready = flexchat.request("GET", f"{base}/readyz")
+        assert ready.status == 200 and ready.json()["checks"]["delivery"] == "ok"
+        flexchat.run(flexchat.app.delivery.stop())
+        not_ready = flexchat.request("GET", f"{base}/readyz")
+        assert not_ready.status == 503 and "not running" in not_ready.text
