@@ -55,6 +55,7 @@ __all__ = [
     "UnsupportedHostError",
     "accept_task",
     "add_account",
+    "channel_timeline",
     "complete_task",
     "end_chat",
     "free_port",
@@ -776,3 +777,8 @@ def complete_task(target: InProcessFlexchat | ServerProcess, task_sid: str, **kw
 def end_chat(target: InProcessFlexchat | ServerProcess, channel_sid: str, **kw: Any) -> Any:
     """The agent ends the chat (``INACTIVE``)."""
     return _control(target, f"/flexchat/v1/Channels/{channel_sid}/End", {}, **kw)
+
+
+def channel_timeline(target: InProcessFlexchat | ServerProcess, channel_sid: str, **kw: Any) -> Any:
+    """The chat's messages, deliveries, task moves and executions, in order."""
+    return _control(target, f"/flexchat/v1/Channels/{channel_sid}/Timeline", method="GET", **kw)["timeline"]

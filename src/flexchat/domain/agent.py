@@ -17,14 +17,20 @@ import orjson
 
 from ..errors import InvalidParameter, NotFound
 from ..sids import mint_sid
-from ..store.queries.agent import DELETE_STUDIO_WEBHOOKS, FETCH_TASK_BY_SID
+from ..store.queries.agent import (
+    ALL_CHANNEL_MESSAGES,
+    CHANNEL_ATTEMPTS,
+    CHANNEL_EVENTS,
+    DELETE_STUDIO_WEBHOOKS,
+    FETCH_TASK_BY_SID,
+)
 from ..store.queries.chat import FETCH_CHAT_CHANNEL_BY_SID, FETCH_MEMBER_BY_IDENTITY
 from ..store.queries.flex import FLEX_CHANNEL_SETTINGS
 from ..store.sql import Script
-from . import flex, taskrouter
+from . import flex, studio, taskrouter
 from .chat.members import add_member
 from .chat.messages import MessageCreate
-from .records import ChatChannel, ChatMessage, Task
+from .records import ChatChannel, ChatMessage, DeliveryAttempt, OutboxEvent, Task
 
 SDK = "SDK"
 
@@ -144,3 +150,43 @@ def task_to_wire(task: Task) -> dict[str, Any]:
         "reason": task.reason,
         "date_updated": task.date_updated,
     }
+
+
+def timeline(account_sid: str, channel_sid: str) -> Script[list[dict[str, Any]]]:
+    """Everything that happened to a chat, in order: its messages, the events it raised
+    with their deliveries and attempts, its tasks' moves and its Studio executions. Each
+    entry has a ``type`` (message, delivery, task, execution) and the time ``at``; entries
+    of one second keep their kind's own order."""
+    channel = yield from require_chat(account_sid, channel_sid)
+    messages = yield ALL_CHANNEL_MESSAGES(channel.sid, account_sid)
+    events = yield CHANNEL_EVENTS(channel.sid, account_sid)
+    attempt_rows = yield CHANNEL_ATTEMPTS(channel.sid, account_sid)
+    moves = yield from taskrouter.channel_task_events(account_sid, channel.sid)
+    executions = yield from studio.executions_of_channel(account_sid, channel.sid)
+    attempts: dict[int, list[DeliveryAttempt]] = {}
+    for row in attempt_rows:
+        attempt = DeliveryAttempt(*row)
+        attempts.setdefault(attempt.outbox_seq, []).append(attempt)
+    entries: list[dict[str, Any]] = []
+    for message in map(lambda row: ChatMessage(*row), messages):
+        entries.append({
+            "type": "message", "at": message.date_created, "sid": message.sid, "index": message.message_index,
+            "from": message.author, "body": message.body, "attributes": message.attributes,
+        })
+    for event in map(lambda row: OutboxEvent(*row), events):
+        # The wire shape of a delivery is delivery's own: the API layer renders these two.
+        entries.append({"type": "delivery", "at": event.date_created, "event": event,
+                        "attempts": attempts.get(event.seq, [])})
+    for move_ in moves:
+        entries.append({
+            "type": "task", "at": move_.date_created, "task_sid": move_.task_sid, "from_status": move_.from_status,
+            "to_status": move_.to_status, "reason": move_.reason,
+        })
+    for execution in executions:
+        entries.append({
+            "type": "execution", "at": execution.date_created, "sid": execution.sid, "flow_sid": execution.flow_sid,
+            "status": execution.status, "initiated_by": execution.initiated_by,
+        })
+    # Python's sort is stable: within a second each kind keeps the order it was read in.
+    entries.sort(key=lambda entry: entry["at"])
+    return entries

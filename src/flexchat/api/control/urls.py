@@ -21,6 +21,7 @@ def routes() -> list[Route]:
         Route("/flexchat/v1/Channels/{Sid}/Messages", {"POST": agent.create_agent_message}, CONTROL),
         Route("/flexchat/v1/Channels/{Sid}/SendToFlex", {"POST": agent.send_to_flex}, CONTROL),
         Route("/flexchat/v1/Channels/{Sid}/End", {"POST": agent.end_chat}, CONTROL),
+        Route("/flexchat/v1/Channels/{Sid}/Timeline", {"GET": agent.fetch_channel_timeline}, CONTROL),
         Route("/flexchat/v1/Deliveries", {"GET": deliveries.list_deliveries}, CONTROL),
         Route("/flexchat/v1/Deliveries/{Sid}", {"GET": deliveries.fetch_delivery}, CONTROL),
     ]

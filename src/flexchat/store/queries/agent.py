@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...domain.records import ChatMessage, Task, columns
+from ...domain.records import ChatMessage, DeliveryAttempt, OutboxEvent, Task, columns
 from ..sql import sql
 
 FETCH_TASK_BY_SID = sql(f"SELECT {columns(Task)} FROM tr_tasks WHERE sid = ? AND account_sid = ?")
@@ -11,4 +11,11 @@ DELETE_STUDIO_WEBHOOKS = sql(
 )
 ALL_CHANNEL_MESSAGES = sql(
     f"SELECT {columns(ChatMessage)} FROM chat_messages WHERE channel_sid = ? AND account_sid = ? ORDER BY seq"
+)
+CHANNEL_EVENTS = sql(
+    f"SELECT {columns(OutboxEvent)} FROM outbox WHERE channel_sid = ? AND account_sid = ? ORDER BY seq"
+)
+CHANNEL_ATTEMPTS = sql(
+    f"SELECT {columns(DeliveryAttempt, 'a')} FROM delivery_attempts a JOIN outbox o ON o.seq = a.outbox_seq"
+    " WHERE o.channel_sid = ? AND o.account_sid = ? ORDER BY a.seq"
 )
