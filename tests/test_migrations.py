@@ -31,9 +31,9 @@ from .postgres import fresh_database
 
 # Step 1's tables (written by hand), then those rendered from store/schema.py.
 TABLES = {"server_settings", "accounts", "api_keys", "flex_flows", "chat_users", "channels"} | {
-    table.name for table in (*schema.STEP_2_TABLES, *schema.STEP_3_TABLES)
+    table.name for table in (*schema.STEP_2_TABLES, *schema.STEP_3_TABLES, *schema.STEP_4_TABLES)
 }
-RENDERED = (*schema.STEP_2_TABLES, schema.CHAT_USERS, *schema.STEP_3_TABLES)
+RENDERED = (*schema.STEP_2_TABLES, schema.CHAT_USERS, *schema.STEP_3_TABLES, *schema.STEP_4_TABLES)
 RENDERED_INDEXES = {index.name for table in RENDERED for index in table.indexes} | {
     f"{table.name}_by_account" for table in RENDERED if table.paged
 }
@@ -42,7 +42,7 @@ RENDERED_INDEXES = {index.name for table in RENDERED for index in table.indexes}
 INDEXES = {
     "sqlite": {"flex_flows_by_account", "flex_flows_by_name", "channels_by_account"} | RENDERED_INDEXES,
     "postgresql": {
-        "server_settings_pkey", "accounts_pkey", "api_keys_pkey", "schema_migrations_pkey",
+        "server_settings_pkey", "accounts_pkey", "schema_migrations_pkey",
         "flex_flows_by_account", "flex_flows_sid", "flex_flows_by_name",
         "channels_by_account", "channels_sid", "channels_identity", "channels_chat_unique_name",
     } | RENDERED_INDEXES,

@@ -12,12 +12,15 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
+from .api.accounts import urls as accounts_urls
 from .api.chat import urls as chat_urls
 from .api.flex import urls as flex_urls
+from .api.iam import urls as iam_urls
 from .auth import Authenticator
 from .context import AppContext
 from .errors import InternalError, ServiceUnavailable, TwilioError
 from .http import ClientDisconnected, Receive, Request, Response, Scope, Send, empty_response, json_response
+from .limits import ConcurrencyLimiter
 from .routing import Route, Router
 from .settings import Settings
 from .store import Store, create_store
@@ -44,7 +47,7 @@ PLAIN_CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 def routes() -> list[Route]:
     """The API: every product's paths (distinct across products, so whatever Host a
     client sends, e.g. chat.twilio.com after a host-level redirect, the path decides)."""
-    return [*flex_urls.routes(), *chat_urls.routes()]
+    return [*flex_urls.routes(), *chat_urls.routes(), *iam_urls.routes(), *accounts_urls.routes()]
 
 
 def _internal_error(error: Exception) -> TwilioError:
@@ -58,9 +61,12 @@ class FlexchatApp:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-        self.context = AppContext(settings, store)
         self.router = Router(routes())
-        self.authenticator = Authenticator(store)
+        self.authenticator = Authenticator(store, settings.auth_cache_seconds)
+        self.context = AppContext(settings, store, self.authenticator.forget)
+        self.limiter = ConcurrencyLimiter(
+            settings.max_concurrent_requests_per_account, settings.max_concurrent_requests
+        )
         # Looked up along the exception's class hierarchy, most specific first.
         self.error_handlers: dict[type[BaseException], ErrorHandler] = {
             TwilioError: lambda error: error,  # type: ignore[dict-item,return-value]
@@ -122,12 +128,20 @@ class FlexchatApp:
         await self.send_response(send, request, response, started)
 
     async def dispatch(self, request: Request) -> Response:
-        """Preflight, authentication, routing, endpoint."""
+        """Preflight, admission (limits.py), authentication, routing, endpoint."""
         if request.method == "OPTIONS":
             return empty_response(204)
-        request.account_sid = await self.authenticator.authenticate(request.headers.get("authorization"))
-        endpoint, request.path_params = self.router.match(request.method, request.path)
-        return await endpoint(request, self.context)
+        limiter = self.limiter
+        limiter.enter_process()
+        try:
+            principal = await self.authenticator.authenticate(request.headers.get("authorization"))
+            request.account_sid = principal.account_sid
+            request.may_manage = principal.may_manage
+            with limiter.account(principal.account_sid):
+                endpoint, request.path_params = self.router.match(request.method, request.path)
+                return await endpoint(request, self.context)
+        finally:
+            limiter.leave_process()
 
     def error_response(self, error: Exception) -> Response:
         """The Twilio error body and status for any exception."""

@@ -1,4 +1,4 @@
-"""The ``flexchat`` command: serve, account create, api-key create, seed."""
+"""The ``flexchat`` command: serve, account create / token, api-key create / list / delete, seed."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 from . import __version__
 from .auth import hash_secret, new_secret
+from .domain import credentials
+from .paging import Window
 from .settings import Settings, SettingsError
 from .store import Store, create_store
 
@@ -53,11 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     account = commands.add_parser("account", help="manage accounts").add_subparsers(dest="action", required=True)
     create = with_database(account.add_parser("create", help="create an account; prints its Sid and Auth Token"))
     create.add_argument("--friendly-name", dest="friendly_name")
-
-    api_key = commands.add_parser("api-key", help="manage API keys").add_subparsers(dest="action", required=True)
-    key_create = with_database(api_key.add_parser("create", help="create an API key; prints its Sid and secret"))
-    key_create.add_argument("--account-sid", dest="key_account_sid", required=True)
-    key_create.add_argument("--friendly-name", dest="friendly_name")
+    _credential_commands(commands, account, with_database)
 
     seed = with_database(commands.add_parser("seed", help="bulk-insert Flex Flows and channels"))
     seed.add_argument("--account-sid", dest="seed_account_sid", required=True)
@@ -91,12 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return serve(settings)
-        if args.command == "account":
+        if args.command == "account" and args.action == "create":
             return _print_json(_with_store(settings, lambda store: create_account(store, args.friendly_name)))
-        if args.command == "api-key":
-            return _print_json(
-                _with_store(settings, lambda store: create_api_key(store, args.key_account_sid, args.friendly_name))
-            )
+        if args.command in ("account", "api-key"):
+            return _print_json(_with_store(settings, lambda store: credential_command(store, args)))
         if args.command == "seed":
             _with_store(settings, lambda store: seed(store, args))
             return 0
@@ -130,13 +126,85 @@ async def create_account(store: Store, friendly_name: str | None) -> dict[str, s
     return {"sid": sid, "auth_token": token}
 
 
-async def create_api_key(store: Store, account_sid: str, friendly_name: str | None) -> dict[str, str]:
-    """A new API key of an existing account and its secret (shown once)."""
-    if await store.find_credential(account_sid) is None or not account_sid.startswith("AC"):
+# -- credentials: API keys and auth token rotation, as the IAM and Accounts APIs have them --
+
+
+def _credential_commands(
+    commands: Any, account: Any, with_database: Callable[[argparse.ArgumentParser], argparse.ArgumentParser]
+) -> None:
+    token = account.add_parser("token", help="rotate the auth token (a secondary token, then promote)")
+    token_actions = token.add_subparsers(dest="token_action", required=True)
+    for name, text in (
+        ("secondary-create", "create a secondary auth token (replacing any); prints it, shown only now"),
+        ("promote", "make the secondary token the primary; the old primary stops working"),
+        ("secondary-delete", "delete the secondary auth token"),
+    ):
+        with_database(token_actions.add_parser(name, help=text)).add_argument(
+            "--account-sid", dest="key_account_sid", required=True
+        )
+
+    api_key = commands.add_parser("api-key", help="manage API keys").add_subparsers(dest="action", required=True)
+    key_create = with_database(api_key.add_parser("create", help="create an API key; prints its Sid and secret"))
+    key_create.add_argument("--account-sid", dest="key_account_sid", required=True)
+    key_create.add_argument("--friendly-name", dest="friendly_name")
+    key_create.add_argument(
+        "--main", action="store_true", help="a main key: may also manage keys and tokens (Twilio's Console-only kind)"
+    )
+    key_list = with_database(api_key.add_parser("list", help="list an account's API keys (never their secrets)"))
+    key_list.add_argument("--account-sid", dest="key_account_sid", required=True)
+    key_delete = with_database(api_key.add_parser("delete", help="delete an API key; it stops working at once"))
+    key_delete.add_argument("--account-sid", dest="key_account_sid", required=True)
+    key_delete.add_argument("sid", help="the key's Sid, SK...")
+
+
+async def credential_command(store: Store, args: argparse.Namespace) -> Any:
+    """``account token ...`` and ``api-key ...`` on the database itself."""
+    account_sid: str = args.key_account_sid
+    if not account_sid.startswith("AC") or await store.find_credential(account_sid) is None:
         raise ValueError(f"no account {account_sid}")
-    secret = new_secret()
-    sid = await store.create_api_key(account_sid, hash_secret(secret), friendly_name)
-    return {"sid": sid, "secret": secret, "account_sid": account_sid}
+    if args.command == "api-key":
+        if args.action == "create":
+            return await create_api_key(store, account_sid, args.friendly_name, "main" if args.main else "standard")
+        if args.action == "list":
+            return await list_api_keys(store, account_sid)
+        if not await store.write(credentials.delete_key(account_sid, args.sid)):
+            raise ValueError(f"no API key {args.sid} in account {account_sid}")
+        return {"deleted": args.sid}
+    if args.token_action == "secondary-create":
+        change = await store.write(credentials.create_secondary_token(account_sid))
+        assert change is not None  # the account exists
+        return {"account_sid": account_sid, "secondary_auth_token": change.token}
+    if args.token_action == "promote":
+        change = await store.write(credentials.promote_secondary_token(account_sid))
+        if change is None:
+            raise ValueError(f"account {account_sid} has no secondary auth token to promote")
+        return {"account_sid": account_sid, "auth_token": change.token}
+    if not await store.write(credentials.delete_secondary_token(account_sid)):
+        raise ValueError(f"account {account_sid} has no secondary auth token")
+    return {"account_sid": account_sid, "secondary_auth_token": None}
+
+
+async def create_api_key(
+    store: Store, account_sid: str, friendly_name: str | None, key_type: str = "standard"
+) -> dict[str, str]:
+    """A new API key of an existing account and its secret (shown once)."""
+    new = await store.write(credentials.create_key(account_sid, friendly_name, key_type))
+    return {"sid": new.key.sid, "secret": new.secret, "account_sid": account_sid, "key_type": key_type}
+
+
+async def list_api_keys(store: Store, account_sid: str) -> list[dict[str, Any]]:
+    """Every key of the account, oldest first, without secrets."""
+    out: list[dict[str, Any]] = []
+    window = Window(1000)
+    while True:
+        keys, more = await store.read(credentials.list_keys(account_sid, window))
+        out.extend(
+            {"sid": k.sid, "friendly_name": k.friendly_name, "key_type": k.key_type, "date_created": k.date_created}
+            for k in keys
+        )
+        if not more:
+            return out
+        window = Window(1000, after=keys[-1].seq)
 
 
 async def bootstrap(store: Store, settings: Settings) -> dict[str, str] | None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .http import Request
 from .settings import Settings
@@ -20,6 +21,9 @@ class AppContext:
 
     settings: Settings
     store: Store
+    # Called with an Account Sid after its keys or tokens changed: this process stops
+    # trusting what it remembered of them at once (auth.Authenticator.forget).
+    forget_credentials: Callable[[str], None] = field(default=lambda account_sid: None)
 
     def base_url(self, request: Request) -> str:
         """The absolute base of the URLs this response contains, without trailing slash.

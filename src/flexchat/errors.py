@@ -175,3 +175,24 @@ class InternalError(TwilioError):
 
     def __init__(self) -> None:
         super().__init__("Internal server error")
+
+
+class CredentialNotPermitted(Unauthorized):
+    """A standard API key on an endpoint that needs the account's token or a main key
+    (managing keys and tokens). Twilio answers this as 401 / 20003 too (its support
+    article "Error 20003 ... When Using Restricted API Keys"), not as a 403."""
+
+    def __init__(self) -> None:
+        super().__init__("Authentication Error - invalid username")
+
+
+class TooManyRequests(TwilioError):
+    """More concurrent requests than the account (or this process) may have in flight.
+    Answered at once: nothing is queued. ``in_flight`` is what the
+    ``Twilio-Concurrent-Requests`` header reports."""
+
+    status, code = 429, 20429
+
+    def __init__(self, in_flight: int, message: str = "Too many concurrent requests") -> None:
+        super().__init__(message)
+        self.headers = {"Twilio-Concurrent-Requests": str(in_flight), "Retry-After": "1"}

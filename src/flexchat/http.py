@@ -55,7 +55,7 @@ class ClientDisconnected(Exception):
 class Request:
     """One HTTP request; headers, query and form are decoded on first use."""
 
-    __slots__ = ("_headers", "_query", "_receive", "account_sid", "path_params", "scope")
+    __slots__ = ("_headers", "_query", "_receive", "account_sid", "may_manage", "path_params", "scope")
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -64,6 +64,8 @@ class Request:
         self._query: dict[str, str] | None = None
         self.path_params: dict[str, str] = {}
         self.account_sid: str = ""
+        # Whether the credential may manage keys and tokens (not a standard API key).
+        self.may_manage = False
 
     @property
     def method(self) -> str:

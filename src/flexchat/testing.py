@@ -391,14 +391,15 @@ class InProcessFlexchat:
         sid = self.run(self.app.store.create_account(friendly_name, hash_secret(token)))
         return sid, token
 
-    def create_api_key(self, account_sid: str | None = None, friendly_name: str | None = None) -> tuple[str, str]:
-        """A new API key (``SK...``) of the account (default: the first one): Sid and secret."""
-        from .auth import hash_secret, new_secret
+    def create_api_key(
+        self, account_sid: str | None = None, friendly_name: str | None = None, key_type: str = "standard"
+    ) -> tuple[str, str]:
+        """A new API key (``SK...``) of the account (default: the first one): Sid and
+        secret. ``key_type="main"`` makes one that may manage keys and tokens."""
+        from .domain.credentials import create_key
 
-        secret = new_secret()
-        store = self.app.store
-        sid = self.run(store.create_api_key(account_sid or self.account_sid, hash_secret(secret), friendly_name))
-        return sid, secret
+        new = self.run(self.app.store.write(create_key(account_sid or self.account_sid, friendly_name, key_type)))
+        return new.key.sid, new.secret
 
     @property
     def auth(self) -> tuple[str, str]:

@@ -49,9 +49,6 @@ class Store(Protocol):
     async def ensure_account(self, sid: str, token_hash: str, friendly_name: str | None) -> None:
         """Make the account ``sid`` exist with exactly this token."""
 
-    async def create_api_key(self, account_sid: str, secret_hash: str, friendly_name: str | None) -> str:
-        """A new API key of ``account_sid``; returns its Sid."""
-
     async def count_accounts(self) -> int:
         """How many accounts exist."""
 

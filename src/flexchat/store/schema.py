@@ -211,3 +211,36 @@ STEP_3_TABLES = (WEB_CHANNELS, FLEX_CONFIGURATIONS)
 def step_3(engine: str) -> str:
     """Migration step 3 for ``engine``."""
     return render(STEP_3_TABLES, engine)
+
+
+# Step 4: credentials as Twilio's IAM and Accounts APIs manage them.
+# API keys become a paged table (the IAM list pages on seq) with a type and an update
+# date; the first schema's rows are copied across in creation order. ``key_type``:
+# ``standard`` (made over REST, cannot manage keys or tokens) or ``main`` (made by the
+# CLI, Twilio's "Main" key made in the Console).
+API_KEYS = Table(
+    "api_keys",
+    (SID, ACCOUNT, ("friendly_name", "text", False), ("secret_hash", "text", True),
+     ("key_type", "text", True), *DATES),
+    (_sid_index("api_keys"),),
+)
+STEP_4_TABLES = (API_KEYS,)
+_STEP_4_BEFORE = ("ALTER TABLE api_keys RENAME TO api_keys_v1",)
+_STEP_4_AFTER = (
+    "INSERT INTO api_keys (sid, account_sid, friendly_name, secret_hash, key_type, date_created, date_updated)"
+    " SELECT sid, account_sid, friendly_name, secret_hash, 'standard', date_created, date_created"
+    " FROM api_keys_v1 ORDER BY date_created, sid",
+    "DROP TABLE api_keys_v1",
+    # Auth token rotation: a secondary token that works beside the primary until it is
+    # promoted (its hash authenticates; its text becomes ``auth_token``, which signs
+    # webhooks, on promotion) or deleted.
+    "ALTER TABLE accounts ADD COLUMN secondary_token_hash text",
+    "ALTER TABLE accounts ADD COLUMN secondary_auth_token text",
+    "ALTER TABLE accounts ADD COLUMN secondary_date_created text",
+    "ALTER TABLE accounts ADD COLUMN date_updated text",
+)
+
+
+def step_4(engine: str) -> str:
+    """Migration step 4 for ``engine``."""
+    return render(STEP_4_TABLES, engine, _STEP_4_BEFORE, _STEP_4_AFTER)

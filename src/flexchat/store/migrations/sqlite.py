@@ -3,7 +3,7 @@
 Step 1 was written by hand per engine; later steps are rendered from ``store/schema.py``.
 """
 
-from ..schema import step_2, step_3
+from ..schema import step_2, step_3, step_4
 
 STEPS: tuple[str, ...] = (
     # 1: accounts, API keys, Flex Flows, chat users, channels.
@@ -77,4 +77,5 @@ STEPS: tuple[str, ...] = (
     """,
     step_2("sqlite"),
     step_3("sqlite"),
+    step_4("sqlite"),
 )
