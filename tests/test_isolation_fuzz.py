@@ -1,0 +1,386 @@
+"""Isolation, fuzzed: a hypothesis state machine drives several accounts through every
+resource of every product this server has, and after each step checks that no response
+to one account carries another account's Sids or names, that another account's Sid is a
+404 on fetch, update and delete (and changes nothing), and that another account's page
+token is a 400.
+
+Products are described by :class:`Resource` entries in :data:`RESOURCES` (and the
+account-wide operations in the rules below); a product that lands later adds its entries
+and every rule covers it. Each account's names carry its own random tag and every Sid a
+response shows is attributed to the account that saw it, so a leak of either kind is
+caught wherever it appears in a body.
+
+Runs on both engines. ``FLEXCHAT_FUZZ_STEPS`` sets the number of steps per engine
+(default 400, as runs of up to fifty; hypothesis makes some runs short, so the count is
+approximate and the test reports it); e.g. ``FLEXCHAT_FUZZ_STEPS=5000`` for a long run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import sys
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import pytest
+import requests
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+    run_state_machine_as_test,
+)
+
+from flexchat.testing import ServerProcess
+
+from .conftest import add_account
+
+STEPS_PER_RUN = 50
+STEPS = int(os.environ.get("FLEXCHAT_FUZZ_STEPS", "400"))
+ACCOUNTS = 3
+SID = re.compile(r"\b[A-Z]{2}[0-9a-f]{32}\b")
+
+
+@dataclass
+class Tenant:
+    """One account as the test knows it: credentials, its tag, and what it owns."""
+
+    sid: str
+    auth: tuple[str, str]
+    tag: str
+    # Resource name -> Sids created and not deleted / deleted.
+    live: dict[str, list[str]] = field(default_factory=dict)
+    deleted: dict[str, list[str]] = field(default_factory=dict)
+    # Every Sid any response to this account showed: this account's by definition.
+    seen: set[str] = field(default_factory=set)
+
+
+FormFn = Callable[[Tenant], "dict[str, str] | None"]
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A resource with a collection (list, create) and instances (fetch, update?, delete)."""
+
+    name: str
+    collection: str
+    list_key: str
+    create: FormFn  # the create form for a tenant, or None when it cannot make one yet
+    update: FormFn | None = None
+    deletable: bool = True
+    # Extra query parameters of the list (IAM's AccountSid).
+    list_query: Callable[[Tenant], dict[str, str]] = lambda tenant: {}
+
+
+def _name(tenant: Tenant, what: str) -> str:
+    return f"{what} {tenant.tag} {secrets.token_hex(3)}"
+
+
+def _flow_form(tenant: Tenant) -> dict[str, str]:
+    return {
+        "FriendlyName": _name(tenant, "flow"),
+        "ChatServiceSid": "IS" + secrets.token_hex(16),
+        "ChannelType": "web",
+        "IntegrationType": "studio",
+        "Integration.FlowSid": "FW" + secrets.token_hex(16),
+    }
+
+
+def _some_flow(tenant: Tenant) -> str | None:
+    flows = tenant.live.get("flex_flows", [])
+    return flows[0] if flows else None
+
+
+def _channel_form(tenant: Tenant) -> dict[str, str] | None:
+    flow = _some_flow(tenant)
+    if flow is None:
+        return None
+    identity = f"{tenant.tag}-{secrets.token_hex(4)}"
+    return {
+        "FlexFlowSid": flow,
+        "Identity": identity,
+        "ChatUserFriendlyName": _name(tenant, "user"),
+        "ChatFriendlyName": _name(tenant, "chat"),
+    }
+
+
+def _web_channel_form(tenant: Tenant) -> dict[str, str] | None:
+    flow = _some_flow(tenant)
+    if flow is None:
+        return None
+    return {
+        "FlexFlowSid": flow,
+        "Identity": f"{tenant.tag}-{secrets.token_hex(4)}",
+        "CustomerFriendlyName": _name(tenant, "customer"),
+        "ChatFriendlyName": _name(tenant, "web chat"),
+    }
+
+
+RESOURCES: list[Resource] = [
+    # Flex v1
+    Resource(
+        "flex_flows", "/v1/FlexFlows", "flex_flows", _flow_form,
+        update=lambda tenant: {"FriendlyName": _name(tenant, "renamed flow")},
+    ),
+    Resource("channels", "/v1/Channels", "flex_chat_channels", _channel_form),
+    Resource(
+        "web_channels", "/v1/WebChannels", "flex_chat_channels", _web_channel_form,
+        update=lambda tenant: {"PostEngagementData": json.dumps({"who": tenant.tag})},
+    ),
+    # IAM v1
+    Resource(
+        "keys", "/v1/Keys", "keys",
+        lambda tenant: {"AccountSid": tenant.sid, "FriendlyName": f"key {tenant.tag}"[:64]},
+        update=lambda tenant: {"FriendlyName": f"renamed {tenant.tag}"},
+        list_query=lambda tenant: {"AccountSid": tenant.sid},
+    ),
+]
+BY_NAME = {resource.name: resource for resource in RESOURCES}
+
+
+class Isolation(RuleBasedStateMachine):
+    """Several accounts on one server; the rules pick an account, a resource and a Sid."""
+
+    base_url = ""
+    database_url = ""
+    # Requests per rule, across every run: the test checks the rules did run.
+    counts: Counter[str] = Counter()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.http = requests.Session()
+        self.turn = 0
+        self.tenants: list[Tenant] = []
+        # (tenant index, response text, Sids the request itself named) to check.
+        self.last: tuple[int, str, set[str]] | None = None
+
+    @initialize()
+    def make_accounts(self) -> None:
+        for _ in range(ACCOUNTS):
+            account = add_account(self.database_url)
+            self.tenants.append(Tenant(account.sid, account.auth, f"t{secrets.token_hex(5)}", seen={account.sid}))
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def call(self, who: int, method: str, path: str, **kwargs: Any) -> requests.Response:
+        tenant = self.tenants[who]
+        url = path if path.startswith("http") else self.base_url + path
+        response = self.http.request(method, url, auth=tenant.auth, timeout=30, **kwargs)
+        self.counts[sys._getframe(1).f_code.co_name] += 1
+        assert response.status_code < 500, (method, path, response.status_code, response.text)
+        # A 404 names the path it was sent: Sids the request named are not a leak.
+        named = set(SID.findall(f"{url} {kwargs.get('data') or ''}"))
+        self.last = (who, response.text, named)
+        self.check_no_leak()
+        # Whatever else this account was shown is this account's (it did not leak: checked).
+        tenant.seen.update(set(SID.findall(response.text)) - named)
+        return response
+
+    def other(self, who: int, shift: int) -> int:
+        return (who + 1 + shift % (ACCOUNTS - 1)) % ACCOUNTS
+
+    def check_no_leak(self) -> None:
+        if self.last is None:
+            return
+        who, text, named = self.last
+        for index, tenant in enumerate(self.tenants):
+            if index == who:
+                continue
+            assert tenant.tag not in text, f"account {who} was shown account {index}'s name: {text[:500]}"
+            leaked = (tenant.seen - self.tenants[who].seen) & (set(SID.findall(text)) - named)
+            assert not leaked, f"account {who} was shown account {index}'s Sids {leaked}: {text[:500]}"
+
+    # -- rules -----------------------------------------------------------------------------
+
+    # What the accounts made and have not deleted: (owner index, resource name, Sid).
+    made = Bundle("made")
+
+    @rule(target=made, who=st.integers(0, ACCOUNTS - 1), resource=st.sampled_from(RESOURCES))
+    def create(self, who: int, resource: Resource) -> Any:
+        tenant = self.tenants[who]
+        form = resource.create(tenant)
+        if form is None:
+            return multiple()
+        response = self.call(who, "POST", resource.collection, data=form)
+        assert response.status_code in (200, 201), response.text
+        sid = response.json()["sid"]
+        if sid in tenant.live.setdefault(resource.name, []):
+            return multiple()  # an open channel given back: already in the bundle
+        tenant.live[resource.name].append(sid)
+        return (who, resource.name, sid)
+
+    @rule(item=made)
+    def fetch_own(self, item: tuple[int, str, str]) -> None:
+        who, name, sid = item
+        if sid not in self.tenants[who].live.get(name, []):
+            return  # deleted since (a consumed item can still be drawn once)
+        response = self.call(who, "GET", f"{BY_NAME[name].collection}/{sid}")
+        assert response.status_code == 200 and response.json()["sid"] == sid, response.text
+
+    @rule(item=made, shift=st.integers(0, 9), method=st.sampled_from(["GET", "POST", "DELETE"]))
+    def touch_another_accounts(self, item: tuple[int, str, str], shift: int, method: str) -> None:
+        owner_index, name, sid = item
+        if sid not in self.tenants[owner_index].live.get(name, []):
+            return
+        resource = BY_NAME[name]
+        who = self.other(owner_index, shift)
+        form = resource.update(self.tenants[who]) if resource.update is not None else {}
+        response = self.call(who, method, f"{resource.collection}/{sid}", data=form if method == "POST" else None)
+        if method == "POST" and resource.update is None:
+            assert response.status_code == 405, response.text  # no update on this resource at all
+        else:
+            assert (response.status_code, response.json()["code"]) == (404, 20404), response.text
+        # And nothing changed for the owner.
+        mine = self.call(owner_index, "GET", f"{resource.collection}/{sid}")
+        assert mine.status_code == 200 and self.tenants[who].tag not in mine.text
+
+    @rule(item=made)
+    def update_own(self, item: tuple[int, str, str]) -> None:
+        who, name, sid = item
+        resource = BY_NAME[name]
+        if resource.update is None or sid not in self.tenants[who].live.get(name, []):
+            return
+        form = resource.update(self.tenants[who])
+        assert form is not None
+        response = self.call(who, "POST", f"{resource.collection}/{sid}", data=form)
+        assert response.status_code == 200, response.text
+
+    @rule(item=consumes(made))
+    def delete_own(self, item: tuple[int, str, str]) -> None:
+        who, name, sid = item
+        tenant, resource = self.tenants[who], BY_NAME[name]
+        if not resource.deletable or sid not in tenant.live.get(name, []):
+            return
+        assert self.call(who, "DELETE", f"{resource.collection}/{sid}").status_code == 204
+        tenant.live[name].remove(sid)
+        tenant.deleted.setdefault(name, []).append(sid)
+        assert self.call(who, "GET", f"{resource.collection}/{sid}").status_code == 404
+
+    @rule(who=st.integers(0, ACCOUNTS - 1), resource=st.sampled_from(RESOURCES), size=st.integers(1, 3))
+    def list_all(self, who: int, resource: Resource, size: int) -> None:
+        """Walk the whole list: only this account's items, every live one of this kind."""
+        tenant = self.tenants[who]
+        query = {**resource.list_query(tenant), "PageSize": str(size)}
+        url: str | None = f"{resource.collection}?{urlencode(query)}"
+        listed: list[str] = []
+        while url:
+            response = self.call(who, "GET", url)
+            assert response.status_code == 200, response.text
+            page = response.json()
+            listed += [item["sid"] for item in page[resource.list_key]]
+            url = page["meta"]["next_page_url"]
+        assert set(tenant.live.get(resource.name, [])) <= set(listed)
+        assert not set(listed) & set(tenant.deleted.get(resource.name, [])) - set(tenant.live.get(resource.name, []))
+
+    @rule(
+        who=st.integers(0, ACCOUNTS - 1), shift=st.integers(0, 9), resource=st.sampled_from(RESOURCES),
+    )
+    def use_another_accounts_page_token(self, who: int, shift: int, resource: Resource) -> None:
+        owner_index = self.other(who, shift)
+        owner = self.tenants[owner_index]
+        query = {**resource.list_query(owner), "PageSize": "1"}
+        first = self.call(owner_index, "GET", f"{resource.collection}?{urlencode(query)}").json()
+        next_url = first["meta"]["next_page_url"]
+        if next_url is None:
+            return
+        # The same list for the intruder: its own AccountSid where the list names one.
+        parts = urlsplit(next_url)
+        params = dict(parse_qsl(parts.query))
+        params.update(resource.list_query(self.tenants[who]))
+        response = self.call(who, "GET", f"{parts.path}?{urlencode(params)}")
+        assert (response.status_code, response.json()["code"]) == (400, 20001), response.text
+
+    @rule(target=made, who=st.integers(0, ACCOUNTS - 1), resource=st.sampled_from(RESOURCES))
+    def create_another(self, who: int, resource: Resource) -> Any:
+        """Creates twice as often as the other rules run: the rest need things to act on."""
+        return self.create(who, resource)
+
+    @rule(who=st.integers(0, ACCOUNTS - 1), what=st.sampled_from(["configuration", "promote", "rotate back"]))
+    def account_wide(self, who: int, what: str) -> None:
+        """The account-wide resources: Flex's configuration, Accounts' auth tokens."""
+        if what == "configuration":
+            self.configuration(who)
+        else:
+            self.rotate_token(who, what == "promote")
+
+    def configuration(self, who: int) -> None:
+        """Flex's per-account configuration: written and read back by its account only."""
+        tenant = self.tenants[who]
+        written = self.call(
+            who, "POST", "/v1/Configuration", data=json.dumps({"ui_attributes": {"owner": tenant.tag}}),
+            headers={"Content-Type": "application/json"},
+        )
+        assert written.status_code == 200, written.text
+        read = self.call(who, "GET", "/v1/Configuration")
+        assert read.json()["ui_attributes"] == {"owner": tenant.tag} and read.json()["account_sid"] == tenant.sid
+
+    def rotate_token(self, who: int, promote: bool) -> None:
+        """Accounts v1: a secondary token, then promoted (or deleted); the others' tokens
+        are untouched (the invariant's requests use them)."""
+        tenant = self.tenants[who]
+        created = self.call(who, "POST", "/v1/AuthTokens/Secondary")
+        assert created.status_code == 201, created.text
+        if promote:
+            new = created.json()["secondary_auth_token"]
+            assert self.call(who, "POST", "/v1/AuthTokens/Promote").status_code == 200
+            old = tenant.auth
+            tenant.auth = (tenant.sid, new)
+            stale = self.http.get(self.base_url + "/v1/FlexFlows", auth=old, timeout=30)
+            assert stale.status_code == 401
+        else:
+            assert self.call(who, "DELETE", "/v1/AuthTokens/Secondary").status_code == 204
+
+    @invariant()
+    def every_account_still_sees_only_its_own_flows(self) -> None:
+        """After every step, one account (in turn) lists exactly its own Flex Flows."""
+        if not self.tenants:
+            return
+        self.turn = (self.turn + 1) % ACCOUNTS
+        response = self.call(self.turn, "GET", "/v1/FlexFlows?PageSize=1000")
+        listed = {flow["sid"] for flow in response.json()["flex_flows"]}
+        assert listed == set(self.tenants[self.turn].live.get("flex_flows", []))
+
+
+def test_isolation_fuzz(server: ServerProcess) -> None:
+    counts: Counter[str] = Counter()
+    machine = type(
+        "IsolationOnServer", (Isolation,),
+        {"base_url": server.base_url, "database_url": server.database_url, "counts": counts},
+    )
+    run_state_machine_as_test(
+        machine,  # type: ignore[arg-type]
+        settings=settings(
+            # Hypothesis's runs average about half the maximum length.
+            max_examples=max(1, 2 * STEPS // STEPS_PER_RUN),
+            stateful_step_count=STEPS_PER_RUN,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        ),
+    )
+    print(f"isolation fuzz: {sum(counts.values())} requests: {dict(counts)}", file=sys.stderr)
+    # Every kind of check ran (a fuzz whose rules never fire would pass vacuously).
+    for name in ("create", "fetch_own", "touch_another_accounts", "update_own", "delete_own", "list_all",
+                 "use_another_accounts_page_token", "configuration", "rotate_token"):
+        assert counts[name] > 0, (name, counts)
+
+
+@pytest.mark.parametrize("resource", RESOURCES, ids=[r.name for r in RESOURCES])
+def test_every_resource_is_fuzzed_with_an_owned_create(resource: Resource) -> None:
+    """Each resource can be made for a tenant that has what it needs (a flow first)."""
+    tenant = Tenant("AC" + "0" * 32, ("", ""), "tag")
+    tenant.live["flex_flows"] = ["FO" + "0" * 32]
+    form = resource.create(tenant)
+    assert form is not None and any("tag" in value or value == tenant.sid for value in form.values())
