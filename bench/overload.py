@@ -6,16 +6,22 @@ Per engine, on a fresh database, one ``flexchat serve`` worker with a per-accoun
 create):
 
 1. unloaded: a probe (one keep-alive connection, one request at a time) for
-   ``--seconds``; its p50 / p99;
-2. overloaded: wrk sends for the same account on ``--connections`` (default 64) at once,
+   ``--seconds``; its p50 / p99 (for information);
+2. at the limit: wrk keeps ``limit - 1`` requests of the same account in flight beside
+   the probe, so the account is exactly at its limit and nothing is refused: the
+   baseline, the latency the admitted requests have without any excess load;
+3. overloaded: wrk sends for the same account on ``--connections`` (default 64) at once,
    far over the limit, while the probe runs again; the probe's admitted (2xx) requests'
    p50 / p99, how many of its and wrk's requests were refused with 429, and any 5xx.
    Twice: clients that honour ``Retry-After`` (a refused connection waits
    ``--backoff-ms``, default 1000, before its next request: what Twilio's 429 asks) and a
    hostile flood (a refused connection retries at once, so the process never idles);
-3. recovery: as soon as wrk stops, how long until the probe's next request succeeds.
+4. recovery: as soon as wrk stops, how long until the probe's next request succeeds.
 
-The target: admitted p99 under overload <= 2 x the unloaded p99. Latency is measured by
+The target: admitted p99 under overload <= 2 x the p99 at the limit (the refusals must
+not slow down what is admitted; the unloaded p99 of one request at a time is shown too,
+but requests admitted up to the limit share the process with each other, whatever the
+excess load does). Latency is measured by
 the probe only, since wrk's percentiles mix refusals with admissions. The client shares
 this machine's two cores with the server, so the figures are relative, not absolute.
 Under the hostile flood the process spends all its time answering 429s; an admitted
@@ -152,19 +158,22 @@ def run_engine(engine: str, url: str, args: argparse.Namespace) -> list[dict[str
         for name, (method, path, body_kind) in OPERATIONS.items():
             body = flow_form() if body_kind else ""
             probe(server.port, auth, method, path, 1.0)  # warm up
-            unloaded = summary(probe(server.port, auth, method, path, args.seconds))
+            alone = summary(probe(server.port, auth, method, path, args.seconds))
+            at_limit = overloaded(server.port, auth, engine, name, method, path, body, alone, alone,
+                                  "at the limit", 0, args, args.limit - 1)
+            rows.append(at_limit)
             for clients, backoff_ms in (("Retry-After", args.backoff_ms), ("flood", 0)):
-                rows.append(overloaded(server.port, auth, engine, name, method, path, body, unloaded, clients,
-                                       backoff_ms, args))
+                rows.append(overloaded(server.port, auth, engine, name, method, path, body, alone,
+                                       at_limit["overloaded"], clients, backoff_ms, args, args.connections))
     return rows
 
 
 def overloaded(
     port: int, auth: str, engine: str, name: str, method: str, path: str, body: str, unloaded: dict[str, Any],
-    clients: str, backoff_ms: int, args: argparse.Namespace,
+    baseline: dict[str, Any], clients: str, backoff_ms: int, args: argparse.Namespace, connections: int,
 ) -> dict[str, Any]:
-    """One overloaded run beside the probe, and the recovery after it."""
-    with flood(port, auth, method, path, body, args.seconds + 2, args.connections, backoff_ms) as wrk:
+    """One loaded run beside the probe, and the recovery after it."""
+    with flood(port, auth, method, path, body, args.seconds + 2, connections, backoff_ms) as wrk:
         time.sleep(1.0)
         loaded = summary(probe(port, auth, method, path, args.seconds))
     # Recovery: the load is over; the next request must be served.
@@ -174,29 +183,30 @@ def overloaded(
         if status < 300:
             break
     recovery_ms = (time.monotonic() - started) * 1000
-    ratio = loaded["p99_ms"] / unloaded["p99_ms"]
+    ratio = loaded["p99_ms"] / baseline["p99_ms"]
     row = {
         "engine": engine, "operation": name, "clients": clients, "limit": args.limit,
-        "connections": args.connections, "unloaded": unloaded, "overloaded": loaded, "wrk": wrk,
+        "connections": connections, "unloaded": unloaded, "overloaded": loaded, "wrk": wrk,
         "recovery_ms": recovery_ms, "p99_ratio": ratio,
     }
-    log(f"{engine:10} {name:6} {clients:11} unloaded p99 {unloaded['p99_ms']:6.2f} ms | admitted p99 "
+    log(f"{engine:10} {name:6} {clients:12} unloaded p99 {unloaded['p99_ms']:6.2f} ms | admitted p99 "
         f"{loaded['p99_ms']:6.2f} ms ({ratio:.2f}x), probe refused {loaded['refused']}/{loaded['requests']},"
         f" wrk refused {wrk['refused']}/{wrk['requests']}, 5xx {wrk['server_errors'] + loaded['server_errors']}")
     return row
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    print(f"\nOverload: one account over its limit ({rows[0]['limit']} in flight) with "
-          f"{rows[0]['connections']} connections; target admitted p99 <= {TARGET_RATIO:g} x unloaded p99\n")
-    print("| engine | operation | clients | unloaded p50 / p99 ms | admitted p50 / p99 ms | ratio | refused (wrk) |"
-          " 5xx | recovery ms | target |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print(f"\nOverload: one account at and over its limit ({rows[0]['limit']} in flight); target: admitted p99"
+          f" under overload <= {TARGET_RATIO:g} x the p99 at the limit\n")
+    print("| engine | operation | load | connections | unloaded p50 / p99 ms | admitted p50 / p99 ms |"
+          " p99 / at limit | refused (wrk) | 5xx | recovery ms | target |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         u, o, w = r["unloaded"], r["overloaded"], r["wrk"]
         refused = f"{w['refused'] / max(w['requests'], 1):.0%} of {w['requests']}"
-        met = "met" if r["p99_ratio"] <= TARGET_RATIO else "MISSED"
-        print(f"| {r['engine']} | {r['operation']} | {r['clients']} | {u['p50_ms']:.2f} / {u['p99_ms']:.2f} | "
+        met = "" if r["clients"] == "at the limit" else "met" if r["p99_ratio"] <= TARGET_RATIO else "MISSED"
+        print(f"| {r['engine']} | {r['operation']} | {r['clients']} | {r['connections']} | "
+              f"{u['p50_ms']:.2f} / {u['p99_ms']:.2f} | "
               f"{o['p50_ms']:.2f} / {o['p99_ms']:.2f} | {r['p99_ratio']:.2f} | {refused} | "
               f"{w['server_errors'] + o['server_errors']} | {r['recovery_ms']:.1f} | {met} |")
 
