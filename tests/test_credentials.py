@@ -345,3 +345,36 @@ def poll_until_refused(api: Api, limit: float = 5.0) -> float:
         assert response.status_code == 200
         time.sleep(0.01)
     return limit
+
+
+# -- conformance to the official descriptions ----------------------------------------------
+
+
+def test_responses_conform_to_the_iam_and_accounts_specs(server: ServerProcess, api: Api, account: Account) -> None:
+    """Every success body, validated with jsonschema against the spec's response schema."""
+    from .conftest import REFERENCE_DIR
+    from .test_conformance import check_response
+
+    specs = {}
+    for name in ("twilio_iam_v1.json", "twilio_accounts_v1.json"):
+        path = REFERENCE_DIR / name
+        if not path.is_file():
+            pytest.skip(f"Twilio's OpenAPI spec is not at {path} (FLEXCHAT_REFERENCE_DIR)")
+        specs[name] = json.loads(path.read_text(encoding="utf-8"))
+    iam, accounts = specs["twilio_iam_v1.json"], specs["twilio_accounts_v1.json"]
+
+    def check(spec: dict[str, Any], method: str, path: str, response: requests.Response) -> Any:
+        check_response(spec, method, path, response.status_code, response.content)
+        return response.json() if response.content else None
+
+    key = check(iam, "POST", "/v1/Keys", api.post("/v1/Keys", {"AccountSid": account.sid, "FriendlyName": "c"}))
+    api.post("/v1/Keys", {"AccountSid": account.sid})
+    check(iam, "GET", "/v1/Keys", api.get("/v1/Keys", params={"AccountSid": account.sid, "PageSize": 1}))
+    check(iam, "GET", "/v1/Keys/{Sid}", api.get(f"/v1/Keys/{key['sid']}"))
+    check(iam, "POST", "/v1/Keys/{Sid}", api.post(f"/v1/Keys/{key['sid']}", {"FriendlyName": "d"}))
+    check(iam, "DELETE", "/v1/Keys/{Sid}", api.delete(f"/v1/Keys/{key['sid']}"))
+    secondary = check(accounts, "POST", "/v1/AuthTokens/Secondary", api.post("/v1/AuthTokens/Secondary"))
+    check(accounts, "DELETE", "/v1/AuthTokens/Secondary", api.delete("/v1/AuthTokens/Secondary"))
+    secondary = check(accounts, "POST", "/v1/AuthTokens/Secondary", api.post("/v1/AuthTokens/Secondary"))
+    rotated = Api(server.base_url, (account.sid, secondary["secondary_auth_token"]))
+    check(accounts, "POST", "/v1/AuthTokens/Promote", rotated.post("/v1/AuthTokens/Promote"))
