@@ -378,3 +378,39 @@ def test_responses_conform_to_the_iam_and_accounts_specs(server: ServerProcess, 
     secondary = check(accounts, "POST", "/v1/AuthTokens/Secondary", api.post("/v1/AuthTokens/Secondary"))
     rotated = Api(server.base_url, (account.sid, secondary["secondary_auth_token"]))
     check(accounts, "POST", "/v1/AuthTokens/Promote", rotated.post("/v1/AuthTokens/Promote"))
+
+
+# -- the 2010 API's account keys -------------------------------------------------------------
+
+
+def test_keys_of_the_2010_api(server: ServerProcess, client: Any, api: Api, account: Account) -> None:
+    client.api.base_url = server.base_url
+    account_api = client.api.v2010.account
+    new = account_api.new_keys.create(friendly_name="2010")
+    assert new.sid.startswith("SK") and new.secret and new.friendly_name == "2010"
+    more = [account_api.new_keys.create(friendly_name=f"k{n}").sid for n in range(2)]
+    # The list pages through next_page_uri (relative), twilio-python following it.
+    assert [k.sid for k in account_api.keys.list(page_size=1)] == [new.sid, *more]
+    page = api.get(f"/2010-04-01/Accounts/{account.sid}/Keys.json?PageSize=2").json()
+    assert set(page) == {"keys", "uri", "first_page_uri", "next_page_uri", "previous_page_uri", "page", "page_size",
+                         "start", "end"}
+    assert (page["start"], page["end"], page["previous_page_uri"]) == (0, 1, None)
+    assert page["next_page_uri"].startswith(f"/2010-04-01/Accounts/{account.sid}/Keys.json?PageSize=2&Page=1&")
+    assert set(page["keys"][0]) == {"sid", "friendly_name", "date_created", "date_updated"}
+
+    assert account_api.keys(new.sid).fetch().friendly_name == "2010"
+    assert account_api.keys(new.sid).update(friendly_name="renamed").friendly_name == "renamed"
+    # The same keys as IAM's.
+    assert api.get(f"/v1/Keys/{new.sid}").json()["friendly_name"] == "renamed"
+    as_key = Api(server.base_url, (new.sid, new.secret))
+    assert as_key.get("/v1/FlexFlows").status_code == 200
+    assert account_api.keys(new.sid).delete() is True
+    assert error_code(as_key.get("/v1/FlexFlows")) == (401, 20003)
+
+    # Another account's path is a 404; a standard key may not manage keys here either.
+    other = add_account(server.database_url)
+    assert error_code(api.get(f"/2010-04-01/Accounts/{other.sid}/Keys.json")) == (404, 20404)
+    assert error_code(api.get(f"/2010-04-01/Accounts/{other.sid}/Keys/{more[0]}.json")) == (404, 20404)
+    standard = api.post("/v1/Keys", {"AccountSid": account.sid}).json()
+    as_standard = Api(server.base_url, (standard["sid"], standard["secret"]))
+    assert error_code(as_standard.get(f"/2010-04-01/Accounts/{account.sid}/Keys.json")) == (401, 20003)

@@ -16,6 +16,7 @@ from .api.accounts import urls as accounts_urls
 from .api.chat import urls as chat_urls
 from .api.flex import urls as flex_urls
 from .api.iam import urls as iam_urls
+from .api.v2010 import urls as v2010_urls
 from .auth import Authenticator
 from .context import AppContext
 from .errors import InternalError, ServiceUnavailable, TwilioError
@@ -47,7 +48,9 @@ PLAIN_CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 def routes() -> list[Route]:
     """The API: every product's paths (distinct across products, so whatever Host a
     client sends, e.g. chat.twilio.com after a host-level redirect, the path decides)."""
-    return [*flex_urls.routes(), *chat_urls.routes(), *iam_urls.routes(), *accounts_urls.routes()]
+    return [
+        *flex_urls.routes(), *chat_urls.routes(), *iam_urls.routes(), *accounts_urls.routes(), *v2010_urls.routes()
+    ]
 
 
 def _internal_error(error: Exception) -> TwilioError:
