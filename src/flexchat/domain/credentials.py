@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ..dates import now_iso
 from ..paging import Window
-from ..sids import mint_sid
+from ..sids import is_sid, mint_sid
 from ..store.queries.credentials import (
     DELETE_API_KEY,
     FETCH_ACCOUNT_SECRETS,
@@ -61,8 +61,11 @@ def authenticate(user: str, digest: str) -> Script[Principal | None]:
     """The principal whose secret hashes to ``digest``, or None.
 
     An account authenticates with its primary or, while there is one, its secondary
-    token. Digests are compared in constant time.
+    token. Digests are compared in constant time. A user name that is no well-formed Sid
+    finds nothing without a query (PostgreSQL text could not even hold a NUL in it).
     """
+    if not is_sid(user, user[:2]):
+        return None
     if user[:2] == "AC":
         row = one((yield FETCH_ACCOUNT_SECRETS(user)))
         if row is None:
