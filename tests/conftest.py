@@ -23,7 +23,18 @@ from flexchat.testing import ServerProcess, run_server
 from .postgres import postgres_database
 
 ENGINES = ["sqlite", "postgresql"]
-REFERENCE_DIR = Path(os.environ.get("FLEXCHAT_REFERENCE_DIR", Path(__file__).parents[2] / "shared" / "reference"))
+ROOT = Path(__file__).parents[1]
+# Where Twilio's OpenAPI files are looked for, in order: FLEXCHAT_REFERENCE_DIR if set;
+# ../shared/reference beside the repository; .cache/twilio-api, which `make reference`
+# fills from the npm package @twilio/cli-core (a fresh clone has no ../shared).
+REFERENCE_CANDIDATES = (
+    [Path(os.environ["FLEXCHAT_REFERENCE_DIR"])]
+    if os.environ.get("FLEXCHAT_REFERENCE_DIR")
+    else [ROOT.parent / "shared" / "reference", ROOT / ".cache" / "twilio-api"]
+)
+REFERENCE_DIR = next(
+    (path for path in REFERENCE_CANDIDATES if (path / "twilio_flex_v1.json").is_file()), REFERENCE_CANDIDATES[-1]
+)
 
 
 @dataclass(frozen=True)

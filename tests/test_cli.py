@@ -2,29 +2,65 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import os
 import re
+import shlex
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import requests
 
-from flexchat.settings import Settings, SettingsError
+from flexchat import cli
+from flexchat.settings import Settings, SettingsError, redact_url, setting_environ_name
+from flexchat.sids import mint_sid
 from flexchat.testing import free_port
 
+from .postgres import postgres_database
 
-def flexchat(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+PASSWORD = "s3cretpw"
+# Every subcommand, with the arguments it needs to get as far as the database.
+COMMANDS = [
+    ["serve"],
+    ["account", "create"],
+    ["account", "list"],
+    ["account", "rotate-token", "--account-sid", "AC" + "0" * 32],
+    ["api-key", "create", "--account-sid", "AC" + "0" * 32],
+    ["seed", "--account-sid", "AC" + "0" * 32, "--channels", "5"],
+    ["faults", "set", "--account-sid", "AC" + "0" * 32, "--family", "flex", "--error-rate", "0"],
+    ["faults", "clear", "--account-sid", "AC" + "0" * 32],
+    ["faults", "list", "--account-sid", "AC" + "0" * 32],
+]
+
+
+def flexchat(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("FLEXCHAT_") or k.startswith("FLEXCHAT_TEST")}
     return subprocess.run(
         [sys.executable, "-m", "flexchat.cli", *args],
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, **(env or {})},
+        env={**clean, **(env or {})},
+        cwd=cwd,
     )
+
+
+def with_password(url: str, password: str = PASSWORD) -> str:
+    """``url`` with ``password`` for its user (trust authentication ignores it)."""
+    parts = urlsplit(url)
+    user = parts.username or "postgres"
+    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{parts.hostname}:{parts.port or 5432}"))
 
 
 def test_account_create_prints_credentials_that_work(database_url: str, server: object) -> None:
@@ -37,9 +73,10 @@ def test_account_create_prints_credentials_that_work(database_url: str, server: 
     assert response.status_code == 200
 
 
-def test_api_key_for_unknown_account_fails_clearly(database_url: str) -> None:
+def test_api_key_for_unknown_account_fails_clearly(database_url: str, server: object) -> None:
     result = flexchat("api-key", "create", "--database", database_url, "--account-sid", "AC" + "0" * 32)
-    assert result.returncode == 1 and "no account" in result.stderr
+    assert result.returncode == 1 and "no account AC" + "0" * 32 in result.stderr
+    assert redact_url(database_url) in result.stderr  # names where it looked
 
 
 def serve_until_ready(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str, int]:
@@ -57,7 +94,7 @@ def serve_until_ready(args: list[str], env: dict[str, str] | None = None) -> tup
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         lines.append(line)
-        if "Uvicorn running" in line or process.poll() is not None:
+        if "Uvicorn running" in line or (not line and process.poll() is not None):
             break
     return process, "".join(lines), port
 
@@ -68,6 +105,17 @@ def test_serve_on_empty_database_creates_an_account_once(tmp_path: Path) -> None
     try:
         creds = json.loads(next(line for line in output.splitlines() if line.startswith("{")))
         assert f'client.flex_api.base_url = "http://127.0.0.1:{port}"' in output
+        # The same credentials as lines to paste into a shell, with the URL the README reads.
+        exports = dict(
+            shlex.split(line.removeprefix("export "))[0].split("=", 1)
+            for line in output.splitlines()
+            if line.startswith("export ")
+        )
+        assert exports == {
+            "TWILIO_ACCOUNT_SID": creds["sid"],
+            "TWILIO_AUTH_TOKEN": creds["auth_token"],
+            "FLEXCHAT_URL": f"http://127.0.0.1:{port}",
+        }
         response = requests.get(
             f"http://127.0.0.1:{port}/v1/Channels", auth=(creds["sid"], creds["auth_token"]), timeout=10
         )
@@ -79,6 +127,10 @@ def test_serve_on_empty_database_creates_an_account_once(tmp_path: Path) -> None
     process.terminate()
     process.wait(10)
     assert "auth_token" not in output, "credentials must be printed only when the account is created"
+    assert creds["auth_token"] not in output and "export" not in output
+    # On a restart the banner names the accounts there, and how to get a token back.
+    assert f"accounts:      {creds['sid']} (first account)" in output
+    assert f"flexchat account rotate-token --account-sid AC... --database {url}" in output
 
 
 def test_serve_with_bootstrap_credentials(tmp_path: Path) -> None:
@@ -116,5 +168,293 @@ def test_settings_precedence_flag_over_environment_over_default() -> None:
     settings = Settings.load({"port": 9100, "host": None}, env)
     assert (settings.port, settings.host, settings.trust_proxy, settings.db_timeout) == (9100, "127.0.0.1", True, 2.5)
     assert Settings.load({}, settings.to_environ()) == settings
+    # An Account Sid alone is an account to act on (seed, api-key create); a token alone is an error.
+    assert Settings.load({}, {"FLEXCHAT_ACCOUNT_SID": "AC" + "0" * 32}).account_sid == "AC" + "0" * 32
     with pytest.raises(SettingsError):
-        Settings.load({}, {"FLEXCHAT_ACCOUNT_SID": "AC" + "0" * 32})
+        Settings.load({}, {"FLEXCHAT_AUTH_TOKEN": "x"})
+    with pytest.raises(SettingsError):
+        Settings.load({}, {"FLEXCHAT_ACCOUNT_SID": "AC" + "0" * 32}).check_bootstrap()
+
+
+def test_serve_needs_both_bootstrap_variables() -> None:
+    result = flexchat("serve", env={"FLEXCHAT_ACCOUNT_SID": "AC" + "0" * 32})
+    assert result.returncode == 2 and "FLEXCHAT_AUTH_TOKEN" in result.stderr and result.stdout == ""
+
+
+# -- secrets -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
+        ("postgresql://u:p%40ss@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),  # an unescaped "@" in the password
+        ("postgresql://u@h/db?password=pw&sslmode=require", "postgresql://u@h/db?password=***&sslmode=require"),
+        ("postgresql://u:pw@h:notaport/db", "postgresql://u:***@h:notaport/db"),
+        ("postgresql://h/db", "postgresql://h/db"),
+        ("sqlite:///flexchat.db", "sqlite:///flexchat.db"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    with postgres_database() as url:
+        yield url
+
+
+def test_the_banner_never_shows_the_database_password(postgres_url: str) -> None:
+    url = with_password(postgres_url)
+    process, output, _ = serve_until_ready(["--database", url])
+    process.terminate()
+    rest, _ = process.communicate(timeout=10)
+    assert "Uvicorn running" in output, output
+    assert PASSWORD not in output + rest
+    assert f"database:      {redact_url(url)}" in output and ":***@" in output
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c[:2]) for c in COMMANDS])
+def test_no_cli_error_shows_the_database_password(command: list[str], postgres_url: str) -> None:
+    missing = with_password(postgres_url.rsplit("/", 1)[0] + "/flexchat_no_such_database")
+    closed = with_password(f"postgresql://postgres@127.0.0.1:{free_port()}/db")
+    urls = [missing, closed, f"mysql://root:{PASSWORD}@127.0.0.1/db", with_password(postgres_url) + "?x=%zz"]
+    # Half through the flag, half through the variable: both paths reach every message.
+    for n, url in enumerate(urls):
+        args, env = (["--database", url], {}) if n % 2 == 0 else ([], {"FLEXCHAT_DATABASE_URL": url})
+        port = ["--port", str(free_port())] if command == ["serve"] else []
+        result = flexchat(*command, *args, *port, env=env)
+        shown = result.stdout + result.stderr
+        assert result.returncode != 0, shown
+        assert PASSWORD not in shown, shown
+        assert "Traceback" not in shown, shown
+        assert shown.startswith("flexchat: ") or "\nflexchat: " in shown, shown
+
+
+def test_errors_mask_a_percent_encoded_password() -> None:
+    url = f"postgresql://postgres:{PASSWORD}%2F1@127.0.0.1:{free_port()}/db"
+    result = flexchat("account", "list", "--database", url)
+    assert result.returncode == 1 and PASSWORD not in result.stderr and "postgres:***@" in result.stderr
+
+
+# -- which database, and no database created by a lookup -------------------------------------
+
+
+@pytest.mark.parametrize("command", COMMANDS[2:], ids=[" ".join(c[:2]) for c in COMMANDS[2:]])
+def test_commands_in_another_directory_name_the_database_and_leave_no_file(
+    command: list[str], tmp_path: Path
+) -> None:
+    result = flexchat(*command, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    expected = tmp_path / "flexchat.db"
+    assert f"no database at {expected} (sqlite:///flexchat.db)" in result.stderr
+    assert "flexchat account create" in result.stderr  # says how to make one
+    assert list(tmp_path.iterdir()) == []
+    # A file that is not a flexchat database (here: empty) is refused and left as it was.
+    expected.touch()
+    result = flexchat(*command, cwd=tmp_path)
+    assert result.returncode == 1 and "has no flexchat tables" in result.stderr, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flexchat.db"] and expected.stat().st_size == 0
+
+
+def test_a_failed_lookup_on_postgres_creates_no_tables() -> None:
+    import asyncio
+
+    import asyncpg  # type: ignore[import-untyped]
+
+    async def tables(url: str) -> int:
+        conn = await asyncpg.connect(url)
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"))
+        finally:
+            await conn.close()
+
+    with postgres_database() as url:
+        result = flexchat("seed", "--database", url, "--account-sid", "AC" + "0" * 32)
+        assert result.returncode == 1 and "has no flexchat tables" in result.stderr, result.stderr
+        assert asyncio.run(tables(url)) == 0
+
+
+def test_every_command_names_its_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'named.db'}"
+    created = flexchat("account", "create", "--database", url)
+    assert created.returncode == 0
+    assert created.stderr == f"flexchat: database {url} ({tmp_path / 'named.db'})\n"
+    sid = json.loads(created.stdout)["sid"]
+    for command in (["account", "list"], ["account", "rotate-token", "--account-sid", sid],
+                    ["api-key", "create", "--account-sid", sid], ["seed", "--account-sid", sid, "--channels", "3"]):
+        result = flexchat(*command, "--database", url)
+        assert result.returncode == 0, result.stderr
+        assert f"flexchat: database {url} ({tmp_path / 'named.db'})" in result.stderr
+
+
+# -- help and variables ----------------------------------------------------------------------
+
+
+Command = tuple[tuple[str, ...], argparse.ArgumentParser]
+
+
+def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[Command]:
+    """Every leaf command of ``parser``: its words and its parser."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from subcommands(sub, (*path, name))
+    if path and not any(isinstance(a, argparse._SubParsersAction) for a in parser._actions):
+        yield path, parser
+
+
+def test_help_of_every_command_lists_defaults_and_variables() -> None:
+    settings_names = {field.name for field in fields(Settings)}
+    found = dict(subcommands(cli._parser()))
+    assert set(found) == {tuple(c[: 2 if c[0] in ("account", "api-key", "faults") else 1]) for c in COMMANDS}
+    for path, parser in found.items():
+        assert parser.description, path
+        for action in parser._actions:
+            if action.dest == "help":
+                continue
+            assert action.help and ("[default: " in action.help or "[required unless set by env: " in action.help), (
+                path, action.dest)
+            if action.dest in settings_names:
+                assert f"env: {setting_environ_name(action.dest)}" in action.help, (path, action.dest)
+    # As printed: the variables and defaults the issue found missing.
+    seed = " ".join(flexchat("seed", "--help").stdout.split())  # as one line, whatever the wrapping
+    assert "FLEXCHAT_ACCOUNT_SID" in seed and "[default: 10]" in seed and "[default: 1000]" in seed
+    assert "SEED_ACCOUNT_SID" not in seed
+    serve = " ".join(flexchat("serve", "--help").stdout.split())
+    for name in ("HOST", "PORT", "DATABASE_URL", "WORKERS", "PUBLIC_URL", "TRUST_PROXY", "DB_TIMEOUT",
+                 "LOG_LEVEL", "ACCESS_LOG", "ACCOUNT_SID", "AUTH_TOKEN", "MAX_BODY_BYTES", "DB_POOL_SIZE"):
+        assert "FLEXCHAT_" + name in serve, name
+    assert "[default: 8080; env: FLEXCHAT_PORT]" in serve
+
+
+def test_account_sid_and_database_from_the_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    sid = json.loads(flexchat("account", "create", env={"FLEXCHAT_DATABASE_URL": url}).stdout)["sid"]
+    env = {"FLEXCHAT_DATABASE_URL": url, "FLEXCHAT_ACCOUNT_SID": sid}
+    seeded = flexchat("seed", "--flows", "2", "--channels", "7", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    assert seeded.stdout.startswith(f"seeded 2 Flex Flows and 7 channels into {sid} in ")
+    key = flexchat("api-key", "create", env=env)
+    assert key.returncode == 0 and json.loads(key.stdout)["account_sid"] == sid
+    assert flexchat("account", "rotate-token", env=env).returncode == 0
+    # A flag wins over its variable.
+    other = flexchat("seed", "--account-sid", mint_sid("AC"), env=env)
+    assert other.returncode == 1 and "no account" in other.stderr
+    missing = flexchat("seed", env={"FLEXCHAT_DATABASE_URL": url})
+    assert missing.returncode == 2 and "--account-sid" in missing.stderr and "FLEXCHAT_ACCOUNT_SID" in missing.stderr
+    malformed = flexchat("seed", env={**env, "FLEXCHAT_ACCOUNT_SID": "ACnope"})
+    assert malformed.returncode == 2 and "not an Account Sid" in malformed.stderr
+
+
+# -- credentials ------------------------------------------------------------------------------
+
+
+def exported(text: str) -> dict[str, str]:
+    """What ``eval`` of export lines would set, read by a real shell."""
+    done = subprocess.run(
+        ["bash", "-c", f"{text}\nenv -0"], capture_output=True, text=True, check=True, env={"PATH": os.environ["PATH"]}
+    )
+    pairs = (item.split("=", 1) for item in done.stdout.split("\0") if "=" in item)
+    return {key: value for key, value in pairs if key.startswith("TWILIO_")}
+
+
+def test_credentials_as_export_lines(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shell.db'}"
+    account = flexchat("account", "create", "--database", url, "--format", "shell")
+    assert account.returncode == 0
+    variables = exported(account.stdout)
+    assert set(variables) == {"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"}
+    sid = variables["TWILIO_ACCOUNT_SID"]
+    key = flexchat("api-key", "create", "--database", url, "--account-sid", sid, "--format", "shell")
+    assert set(exported(key.stdout)) == {"TWILIO_ACCOUNT_SID", "TWILIO_API_KEY", "TWILIO_API_SECRET"}
+    listed = flexchat("account", "list", "--database", url)
+    assert listed.stdout == f"{sid}\t\n"
+
+
+def test_rotate_token_gives_working_credentials_back(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'rotate.db'}"
+    old = json.loads(flexchat("account", "create", "--database", url, "--friendly-name", "ops").stdout)
+    rotated = flexchat("account", "rotate-token", "--database", url, "--account-sid", old["sid"])
+    assert rotated.returncode == 0, rotated.stderr
+    new = json.loads(rotated.stdout)
+    assert new["sid"] == old["sid"] and new["auth_token"] != old["auth_token"]
+    process, _, port = serve_until_ready(["--database", url])
+    try:
+        base = f"http://127.0.0.1:{port}/v1/Channels"
+        assert requests.get(base, auth=(old["sid"], old["auth_token"]), timeout=10).status_code == 401
+        assert requests.get(base, auth=(new["sid"], new["auth_token"]), timeout=10).status_code == 200
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert flexchat("account", "list", "--database", url).stdout == f"{old['sid']}\tops\n"  # name kept
+    unknown = flexchat("account", "rotate-token", "--database", url, "--account-sid", mint_sid("AC"))
+    assert unknown.returncode == 1 and "no account" in unknown.stderr
+    key_sid = json.loads(flexchat("api-key", "create", "--database", url, "--account-sid", old["sid"]).stdout)["sid"]
+    not_account = flexchat("account", "rotate-token", "--database", url, "--account-sid", key_sid)
+    assert not_account.returncode == 2 and "not an Account Sid" in not_account.stderr
+
+
+# -- serve: the port ----------------------------------------------------------------------------
+
+
+def test_a_taken_port_is_a_clear_error_before_any_banner(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = flexchat("serve", "--port", str(port), "--database", f"sqlite:///{tmp_path / 'x.db'}")
+    assert result.returncode == 1
+    assert result.stdout == ""  # no banner announced a URL nobody serves
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # nor was a first account created, its token shown to nobody
+
+
+# -- seed's progress ------------------------------------------------------------------------------
+
+
+def test_seed_progress_without_a_terminal_is_plain_lines() -> None:
+    out = io.StringIO()
+    progress = cli.SeedProgress(out)
+    assert not progress.interactive
+    for done in (10, 10, 20_010, 20_010, 40_010, 60_010, 80_010, 100_010):
+        progress(done, 100_010)
+    progress.close()
+    lines = out.getvalue().splitlines()
+    assert "\r" not in out.getvalue()
+    assert [re.sub(r", [\d.]+ s$", "", line) for line in lines] == [
+        "seeding: 20,010/100,010 rows (20%)",
+        "seeding: 40,010/100,010 rows (40%)",
+        "seeding: 60,010/100,010 rows (60%)",
+        "seeding: 80,010/100,010 rows (80%)",
+        "seeding: 100,010/100,010 rows (100%)",
+    ]
+
+
+def test_seed_progress_on_a_terminal_is_a_bar() -> None:
+    out = io.StringIO()
+    progress = cli.SeedProgress(out, interactive=True)
+    for done in (10, 20_010, 20_010, 40_010):
+        progress(done, 40_010)
+    progress.close()
+    drawn = out.getvalue()
+    assert "\r" in drawn and "seeding: 100%|" in drawn and "40.0k/40.0k" in drawn
+    quiet = io.StringIO()
+    silent = cli.SeedProgress(quiet, enabled=False, interactive=True)
+    silent(5, 5)
+    silent.close()
+    assert quiet.getvalue() == ""
+
+
+def test_a_database_that_cannot_be_opened_is_named(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    url = f"sqlite:///{blocker}/flexchat.db"  # its directory cannot be made: a file is in the way
+    for command in (["serve", "--port", str(free_port())], ["account", "create"]):
+        result = flexchat(*command, "--database", url)
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert f"flexchat: cannot open {url} ({blocker}/flexchat.db): " in result.stderr, result.stderr
+        assert "Uvicorn" not in result.stdout + result.stderr

@@ -10,8 +10,10 @@ Two parts:
   may be a 5xx, and every 2xx body must be schema-valid. The number of generated requests
   is printed in the terminal summary of every run.
 
-The spec is read from ``tests/conftest.py REFERENCE_DIR`` (FLEXCHAT_REFERENCE_DIR
-overrides it) and never copied into the repository; where it is absent these tests skip.
+The spec is read from ``tests/conftest.py REFERENCE_DIR``: FLEXCHAT_REFERENCE_DIR, else
+``../shared/reference``, else ``.cache/twilio-api`` where ``make reference`` puts it (from
+the npm package @twilio/cli-core). It is never copied into the repository; where it is
+absent these tests skip and say how to get it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import requests
 
 from flexchat.testing import InProcessFlexchat, ServerProcess
 
-from .conftest import REFERENCE_DIR, Account
+from .conftest import REFERENCE_CANDIDATES, REFERENCE_DIR, Account
 
 SPEC_PATH = REFERENCE_DIR / "twilio_flex_v1.json"
 
@@ -63,10 +65,15 @@ Spec = dict[str, Any]
 @pytest.fixture(scope="module")
 def spec() -> Spec:
     if not SPEC_PATH.is_file():
-        pytest.skip(
-            f"Twilio's OpenAPI spec is not at {SPEC_PATH}: put twilio_flex_v1.json there "
-            "or point FLEXCHAT_REFERENCE_DIR at the directory holding it"
+        looked = " nor ".join(str(path) for path in REFERENCE_CANDIDATES)
+        reason = (
+            f"Twilio's OpenAPI spec twilio_flex_v1.json is not in {looked}: run `make reference` "
+            "(fetches it from the npm package @twilio/cli-core 9.0.0 into .cache/twilio-api), "
+            "or set FLEXCHAT_REFERENCE_DIR to a directory holding it"
         )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true requires the conformance tests to run: " + reason)
+        pytest.skip(reason)
     return dict(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
 
 
@@ -345,6 +352,9 @@ class ConformanceReport:
     successes: Counter[str] = field(default_factory=Counter)
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
     seconds: Counter[str] = field(default_factory=Counter)
+    # What the run covers, for the summary: tests/test_conformance_chat.py has its own.
+    operations: int = len(OPERATIONS)
+    spec_name: str = "twilio_flex_v1.json"
 
     def lines(self) -> list[str]:
         out = []
@@ -352,7 +362,7 @@ class ConformanceReport:
             statuses = ", ".join(f"{status}: {n}" for status, n in sorted(self.statuses[engine].items()))
             out.append(
                 f"flexchat conformance [{engine}]: {self.requests[engine]} generated requests for "
-                f"{len(OPERATIONS)} operations in {self.seconds[engine]:.1f}s; "
+                f"{self.operations} operations of {self.spec_name} in {self.seconds[engine]:.1f}s; "
                 f"{self.successes[engine]} 2xx bodies schema-valid, no 5xx (statuses {statuses})"
             )
         return out
@@ -365,7 +375,7 @@ class _SummaryPlugin:
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         lines = self.report.lines()
         if lines:
-            terminalreporter.write_sep("-", "conformance to twilio_flex_v1.json")
+            terminalreporter.write_sep("-", f"conformance to {self.report.spec_name}")
             for line in lines:
                 terminalreporter.write_line(line)
 
@@ -483,4 +493,247 @@ def test_generated_requests_conform(
             # Workers' terminal summaries are not shown; warnings are.
             warnings.warn(f"{method} {path} [{engine}]: {sent} generated requests", stacklevel=1)
     assert successes > 0, f"no generated request to {method} {path} succeeded: {dict(statuses)}"
+    assert not any(status >= 500 for status in statuses)
+
+
+# -- Chat v2: members, messages and channel webhooks (twilio_chat_v2.json) -------------------
+
+CHAT_SPEC_PATH = REFERENCE_DIR / "twilio_chat_v2.json"
+# Fifteen operations: half the Flex operations' examples each keeps the run near two minutes.
+CHAT_MAX_EXAMPLES = max(1, MAX_EXAMPLES // 2)
+_CHANNEL = "/v2/Services/{ServiceSid}/Channels/{ChannelSid}"
+CHAT_CHANNEL_OPERATIONS = [
+    ("GET", f"{_CHANNEL}/Members"),
+    ("POST", f"{_CHANNEL}/Members"),
+    ("GET", f"{_CHANNEL}/Members/{{Sid}}"),
+    ("POST", f"{_CHANNEL}/Members/{{Sid}}"),
+    ("DELETE", f"{_CHANNEL}/Members/{{Sid}}"),
+    ("GET", f"{_CHANNEL}/Messages"),
+    ("POST", f"{_CHANNEL}/Messages"),
+    ("GET", f"{_CHANNEL}/Messages/{{Sid}}"),
+    ("POST", f"{_CHANNEL}/Messages/{{Sid}}"),
+    ("DELETE", f"{_CHANNEL}/Messages/{{Sid}}"),
+    ("GET", f"{_CHANNEL}/Webhooks"),
+    ("POST", f"{_CHANNEL}/Webhooks"),
+    ("GET", f"{_CHANNEL}/Webhooks/{{Sid}}"),
+    ("POST", f"{_CHANNEL}/Webhooks/{{Sid}}"),
+    ("DELETE", f"{_CHANNEL}/Webhooks/{{Sid}}"),
+]
+
+
+@pytest.fixture(scope="module")
+def chat_spec() -> Spec:
+    if not CHAT_SPEC_PATH.is_file():
+        pytest.skip(
+            f"Twilio's OpenAPI spec is not at {CHAT_SPEC_PATH}: put twilio_chat_v2.json there "
+            "or point FLEXCHAT_REFERENCE_DIR at the directory holding it"
+        )
+    return dict(json.loads(CHAT_SPEC_PATH.read_text(encoding="utf-8")))
+
+
+def test_chat_channel_operations_conform_over_http(chat_spec: Spec, server: ServerProcess, account: Account) -> None:
+    session = requests.Session()
+    session.auth = account.auth
+
+    def over_http(method: str, target: str, data: dict[str, Any] | None) -> tuple[int, bytes]:
+        url = target if target.startswith("http") else server.base_url + target
+        response = session.request(method, url, data=data, timeout=30)
+        return response.status_code, response.content
+
+    every_chat_channel_operation(chat_spec, over_http)
+
+
+def test_chat_channel_operations_conform_in_process(chat_spec: Spec) -> None:
+    # Routes go by path, so the Flex host serves /v2 too.
+    with InProcessFlexchat() as instance:
+
+        def in_process(method: str, target: str, data: dict[str, Any] | None) -> tuple[int, bytes]:
+            url = target if target.startswith("http") else "https://flex-api.twilio.com" + target
+            response = instance.request(method, url, data=data, auth=instance.auth)
+            return response.status, response.body
+
+        every_chat_channel_operation(chat_spec, in_process)
+
+
+def every_chat_channel_operation(spec: Spec, call: Call) -> None:
+    """Every member, message and webhook operation's success path under a Flex channel,
+    every page of each list both ways; each response validated against the Chat spec."""
+    seen: Counter[tuple[str, str]] = Counter()
+
+    def do(method: str, path: str, target: str, data: dict[str, Any] | None = None) -> Any:
+        status, body = call(method, target, data)
+        check_response(spec, method, path, status, body)
+        seen[(method, path)] += 1
+        return json.loads(body) if body else None
+
+    status, body = call("POST", "/v1/FlexFlows", {
+        "FriendlyName": "chat", "ChatServiceSid": "IS" + secrets.token_hex(16), "ChannelType": "custom",
+        "IntegrationType": "external", "Integration.Url": "https://example.com/hook", "Integration.RetryCount": "1",
+    })
+    assert status == 201, body
+    flow = json.loads(body)
+    status, body = call("POST", "/v1/Channels", {
+        "FlexFlowSid": flow["sid"], "Identity": "alice", "ChatUserFriendlyName": "Alice", "ChatFriendlyName": "chat",
+    })
+    assert status == 201, body
+    base = f"/v2/Services/{flow['chat_service_sid']}/Channels/{json.loads(body)['sid']}"
+
+    members, messages, webhooks = (f"{_CHANNEL}/{name}" for name in ("Members", "Messages", "Webhooks"))
+    for identity in ("bob", "carol"):
+        do("POST", members, f"{base}/Members", {"Identity": identity, "Attributes": '{"n": 1}',
+                                                "LastConsumedMessageIndex": "0",
+                                                "LastConsumptionTimestamp": "2024-01-02T03:04:05Z"})
+    do("GET", f"{members}/{{Sid}}", f"{base}/Members/bob")
+    bob = do("POST", f"{members}/{{Sid}}", f"{base}/Members/bob", {"RoleSid": "RL" + "a" * 32})
+    do("GET", members, f"{base}/Members?Identity=bob&Identity=carol")
+    for n in range(5):
+        do("POST", messages, f"{base}/Messages", {"Body": f"m{n}", "From": "alice", "Attributes": "{}"})
+    media = do("POST", messages, f"{base}/Messages", {"MediaSid": "ME" + "b" * 32})
+    do("GET", f"{messages}/{{Sid}}", f"{base}/Messages/{media['sid']}")
+    do("POST", f"{messages}/{{Sid}}", f"{base}/Messages/{media['sid']}", {"Body": "edited", "LastUpdatedBy": "bob"})
+    for n in range(6):
+        do("POST", webhooks, f"{base}/Webhooks", {
+            "Type": "webhook", "Configuration.Url": f"https://example.com/{n}", "Configuration.Method": "GET",
+            "Configuration.Filters": ["onMessageSent", "onChannelUpdated"], "Configuration.RetryCount": "1",
+        })
+    studio = do("POST", webhooks, f"{base}/Webhooks", {"Type": "studio", "Configuration.FlowSid": "FW" + "c" * 32})
+    do("GET", f"{webhooks}/{{Sid}}", f"{base}/Webhooks/{studio['sid']}")
+    do("POST", f"{webhooks}/{{Sid}}", f"{base}/Webhooks/{studio['sid']}", {"Configuration.RetryCount": "2"})
+
+    for path, target, key, total in (
+        (members, f"{base}/Members?PageSize=2", "members", 3),
+        (messages, f"{base}/Messages?PageSize=2", "messages", 6),
+        (messages, f"{base}/Messages?PageSize=4&Order=desc", "messages", 6),
+        (webhooks, f"{base}/Webhooks", "webhooks", 8),
+    ):
+        page = do("GET", path, target)
+        sids = [item["sid"] for item in page[key]]
+        while page["meta"]["next_page_url"]:
+            page = do("GET", path, page["meta"]["next_page_url"])
+            sids += [item["sid"] for item in page[key]]
+        assert len(sids) == len(set(sids)) == total
+        while page["meta"]["previous_page_url"]:
+            page = do("GET", path, page["meta"]["previous_page_url"])
+        assert page[key][0]["sid"] == sids[0]
+
+    do("DELETE", f"{members}/{{Sid}}", f"{base}/Members/{bob['sid']}")
+    do("DELETE", f"{messages}/{{Sid}}", f"{base}/Messages/{media['sid']}")
+    do("DELETE", f"{webhooks}/{{Sid}}", f"{base}/Webhooks/{studio['sid']}")
+    assert set(seen) == set(CHAT_CHANNEL_OPERATIONS)
+
+
+@pytest.fixture(scope="module")
+def chat_schema(chat_spec: Spec) -> Any:
+    import schemathesis
+
+    return schemathesis.openapi.from_dict(copy.deepcopy(chat_spec))
+
+
+class ChatWorld:
+    """A Flex channel with a member, a message and a webhook, so generated Sids can be
+    swapped for real ones; what a successful delete removed is made again."""
+
+    def __init__(self, base_url: str, auth: tuple[str, str]) -> None:
+        self.base_url = base_url
+        self.session = requests.Session()
+        self.session.auth = auth
+        flow = self._post("/v1/FlexFlows", {
+            "FriendlyName": "conformance", "ChatServiceSid": "IS" + secrets.token_hex(16), "ChannelType": "web",
+            "IntegrationType": "external", "Integration.Url": "https://example.com/hook",
+        })
+        channel = self._post("/v1/Channels", {
+            "FlexFlowSid": flow["sid"], "Identity": secrets.token_hex(8),
+            "ChatUserFriendlyName": "conformance", "ChatFriendlyName": "conformance",
+        })
+        self.service_sid, self.channel_sid = flow["chat_service_sid"], channel["sid"]
+        self.sids: dict[str, str] = {}
+        for kind in ("Members", "Messages", "Webhooks"):
+            self.renew(kind)
+
+    def _post(self, path: str, data: dict[str, Any]) -> Any:
+        response = self.session.post(self.base_url + path, data=data, timeout=30)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def renew(self, kind: str) -> None:
+        form = {
+            "Members": {"Identity": secrets.token_hex(8)},
+            "Messages": {"Body": "conformance"},
+            "Webhooks": {"Type": "webhook", "Configuration.Url": "https://example.com/w"},
+        }[kind]
+        path = f"/v2/Services/{self.service_sid}/Channels/{self.channel_sid}/{kind}"
+        self.sids[kind] = self._post(path, form)["sid"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), CHAT_CHANNEL_OPERATIONS, ids=[f"{m} {p}" for m, p in CHAT_CHANNEL_OPERATIONS]
+)
+def test_generated_chat_requests_conform(
+    method: str,
+    path: str,
+    chat_spec: Spec,
+    chat_schema: Any,
+    server: ServerProcess,
+    account: Account,
+    engine: str,
+    conformance_report: ConformanceReport,
+) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis import GenerationMode
+    from schemathesis.checks import content_type_conformance, not_a_server_error, response_schema_conformance
+
+    operation = chat_schema[path][method]
+    world = ChatWorld(server.base_url, account.auth)
+    kind = path.split("/")[6]
+    session = requests.Session()
+    authorization = "Basic " + base64.b64encode(f"{account.sid}:{account.auth_token}".encode()).decode()
+    statuses: Counter[int] = Counter()
+    started = time.perf_counter()
+
+    def send(case: Any) -> None:
+        response = case.call(base_url=server.base_url, session=session, headers={"Authorization": authorization})
+        statuses[response.status_code] += 1
+        case.validate_response(
+            response, checks=[not_a_server_error, response_schema_conformance, content_type_conformance]
+        )
+        if 200 <= response.status_code < 300:
+            check_response(chat_spec, method, path, response.status_code, response.content)
+            if method == "DELETE":
+                world.renew(kind)
+
+    def run(mode: GenerationMode) -> None:
+        @settings(
+            max_examples=CHAT_MAX_EXAMPLES,
+            deadline=None,
+            print_blob=True,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+        )
+        @given(case=operation.as_strategy(generation_mode=mode))
+        def each(case: Any) -> None:
+            send(case)  # as generated: mostly unknown services and channels
+            real = {"ServiceSid": world.service_sid, "ChannelSid": world.channel_sid}
+            if "{Sid}" in path:
+                real["Sid"] = world.sids[kind]
+            case.path_parameters = {**(case.path_parameters or {}), **real}
+            send(case)
+            if kind == "Webhooks" and method == "POST" and isinstance(case.body, dict):
+                # Generated URLs are rarely http(s) ones, and types need their own keys.
+                case.body["Configuration.Url"] = "https://example.com/generated"
+                if "{Sid}" not in path:
+                    case.body["Type"] = "webhook"
+                send(case)
+
+        each()
+
+    try:
+        run(GenerationMode.POSITIVE)
+        run(GenerationMode.NEGATIVE)
+    finally:
+        sent = sum(statuses.values())
+        key = f"{engine} chat"
+        conformance_report.requests[key] += sent
+        conformance_report.successes[key] += sum(n for status, n in statuses.items() if 200 <= status < 300)
+        conformance_report.statuses.setdefault(key, Counter()).update(statuses)
+        conformance_report.seconds[key] += time.perf_counter() - started
+    assert any(200 <= status < 300 for status in statuses), f"no generated {method} {path} succeeded: {statuses}"
     assert not any(status >= 500 for status in statuses)

@@ -114,3 +114,33 @@ def test_configuration_is_per_account_and_updates(twilio_client: Client, api: Ap
     foreign = api.post("/v1/Configuration", json={"account_sid": "AC" + "0" * 32})
     assert foreign.status_code == 400
     assert api.get("/v1/Configuration").json()["attributes"] == flags
+
+
+def test_an_ended_chat_is_never_reused(twilio_client: Client) -> None:
+    flow = create_flow(twilio_client, "studio")
+    first = create_web_channel(twilio_client, flow.sid, "web-5")
+    twilio_client.flex_api.v1.web_channel(first.sid).update(chat_status="inactive")
+    second = create_web_channel(twilio_client, flow.sid, "web-5")
+    assert second.sid != first.sid
+    # The ended channel is still there to read; the open one is what the Identity gets now.
+    assert twilio_client.flex_api.v1.channel(first.sid).fetch().sid == first.sid
+    again = twilio_client.flex_api.v1.channel.create(
+        flex_flow_sid=flow.sid, identity="web-5", chat_user_friendly_name="Customer web-5", chat_friendly_name="x"
+    )
+    assert again.sid == second.sid
+
+
+def test_a_chat_ended_through_chat_v2_opens_a_new_flex_channel_next_time(twilio_client: Client) -> None:
+    flow = create_flow(twilio_client, "external")
+    first = twilio_client.flex_api.v1.channel.create(
+        flex_flow_sid=flow.sid, identity="sms-1", chat_user_friendly_name="Customer", chat_friendly_name="x"
+    )
+    chat = twilio_client.chat.v2.services(flow.chat_service_sid).channels(first.sid)
+    attributes = json.loads(chat.fetch().attributes)
+    chat.update(attributes=json.dumps({**attributes, "status": "INACTIVE"}))
+    second = twilio_client.flex_api.v1.channel.create(
+        flex_flow_sid=flow.sid, identity="sms-1", chat_user_friendly_name="Customer", chat_friendly_name="x"
+    )
+    assert second.sid != first.sid
+    assert json.loads(twilio_client.chat.v2.services(flow.chat_service_sid).channels(second.sid).fetch()
+                      .attributes)["status"] == "ACTIVE"

@@ -20,7 +20,9 @@ from flexchat.testing import (
     FlexchatHttpClient,
     InProcessFlexchat,
     UnsupportedHostError,
+    is_chat_host,
     is_flex_api_host,
+    is_served_host,
     twilio_client,
 )
 
@@ -122,8 +124,9 @@ def test_edge_and_region_hosts_are_served(options: dict[str, str], host: str) ->
     ("call", "host"),
     [
         (lambda c: c.api.v2010.accounts.list(), "api.twilio.com"),
-        (lambda c: c.chat.v2.services.list(), "chat.twilio.com"),
-        (lambda c: c.flex_api.v1.configuration().fetch(), None),  # a Flex path flexchat does not have
+        (lambda c: c.conversations.v1.services.list(), "conversations.twilio.com"),
+        # A Flex path flexchat does not have:
+        (lambda c: c.flex_api.v1.plugin_configurations("FJ" + "0" * 32).fetch(), None),
     ],
 )
 def test_other_twilio_hosts_fail_with_a_clear_error(flex_client: Client, call: Any, host: str | None) -> None:
@@ -145,6 +148,10 @@ def test_host_forms() -> None:
         assert is_flex_api_host(host), host
     for host in ("api.twilio.com", "flex-api.twilio.com.evil.org", "flex-api.a.b.c.twilio.com", "flex-apiXtwilio.com"):
         assert not is_flex_api_host(host), host
+    for host in ("chat.twilio.com", "CHAT.twilio.com", "chat.au1.twilio.com", "chat.sydney.au1.twilio.com"):
+        assert is_chat_host(host) and is_served_host(host), host
+    for host in ("chat.twilio.com.evil.org", "conversations.twilio.com", "chatXtwilio.com"):
+        assert not is_chat_host(host) and not is_served_host(host), host
     with InProcessFlexchat() as instance, pytest.raises(UnsupportedHostError, match="'localhost'"):
         instance.request("GET", "http://localhost:8080/v1/Channels", auth=instance.auth)
 

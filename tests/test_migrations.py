@@ -30,21 +30,20 @@ from .load import on_server
 from .postgres import fresh_database
 
 # Step 1's tables (written by hand), then those rendered from store/schema.py.
-TABLES = {"server_settings", "accounts", "api_keys", "flex_flows", "chat_users", "channels"} | {
-    table.name for table in (*schema.STEP_2_TABLES, *schema.STEP_3_TABLES, *schema.STEP_4_TABLES)
-}
-RENDERED = (*schema.STEP_2_TABLES, schema.CHAT_USERS, *schema.STEP_3_TABLES, *schema.STEP_4_TABLES)
+RENDERED = schema.RENDERED_TABLES
+TABLES = {"server_settings", "accounts", "api_keys", "flex_flows", "channels"} | {table.name for table in RENDERED}
 RENDERED_INDEXES = {index.name for table in RENDERED for index in table.indexes} | {
     f"{table.name}_by_account" for table in RENDERED if table.paged
 }
 # SQLite: the named indexes (its unique constraints' indexes are anonymous).
 # PostgreSQL: every index, those behind primary keys and named unique constraints too.
 INDEXES = {
-    "sqlite": {"flex_flows_by_account", "flex_flows_by_name", "channels_by_account"} | RENDERED_INDEXES,
+    "sqlite": {"flex_flows_by_account", "flex_flows_by_name", "channels_by_account", "channels_open_identity"}
+    | RENDERED_INDEXES,
     "postgresql": {
         "server_settings_pkey", "accounts_pkey", "schema_migrations_pkey",
         "flex_flows_by_account", "flex_flows_sid", "flex_flows_by_name",
-        "channels_by_account", "channels_sid", "channels_identity", "channels_chat_unique_name",
+        "channels_by_account", "channels_sid", "channels_open_identity", "channels_chat_unique_name",
     } | RENDERED_INDEXES,
 }
 STEP_COUNT = {"sqlite": len(sqlite_steps.STEPS), "postgresql": len(postgres_steps.STEPS)}

@@ -3,12 +3,16 @@ database a running server uses; everything it wrote is then read through the API
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from flexchat.settings import redact_url
 from flexchat.sids import is_sid, mint_sid
+from flexchat.testing import add_account
 
 from .conftest import Account, Api
 
@@ -42,9 +46,17 @@ def walk(api: Api, path: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]
 def test_seed_fills_the_account_with_valid_channels_and_flows(database_url: str, account: Account, api: Api) -> None:
     done = flexchat_seed(database_url, account.sid, "--flows", "3", "--channels", "260")
     assert done.returncode == 0, done.stderr
-    # The progress bar goes to stderr and ends at the total (flows + channels).
-    assert "seeding [" in done.stderr
-    assert "263/263" in done.stderr
+    # Not a terminal (a pipe): plain lines on stderr, no bar redrawn with "\r", ending at
+    # the total (flows + channels); the summary on stdout.
+    assert "\r" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("flexchat: database ")
+    assert re.fullmatch(r"seeding: 263/263 rows \(100%\), [\d.]+ s", lines[-1]), done.stderr
+    assert re.fullmatch(
+        rf"seeded 3 Flex Flows and 260 channels into {account.sid} in [\d.]+ s \([\d,]+ rows/s\); "
+        rf"database {re.escape(redact_url(database_url))}.*\n",
+        done.stdout,
+    ), done.stdout
 
     flows, _ = walk(api, "/v1/FlexFlows?PageSize=2")
     assert len(flows) == 3
@@ -87,6 +99,7 @@ def test_seed_with_a_larger_page_size_and_quiet(database_url: str, account: Acco
     done = flexchat_seed(database_url, account.sid, "--flows", "1", "--channels", "2500", "--quiet")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+    assert done.stdout.startswith(f"seeded 1 Flex Flows and 2,500 channels into {account.sid}")
     channels, metas = walk(api, "/v1/Channels?PageSize=1000")
     assert len(channels) == 2500
     assert [meta["count"] for meta in metas] == [1000, 1000, 500]
@@ -104,6 +117,25 @@ def test_seed_leaves_other_accounts_alone(database_url: str, account: Account, a
 
 
 def test_seed_refuses_an_unknown_account(database_url: str) -> None:
-    done = flexchat_seed(database_url, mint_sid("AC"), "--channels", "5")
+    unknown = mint_sid("AC")
+    done = flexchat_seed(database_url, unknown, "--channels", "5")
     assert done.returncode == 1
-    assert "no account" in done.stderr
+    assert f"no account {unknown} in {redact_url(database_url)}" in done.stderr
+    assert done.stdout == ""
+
+
+def test_seed_in_a_pipe_writes_a_line_per_tenth_and_a_summary(tmp_path: Path) -> None:
+    # 45,001 rows in batches of 20,000 (seeding.BATCH): progress at 44%, 88% and 100%,
+    # each figure once (a batch of chat users ends where the channels before it did).
+    # Output, not storage, is under test: SQLite alone (test_seed_fills... covers both engines).
+    database_url = f"sqlite:///{tmp_path / 'pipe.db'}"
+    account = Account(*add_account(database_url))
+    done = flexchat_seed(database_url, account.sid, "--flows", "1", "--channels", "45000")
+    assert done.returncode == 0, done.stderr
+    progress = [re.sub(r", [\d.]+ s$", "", line) for line in done.stderr.splitlines()[1:]]
+    assert progress == [
+        "seeding: 20,001/45,001 rows (44%)",
+        "seeding: 40,001/45,001 rows (88%)",
+        "seeding: 45,001/45,001 rows (100%)",
+    ]
+    assert done.stdout.startswith(f"seeded 1 Flex Flows and 45,000 channels into {account.sid} in ")

@@ -1,8 +1,8 @@
 """A user's test suite with flexchat: the code under test takes a twilio Client, and the
 tests hand it one that talks to flexchat instead of Twilio.
 
-Needs only ``pip install 'flexchat[testing]' pytest``: the fixtures come from flexchat's
-pytest plugin, which pytest loads by itself.
+Needs only flexchat with its ``testing`` extra (docs/testing.md) and pytest: the fixtures come
+from flexchat's pytest plugin, which pytest loads by itself.
 """
 
 import asyncio
@@ -74,6 +74,9 @@ def test_over_real_http(flexchat_server):
     client = flexchat_server.twilio_client()
     channel = open_support_chat(client, "customer-1")
     assert channel.url.startswith(flexchat_server.base_url)
+    # The channel is a Chat v2 channel in the flow's chat service, as on Twilio.
+    chat = client.chat.v2.services("IS" + "0" * 32).channels(channel.sid).fetch()
+    assert chat.members_count == 1
 
     # Any HTTP client works too: HTTP Basic with the account's Sid and Auth Token.
     response = requests.get(f"{flexchat_server.base_url}/v1/Channels", auth=flexchat_server.auth, timeout=10)

@@ -1,4 +1,5 @@
-"""The application, assembled in one place from its parts: routes, store, auth, errors.
+"""The application, assembled in one place from its parts: routes, store, auth, errors,
+and the operations parts: metrics, the access log, faults, readiness checks.
 
 ``create_app(settings, store)`` builds everything; nothing happens at import time, and
 tests pass their own store (a temporary SQLite file, a PostgreSQL database).
@@ -12,17 +13,23 @@ import os
 import time
 from collections.abc import Callable, Sequence
 
+from . import operations
+from .access_log import AccessLog
 from .api.accounts import urls as accounts_urls
 from .api.chat import urls as chat_urls
+from .api.control import urls as control_urls
 from .api.flex import urls as flex_urls
 from .api.iam import urls as iam_urls
 from .api.v2010 import urls as v2010_urls
 from .auth import Authenticator
 from .context import AppContext
-from .errors import InternalError, ServiceUnavailable, TwilioError
+from .errors import InternalError, NotFound, ServiceUnavailable, TwilioError
+from .faults import HEADER as FAULT_HEADER
+from .faults import Faults
 from .http import ClientDisconnected, Receive, Request, Response, Scope, Send, empty_response, json_response
 from .limits import ConcurrencyLimiter
-from .routing import Route, Router
+from .metrics import UNMATCHED, Metrics
+from .routing import API_FAMILIES, Route, Router
 from .settings import Settings
 from .store import Store, create_store
 
@@ -30,7 +37,9 @@ log = logging.getLogger("flexchat")
 
 ALLOW_METHODS = "GET, POST, DELETE, OPTIONS"
 ALLOW_HEADERS = "Authorization, Content-Type, Accept, User-Agent, X-Twilio-Client"
-EXPOSE_HEADERS = "Twilio-Request-Id, Twilio-Request-Duration"
+EXPOSE_HEADERS = "Twilio-Request-Id, Twilio-Request-Duration, X-Flexchat-Fault"
+# A client that left before its answer (nginx's convention), for metrics and the log.
+CLIENT_GONE = 499
 
 ErrorHandler = Callable[[Exception], TwilioError]
 
@@ -47,9 +56,11 @@ PLAIN_CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 
 def routes() -> list[Route]:
     """The API: every product's paths (distinct across products, so whatever Host a
-    client sends, e.g. chat.twilio.com after a host-level redirect, the path decides)."""
+    client sends, e.g. chat.twilio.com after a host-level redirect, the path decides),
+    flexchat's own control API and the operations endpoints."""
     return [
-        *flex_urls.routes(), *chat_urls.routes(), *iam_urls.routes(), *accounts_urls.routes(), *v2010_urls.routes()
+        *flex_urls.routes(), *chat_urls.routes(), *iam_urls.routes(), *accounts_urls.routes(), *v2010_urls.routes(),
+        *control_urls.routes(), *operations.routes(),
     ]
 
 
@@ -64,9 +75,18 @@ class FlexchatApp:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.metrics = Metrics()
+        operations.register_store_metrics(self.metrics, store)
+        self.faults = Faults(store, self.metrics, settings.faults_refresh)
+        self.context = AppContext(
+            settings, store, self.metrics, self.faults, operations.default_readiness_checks()
+        )
         self.router = Router(routes())
+        self.access_log = (
+            AccessLog(settings.access_log_format, trust_proxy=settings.trust_proxy) if settings.access_log else None
+        )
         self.authenticator = Authenticator(store, settings.auth_cache_seconds)
-        self.context = AppContext(settings, store, self.authenticator.forget)
+        self.context.forget_credentials = self.authenticator.forget
         self.limiter = ConcurrencyLimiter(
             settings.max_concurrent_requests_per_account, settings.max_concurrent_requests
         )
@@ -85,12 +105,14 @@ class FlexchatApp:
         async with self._open_lock:
             if not self._open:
                 await self.store.open()
+                await self.faults.start()
                 self._open = True
 
     async def shutdown(self) -> None:
-        """Close the store."""
+        """Stop reloading fault rules; close the store."""
         async with self._open_lock:
             if self._open:
+                await self.faults.stop()
                 await self.store.close()
                 self._open = False
 
@@ -117,31 +139,56 @@ class FlexchatApp:
                 return
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """One HTTP request, start to end; every failure becomes a Twilio error body."""
+        """One HTTP request, start to end; every failure becomes a Twilio error body.
+        Each request ends in exactly one metrics update and one access log line."""
         started = time.perf_counter()
         request = Request(scope, receive)
+        # Same bytes as secrets.token_hex, without its two Python-level calls.
+        request_id = "RQ" + os.urandom(16).hex()
+        route = UNMATCHED
         try:
             if not self._open:
                 await self.startup()
-            response = await self.dispatch(request)
+            found, request.path_params = self.router.find(request.path)
+            if found is not None:
+                route = found.pattern
+            response = await self.dispatch(request, found)
         except ClientDisconnected:
+            self.record(request, CLIENT_GONE, started, request_id, route)
             return
         except Exception as error:
             response = self.error_response(error)
-        await self.send_response(send, request, response, started)
+        await self.send_response(send, request, response, started, request_id)
+        self.record(request, response.status, started, request_id, route)
 
-    async def dispatch(self, request: Request) -> Response:
-        """Preflight, admission (limits.py), authentication, routing, endpoint."""
+    def record(self, request: Request, status: int, started: float, request_id: str, route: str) -> None:
+        """The request's metrics and its access log line."""
+        seconds = time.perf_counter() - started
+        self.metrics.requests.observe(route, request.method, status, seconds)
+        if self.access_log is not None:
+            self.access_log.write(request, status, seconds, request_id, route)
+
+    async def dispatch(self, request: Request, route: Route | None) -> Response:
+        """Preflight, admission (limits.py), authentication, routing, faults, endpoint.
+        Public routes (health, readiness, metrics) are outside the limits: an operator
+        sees an overloaded process."""
         if request.method == "OPTIONS":
             return empty_response(204)
+        if route is not None and route.public:
+            return await route.endpoint(request.method)(request, self.context)
         limiter = self.limiter
         limiter.enter_process()
         try:
+            # Before the 404, as Twilio answers an unknown path without credentials with 401.
             principal = await self.authenticator.authenticate(request.headers.get("authorization"))
             request.account_sid = principal.account_sid
             request.may_manage = principal.may_manage
+            if route is None:
+                raise NotFound(request.path)
+            endpoint = route.endpoint(request.method)
             with limiter.account(principal.account_sid):
-                endpoint, request.path_params = self.router.match(request.method, request.path)
+                if self.faults.rules and route.family in API_FAMILIES and request.account_sid in self.faults.rules:
+                    return await self.faults.run(request, route.family, endpoint, self.context)
                 return await endpoint(request, self.context)
         finally:
             limiter.leave_process()
@@ -157,15 +204,18 @@ class FlexchatApp:
             twilio_error = InternalError()
         return json_response(twilio_error.to_wire(), twilio_error.status, twilio_error.headers)
 
-    async def send_response(self, send: Send, request: Request, response: Response, started: float) -> None:
+    async def send_response(
+        self, send: Send, request: Request, response: Response, started: float, request_id: str
+    ) -> None:
         """Send status, headers (CORS and request id on every response) and body."""
         headers = [
             (b"content-length", str(len(response.body)).encode()),
             *self.cors_headers(request),
-            # Same bytes as secrets.token_hex, without its two Python-level calls.
-            (b"twilio-request-id", b"RQ" + os.urandom(16).hex().encode()),
+            (b"twilio-request-id", request_id.encode()),
             (b"twilio-request-duration", f"{time.perf_counter() - started:.3f}".encode()),
         ]
+        if request.fault:
+            headers.append((FAULT_HEADER.encode(), request.fault.encode()))
         if response.content_type:
             headers.append(
                 (b"content-type", JSON_TYPE if response.content_type == "application/json"
@@ -174,7 +224,7 @@ class FlexchatApp:
         if response.headers:
             headers.extend((name.lower().encode(), value.encode()) for name, value in response.headers.items())
         await send({"type": "http.response.start", "status": response.status, "headers": headers})
-        await send({"type": "http.response.body", "body": response.body})
+        await send({"type": "http.response.body", "body": b"" if request.method == "HEAD" else response.body})
 
     @staticmethod
     def cors_headers(request: Request) -> Sequence[tuple[bytes, bytes]]:

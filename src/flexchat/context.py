@@ -1,14 +1,21 @@
-"""What endpoints need besides the request: the store, the settings, URL building."""
+"""What endpoints need besides the request: the store, the settings, URL building,
+and the operations parts (metrics, faults, readiness checks) other modules extend."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .http import Request
 from .settings import Settings
 from .store import Store
+
+if TYPE_CHECKING:
+    from .faults import Faults
+    from .metrics import Metrics
+    from .operations import ReadinessCheck
 
 # A Host value that is safe to echo into URLs: a name, IPv4 or [IPv6] address and an
 # optional port. Anything else ("[[[", "a:b:c") would make the emitted URLs invalid URIs.
@@ -21,6 +28,11 @@ class AppContext:
 
     settings: Settings
     store: Store
+    metrics: Metrics
+    faults: Faults
+    # The readiness checks of /readyz, in order; modules append theirs (the outbox's
+    # "not stuck") when the app is assembled.
+    readiness_checks: list[ReadinessCheck] = field(default_factory=list)
     # Called with an Account Sid after its keys or tokens changed: this process stops
     # trusting what it remembered of them at once (auth.Authenticator.forget).
     forget_credentials: Callable[[str], None] = field(default=lambda account_sid: None)

@@ -177,6 +177,35 @@ class InternalError(TwilioError):
         super().__init__("Internal server error")
 
 
+class NotReady(ServiceUnavailable):
+    """``/readyz``: a readiness check failed; the body names each check and its result."""
+
+    def __init__(self, checks: dict[str, str]) -> None:
+        failed = ", ".join(name for name, result in checks.items() if result != "ok")
+        super().__init__(f"Service unavailable: not ready ({failed})")
+        self.checks = checks
+
+    def to_wire(self) -> dict[str, Any]:
+        return {**super().to_wire(), "checks": self.checks}
+
+
+class TooManyRequests(TwilioError):
+    """Twilio's answer to too many concurrent requests: from limits.py when an account
+    (or the process) has too many in flight, answered at once and never queued, with
+    ``Retry-After``; or when a fault asks for it."""
+
+    status, code = 429, 20429
+
+    def __init__(
+        self, concurrent_requests: int, message: str = "Too Many Requests", retry_after: str | None = None
+    ) -> None:
+        super().__init__(message)
+        # Twilio's 429s carry how many requests the account had in flight.
+        self.headers = {"Twilio-Concurrent-Requests": str(concurrent_requests)}
+        if retry_after is not None:
+            self.headers["Retry-After"] = retry_after
+
+
 class CredentialNotPermitted(Unauthorized):
     """A standard API key on an endpoint that needs the account's token or a main key
     (managing keys and tokens). Twilio answers this as 401 / 20003 too (its support
@@ -186,13 +215,19 @@ class CredentialNotPermitted(Unauthorized):
         super().__init__("Authentication Error - invalid username")
 
 
-class TooManyRequests(TwilioError):
-    """More concurrent requests than the account (or this process) may have in flight.
-    Answered at once: nothing is queued. ``in_flight`` is what the
-    ``Twilio-Concurrent-Requests`` header reports."""
+class InjectedInternalError(InternalError):
+    """A 500/20500 that a fault asked for (the error-rate fault with ErrorStatus=500)."""
 
-    status, code = 429, 20429
 
-    def __init__(self, in_flight: int, message: str = "Too many concurrent requests") -> None:
-        super().__init__(message)
-        self.headers = {"Twilio-Concurrent-Requests": str(in_flight), "Retry-After": "1"}
+class InjectedUnavailable(ServiceUnavailable):
+    """A 503/20503 that a fault asked for (the error-rate fault with ErrorStatus=503)."""
+
+    def __init__(self) -> None:
+        super().__init__("Service unavailable")
+
+
+class UnknownFaultFamily(NotFound):
+    """``/flexchat/v1/Faults/{Family}`` with a family flexchat does not have."""
+
+    def __init__(self, family: str, families: tuple[str, ...]) -> None:
+        TwilioError.__init__(self, f"Unknown fault family {family!r}: use one of {', '.join(families)}")

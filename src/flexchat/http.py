@@ -48,6 +48,21 @@ def decode_form(raw: bytes, what: str) -> dict[str, str]:
     return out
 
 
+def decode_form_lists(raw: bytes, what: str) -> dict[str, list[str]]:
+    """Decode URL-encoded pairs keeping every value of a repeated name, in order: what a
+    list parameter needs (``WebhookFilters=a&WebhookFilters=b``, ``Type=public&Type=private``)."""
+    if not raw:
+        return {}
+    try:
+        pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        raise InvalidParameter(f"The {what} is not valid UTF-8 URL-encoded data") from None
+    out: dict[str, list[str]] = {}
+    for name, value in pairs:
+        out.setdefault(name, []).append(value)
+    return out
+
+
 class ClientDisconnected(Exception):
     """The client went away before its request body was complete; nothing is answered."""
 
@@ -55,15 +70,20 @@ class ClientDisconnected(Exception):
 class Request:
     """One HTTP request; headers, query and form are decoded on first use."""
 
-    __slots__ = ("_headers", "_query", "_receive", "account_sid", "may_manage", "path_params", "scope")
+    __slots__ = (
+        "_body", "_headers", "_query", "_receive", "account_sid", "fault", "may_manage", "path_params", "scope"
+    )
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
         self._receive = receive
         self._headers: dict[str, str] | None = None
         self._query: dict[str, str] | None = None
+        self._body: bytes | None = None
         self.path_params: dict[str, str] = {}
         self.account_sid: str = ""
+        # The faults that shaped this request's answer (X-Flexchat-Fault), if any.
+        self.fault: str = ""
         # Whether the credential may manage keys and tokens (not a standard API key).
         self.may_manage = False
 
@@ -92,8 +112,15 @@ class Request:
             self._query = decode_form(self.scope.get("query_string", b""), "query string")
         return self._query
 
+    def query_lists(self) -> dict[str, list[str]]:
+        """The query string's parameters with every value of a repeated name."""
+        return decode_form_lists(self.scope.get("query_string", b""), "query string")
+
     async def body(self, limit: int) -> bytes:
-        """The whole body; :class:`PayloadTooLarge` as soon as it passes ``limit`` bytes."""
+        """The whole body; :class:`PayloadTooLarge` as soon as it passes ``limit`` bytes.
+        Read once and kept, so :meth:`form` and :meth:`form_lists` may both be used."""
+        if self._body is not None:
+            return self._body
         declared = self.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise PayloadTooLarge(limit)
@@ -111,17 +138,24 @@ class Request:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return b"".join(chunks)
+        self._body = b"".join(chunks)
+        return self._body
+
+    async def _form_body(self, limit: int) -> bytes:
+        raw = await self.body(limit)
+        if raw:
+            content_type = self.headers.get("content-type", FORM_TYPE).split(";")[0].strip().lower()
+            if content_type != FORM_TYPE:
+                raise UnsupportedMediaType(content_type)
+        return raw
 
     async def form(self, limit: int) -> dict[str, str]:
-        """The form-encoded body; any other non-empty body is refused."""
-        raw = await self.body(limit)
-        if not raw:
-            return {}
-        content_type = self.headers.get("content-type", FORM_TYPE).split(";")[0].strip().lower()
-        if content_type != FORM_TYPE:
-            raise UnsupportedMediaType(content_type)
-        return decode_form(raw, "request body")
+        """The form-encoded body, first value of each name; any other non-empty body is refused."""
+        return decode_form(await self._form_body(limit), "request body")
+
+    async def form_lists(self, limit: int) -> dict[str, list[str]]:
+        """The form-encoded body with every value of a repeated name (see :func:`decode_form_lists`)."""
+        return decode_form_lists(await self._form_body(limit), "request body")
 
     async def json_object(self, limit: int) -> dict[str, Any]:
         """A JSON object body (the few Twilio operations that take JSON, e.g. Flex's

@@ -36,7 +36,9 @@ class ConcurrencyLimiter:
         """Take a slot of the process, before authentication (which may read the
         database); :class:`TooManyRequests` when they are all taken."""
         if self.per_process and self.in_flight >= self.per_process:
-            raise TooManyRequests(self.in_flight, "Too many concurrent requests on this server; retry later")
+            raise TooManyRequests(
+                self.in_flight, "Too many concurrent requests on this server; retry later", retry_after="1"
+            )
         self.in_flight += 1
 
     def leave_process(self) -> None:
@@ -48,7 +50,7 @@ class ConcurrencyLimiter:
         """Hold one of the account's slots for the duration of the block."""
         count = self._accounts.get(account_sid, 0)
         if self.per_account and count >= self.per_account:
-            raise TooManyRequests(count)
+            raise TooManyRequests(count, "Too many concurrent requests", retry_after="1")
         self._accounts[account_sid] = count + 1
         try:
             yield

@@ -177,15 +177,25 @@ def _verify_token(secret: bytes, scope: ListScope, token: str) -> tuple[str, int
     return direction, seq
 
 
-def parse_page_request(query: Mapping[str, str], secret: bytes, scope: ListScope) -> PageRequest:
-    """Check PageSize, Page and PageToken; PageSize above the maximum is clamped.
+def parse_page_request(
+    query: Mapping[str, str],
+    secret: bytes,
+    scope: ListScope,
+    *,
+    default_size: int = DEFAULT_PAGE_SIZE,
+    max_size: int = MAX_PAGE_SIZE,
+) -> PageRequest:
+    """Check PageSize, Page and PageToken; PageSize above the list's maximum (the spec's:
+    1000 in Flex v1, 100 or 50 in Chat v2) is clamped.
 
     Clamping rather than refusing: twilio-python's ``list(limit=N)`` sends ``PageSize=N``.
+    ``default_size`` and ``max_size`` are the list's own where its spec sets them (Chat's
+    messages and members: 50 and 100; channel webhooks: 5 and 5).
     """
-    page_size = _int_param(query, "PageSize", DEFAULT_PAGE_SIZE)
+    page_size = _int_param(query, "PageSize", default_size)
     if page_size < 1:
         raise InvalidParameter(f"Invalid PageSize: {page_size} is less than 1")
-    page_size = min(page_size, MAX_PAGE_SIZE)
+    page_size = min(page_size, max_size)
     page = _int_param(query, "Page", 0)
     if page < 0:
         raise InvalidParameter(f"Invalid Page: {page} is less than 0")

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -105,6 +106,43 @@ def json_object(name: str, raw: str) -> str:
     if not isinstance(value, dict):
         raise InvalidParameter(f"Invalid {name}: must be a JSON object")
     return text(name, raw)
+
+
+def json_text(name: str, raw: str) -> str:
+    """A string holding any JSON value (Chat's ``Attributes``); stored as sent."""
+    try:
+        json.loads(raw)
+    except ValueError:
+        raise InvalidParameter(f"Invalid {name}: not valid JSON") from None
+    return text(name, raw)
+
+
+def date_time(name: str, raw: str) -> str:
+    """An ISO 8601 date and time with a zone (``Z`` or an offset), as flexchat writes
+    dates: UTC, whole seconds, ``Z`` (``2016-03-24T20:37:57Z``). Four-digit years only:
+    the text must sort and parse as the dates flexchat writes."""
+    try:
+        value = datetime.fromisoformat(raw.strip())
+        if value.tzinfo is None or "T" not in raw:
+            raise ValueError(raw)
+        utc = value.astimezone(UTC)
+        if utc.year < 1000:
+            raise ValueError(raw)
+        return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, OverflowError):
+        raise InvalidParameter(f"Invalid {name}: {raw!r} is not an ISO 8601 date and time with a time zone") from None
+
+
+def bounded(low: int, high: int) -> Converter:
+    """A decimal integer from ``low`` to ``high`` inclusive."""
+
+    def convert(name: str, raw: str) -> int:
+        value = whole_number(name, raw)
+        if not low <= value <= high:
+            raise InvalidParameter(f"Invalid {name}: {value} is not between {low} and {high}")
+        return value
+
+    return convert
 
 
 @dataclass(frozen=True)

@@ -51,11 +51,12 @@ class FlexchatServer:
         return (self.account_sid, self.auth_token)
 
     def twilio_client(self, **client_options: Any) -> Any:
-        """A ``twilio.rest.Client`` of this account whose Flex API calls go to the server."""
+        """A ``twilio.rest.Client`` of this account whose Flex API and Chat calls go to the server."""
         from twilio.rest import Client  # type: ignore[import-untyped]
 
         client = Client(self.account_sid, self.auth_token, **client_options)
         client.flex_api.base_url = self.base_url
+        client.chat.base_url = self.base_url
         return client
 
 

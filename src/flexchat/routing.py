@@ -1,4 +1,5 @@
-"""Routes: a path pattern and the endpoint for each of its methods."""
+"""Routes: a path pattern, the endpoint for each of its methods, and what kind of route
+it is (its family, for faults and metrics; whether it needs credentials)."""
 
 from __future__ import annotations
 
@@ -15,32 +16,71 @@ if TYPE_CHECKING:
 
 Endpoint = Callable[[Request, "AppContext"], Awaitable[Response]]
 
+# Families of the Twilio API a route belongs to (Twilio serves each from its own host:
+# flex-api, chat, taskrouter, studio). Faults are switched on per family.
+API_FAMILIES = ("flex", "chat", "taskrouter", "studio")
+# flexchat's own routes: the control API and the operations endpoints. Faults never
+# apply to them, so a fault cannot lock an operator out of switching it off again.
+CONTROL = "flexchat"
+OPERATIONS = "operations"
+# Credentials: IAM keys, Accounts token rotation, the 2010 API's keys. No faults apply to
+# them either, so a fault cannot keep an operator from rotating a key.
+CREDENTIALS = "credentials"
+
 
 @dataclass(frozen=True)
 class Route:
-    """``/v1/Channels/{Sid}`` with its endpoints by method."""
+    """``/v1/Channels/{Sid}`` with its endpoints by method.
+
+    ``family`` is one of :data:`API_FAMILIES`, :data:`CONTROL` or :data:`OPERATIONS`;
+    ``public`` routes answer without credentials (health, readiness, metrics).
+    """
 
     pattern: str
     methods: dict[str, Endpoint]
+    family: str = "flex"
+    public: bool = False
 
     def compile(self) -> re.Pattern[str]:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern)
         return re.compile(f"^{regex}$")
 
+    def endpoint(self, method: str) -> Endpoint:
+        """The endpoint of ``method``, or :class:`MethodNotAllowed` naming those there are.
+        HEAD is GET without the body (RFC 9110); the app leaves the body out."""
+        endpoint = self.methods.get("GET" if method == "HEAD" else method)
+        if endpoint is None:
+            head = ("HEAD",) if "GET" in self.methods else ()
+            raise MethodNotAllowed((*self.methods, *head, "OPTIONS"))
+        return endpoint
+
 
 class Router:
-    """Finds the endpoint of a method and path; 404 and 405 as Twilio answers them."""
+    """Finds the route of a path and the endpoint of a method; 404 and 405 as Twilio answers them."""
 
     def __init__(self, routes: list[Route]) -> None:
+        families = {*API_FAMILIES, CONTROL, OPERATIONS, CREDENTIALS}
+        for route in routes:
+            if route.family not in families:
+                raise ValueError(f"route {route.pattern}: unknown family {route.family!r}")
         self._routes = [(route.compile(), route) for route in routes]
+        self.routes = tuple(routes)
 
-    def match(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
+    def find(self, path: str) -> tuple[Route | None, dict[str, str]]:
+        """The route whose pattern matches ``path`` and its path parameters, or ``(None, {})``.
+
+        Separate from :meth:`match` because the app needs the route (its pattern for
+        metrics, whether it is public) before it may tell a client that it does not exist.
+        """
         for regex, route in self._routes:
             found = regex.match(path)
-            if found is None:
-                continue
-            endpoint = route.methods.get(method)
-            if endpoint is None:
-                raise MethodNotAllowed((*route.methods, "OPTIONS"))
-            return endpoint, found.groupdict()
-        raise NotFound(path)
+            if found is not None:
+                return route, found.groupdict()
+        return None, {}
+
+    def match(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
+        """The endpoint and path parameters, or :class:`NotFound` / :class:`MethodNotAllowed`."""
+        route, params = self.find(path)
+        if route is None:
+            raise NotFound(path)
+        return route.endpoint(method), params

@@ -7,6 +7,7 @@ reads configuration takes a :class:`Settings`; nothing reads the environment its
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -38,7 +39,12 @@ class Settings:
     account_sid: str | None = None
     auth_token: str | None = None
     log_level: str = "info"
+    # One line per request, written by the app (never by the server): "text" or "json".
     access_log: bool = True
+    access_log_format: str = "text"
+    # Seconds between reloads of the fault rules; a change made through another process
+    # applies here within this time.
+    faults_refresh: float = 1.0
     # Overload (limits.py): requests in flight per account and per process; 0 = no limit.
     # Both are per process: with N processes the totals are N times these.
     max_concurrent_requests_per_account: int = 100
@@ -87,8 +93,22 @@ class Settings:
             raise SettingsError("auth_cache_seconds must be between 0 and 1")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("public_url must start with http:// or https://")
+        if self.access_log_format not in ("text", "json"):
+            raise SettingsError(f"access_log_format must be text or json, not {self.access_log_format!r}")
+        if not 0.05 <= self.faults_refresh <= 3600:
+            raise SettingsError("faults_refresh must be from 0.05 to 3600 seconds")
+        # An Account Sid alone is fine (seed, api-key create and account rotate-token act on
+        # it); a token alone names no account. serve checks the pair (check_bootstrap).
+        if self.auth_token is not None and self.account_sid is None:
+            raise SettingsError("FLEXCHAT_AUTH_TOKEN needs FLEXCHAT_ACCOUNT_SID: the token of which account?")
+
+    def check_bootstrap(self) -> None:
+        """For ``serve``: the bootstrap account needs both its Sid and its token."""
         if (self.account_sid is None) != (self.auth_token is None):
-            raise SettingsError("FLEXCHAT_ACCOUNT_SID and FLEXCHAT_AUTH_TOKEN go together")
+            raise SettingsError(
+                "FLEXCHAT_ACCOUNT_SID and FLEXCHAT_AUTH_TOKEN go together: serve makes sure that account "
+                "exists with that token"
+            )
 
     def to_environ(self) -> dict[str, str]:
         """These settings as ``FLEXCHAT_*`` variables, for worker processes to reload."""
@@ -102,6 +122,48 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed."""
         return replace(self, **changes)
+
+
+def setting_environ_name(name: str) -> str:
+    """The environment variable of setting ``name``: ``database_url`` -> ``FLEXCHAT_DATABASE_URL``."""
+    return "FLEXCHAT_" + name.upper()
+
+
+# scheme://user:password@host...: everything up to the last "@" of the authority is user info.
+_AUTHORITY = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<authority>[^/?#]*)(?P<rest>.*)$", re.S)
+_PASSWORD_PARAM = re.compile(r"(?P<key>[?&]password=)[^&#]*", re.I)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (``user:PASSWORD@`` or ``?password=``) shown as ``***``.
+
+    For banners, messages and logs: a database URL is configuration that may be printed,
+    its password never is. Works on malformed URLs too, which are the ones error messages
+    quote.
+    """
+    found = _AUTHORITY.match(url)
+    if found is None:
+        return _PASSWORD_PARAM.sub(r"\g<key>***", url)
+    authority = found["authority"]
+    if "@" in authority:
+        userinfo, host = authority.rsplit("@", 1)
+        if ":" in userinfo:
+            authority = userinfo.split(":", 1)[0] + ":***@" + host
+    return found["scheme"] + authority + _PASSWORD_PARAM.sub(r"\g<key>***", found["rest"])
+
+
+def url_secrets(url: str) -> list[str]:
+    """The passwords in ``url`` as they may appear in a message: raw and percent-decoded."""
+    from urllib.parse import unquote
+
+    found = []
+    match = _AUTHORITY.match(url)
+    if match is not None and "@" in match["authority"]:
+        userinfo = match["authority"].rsplit("@", 1)[0]
+        if ":" in userinfo:
+            found.append(userinfo.split(":", 1)[1])
+    found.extend(m.group(0).split("=", 1)[1] for m in _PASSWORD_PARAM.finditer(url))
+    return [variant for secret in found if secret for variant in {secret, unquote(secret)}]
 
 
 def _coerce(name: str, type_name: Any, raw: str) -> Any:

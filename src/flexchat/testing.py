@@ -4,7 +4,8 @@ for the official twilio client.
 In process, :class:`InProcessFlexchat` runs the very ASGI application ``flexchat serve``
 runs, on a private event loop in a background thread and a fresh store of its own; no
 socket is opened. :class:`FlexchatHttpClient` and :class:`AsyncFlexchatHttpClient` are
-``twilio.http`` clients that route requests for ``flex-api.twilio.com`` (in any edge or
+``twilio.http`` clients that route requests for ``flex-api.twilio.com`` and
+``chat.twilio.com`` (in any edge or
 region form) into it, and :func:`twilio_client` returns a ready ``twilio.rest.Client``.
 
 twilio is the optional ``flexchat[testing]`` extra: it is imported only when one of the
@@ -52,7 +53,9 @@ __all__ = [
     "UnsupportedHostError",
     "add_account",
     "free_port",
+    "is_chat_host",
     "is_flex_api_host",
+    "is_served_host",
     "run_server",
     "twilio_client",
 ]
@@ -202,6 +205,8 @@ def run_server(
 # flex-api.twilio.com, flex-api.<region>.twilio.com, flex-api.<edge>.<region>.twilio.com:
 # the three shapes twilio-python's ClientBase.get_hostname produces.
 _FLEX_API_HOST = re.compile(r"flex-api(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
+# The same shapes of chat.twilio.com, the Chat v2 API under every Flex chat channel.
+_CHAT_HOST = re.compile(r"chat(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
@@ -210,12 +215,23 @@ def is_flex_api_host(host: str) -> bool:
     return _FLEX_API_HOST.fullmatch(host) is not None
 
 
+def is_chat_host(host: str) -> bool:
+    """Whether ``host`` (no port) is Chat v2 in any of its edge or region forms."""
+    return _CHAT_HOST.fullmatch(host) is not None
+
+
+def is_served_host(host: str) -> bool:
+    """Whether flexchat serves ``host``: the Flex API or Chat (their paths are distinct,
+    so one application answers both)."""
+    return is_flex_api_host(host) or is_chat_host(host)
+
+
 class UnsupportedHostError(LookupError):
-    """A request for a Twilio host other than the Flex API: flexchat does not serve it."""
+    """A request for a Twilio host other than the Flex API or Chat: flexchat does not serve it."""
 
     def __init__(self, host: str, method: str, url: str) -> None:
         super().__init__(
-            f"flexchat.testing serves only flex-api.twilio.com (in any edge or region form); "
+            f"flexchat.testing serves only flex-api.twilio.com and chat.twilio.com (in any edge or region form); "
             f"{method} {url} is for host {host!r}, which flexchat does not implement"
         )
         self.host = host
@@ -316,8 +332,9 @@ class InProcessFlexchat:
         from .settings import Settings
 
         # Settings() rather than Settings.load(): a FLEXCHAT_PUBLIC_URL in the environment
-        # must not change the URLs a test sees.
-        self.settings = (settings or Settings()).with_(database_url=database_url)
+        # must not change the URLs a test sees. No access log: it would print a line per
+        # request into the output of the suite that embeds flexchat.
+        self.settings = (settings or Settings(access_log=False)).with_(database_url=database_url)
         self.app: FlexchatApp = create_app(self.settings)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="flexchat-inprocess", daemon=True)
@@ -418,12 +435,12 @@ class InProcessFlexchat:
     ) -> tuple[dict[str, Any], bytes]:
         """The ASGI scope and body of one request, as a twilio HTTP client would send it.
 
-        Only Flex API hosts are accepted; anything else is :class:`UnsupportedHostError`.
+        Only Flex API and Chat hosts are accepted; anything else is :class:`UnsupportedHostError`.
         """
         method = method.upper()
         parts = urlsplit(url)
         host = parts.hostname or ""
-        if parts.scheme not in ("http", "https") or not is_flex_api_host(host):
+        if parts.scheme not in ("http", "https") or not is_served_host(host):
             raise UnsupportedHostError(host or url, method, url)
         # As requests does (requote_uri): characters a URL cannot carry are percent-encoded
         # as UTF-8, escapes already present are kept.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import orjson
 
@@ -22,6 +24,26 @@ def path_sid(request: Request, prefix: str) -> str:
     if not is_sid(sid, prefix):
         raise NotFound(request.path)
     return normalize_sid(sid)
+
+
+def path_ref(request: Request, name: str) -> str:
+    """A path parameter that names a resource by sid or by a name (a channel's UniqueName,
+    a user's Identity). One holding NUL names nothing: neither engine stores NUL in text,
+    and PostgreSQL refuses it in a query, so it is a 404 here rather than a 500 there."""
+    value = request.path_params[name]
+    if "\x00" in value:
+        raise NotFound(request.path)
+    return value
+
+
+# What a path may hold as it is; anything else (a UniqueName's blank or accent in a Chat
+# path, which the server received percent-encoded and decoded) is encoded again.
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~!$&'()*+,;=:@-]*").fullmatch
+
+
+def url_path(path: str) -> str:
+    """``path`` as it goes into a URL."""
+    return path if _PLAIN_PATH(path) else quote(path, safe="/._~!$&'()*+,;=:@-")
 
 
 def page_response(
@@ -44,7 +66,7 @@ def page_response(
     # Only the first and last row numbers matter for the neighbours' tokens.
     ends = (items[0].seq, items[-1].seq) if items else ()  # type: ignore[attr-defined]
     links = neighbour_links(ctx.store.paging_secret, scope, page.window, ends, has_more)
-    meta = build_meta(base + request.path, page, scope, links)
+    meta = build_meta(base + url_path(request.path), page, scope, links)
     rendered = items_json(items, base) if items_json is not None else None
     if rendered is None:
         return json_response({scope.key: [to_wire(item, base) for item in items], "meta": meta})

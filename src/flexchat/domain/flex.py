@@ -16,6 +16,7 @@ from ..paging import Window
 from ..sids import mint_sid
 from ..store.queries.chat import UPDATE_CHANNEL
 from ..store.queries.flex import (
+    CLOSE_FLEX_CHANNEL,
     DELETE_WEB_CHANNEL,
     FETCH_CHAT_SERVICE_OF_FLEX_CHANNEL,
     FETCH_CONFIGURATION,
@@ -31,6 +32,7 @@ from ..store.queries.flex import (
     UPDATE_WEB_CHANNEL,
 )
 from ..store.sql import Script, UniqueViolation, page
+from .chat import channels as chat_channels
 from .chat.channels import delete_channel as delete_chat_channel
 from .chat.channels import insert_channel, require_channel
 from .chat.members import add_member
@@ -161,6 +163,34 @@ def delete_channel(account_sid: str, sid: str) -> Script[bool]:
     return True
 
 
+def is_inactive(channel: ChatChannel) -> bool:
+    """Whether the chat's attributes say it ended (``status: INACTIVE``, as Flex wrote it)."""
+    try:
+        attributes = orjson.loads(channel.attributes)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(attributes, dict) and str(attributes.get("status", "")).upper() == "INACTIVE"
+
+
+def channel_status_changed(channel: ChatChannel) -> Script[None]:
+    """After a chat channel's attributes changed: a chat marked ``INACTIVE`` closes its
+    Flex channel for good, so the contact's next ``POST /v1/Channels`` opens a new one."""
+    if is_inactive(channel):
+        yield CLOSE_FLEX_CHANNEL(False, channel.sid, channel.account_sid)
+
+
+def update_chat_channel(
+    account_sid: str, service_sid: str, ref: str, changes: dict[str, Any], *, webhooks_enabled: bool
+) -> Script[tuple[ChatChannel, str | None]]:
+    """``POST /v2/Services/{IS}/Channels/{CH}``: Chat's update, and then Flex's rule that a
+    chat marked ``INACTIVE`` closes its Flex channel (programs end chats this way)."""
+    updated, last = yield from chat_channels.update_channel(
+        account_sid, service_sid, ref, changes, webhooks_enabled=webhooks_enabled
+    )
+    yield from channel_status_changed(updated)
+    return updated, last
+
+
 # -- web channels ---------------------------------------------------------------------
 
 
@@ -200,8 +230,9 @@ def update_web_channel(
             channel.friendly_name, channel.unique_name, orjson.dumps(attributes).decode(), channel.created_by,
             channel.date_created, now, channel.seq, account_sid,
         )
-        yield from emit(account_sid, channel.service_sid, sid, "onChannelUpdated",
-                        channel_fields(ChatChannel(*updated[0])))
+        changed = ChatChannel(*updated[0])
+        yield from channel_status_changed(changed)
+        yield from emit(account_sid, channel.service_sid, sid, "onChannelUpdated", channel_fields(changed))
     rows = yield UPDATE_WEB_CHANNEL(
         post_engagement_data if post_engagement_data is not None else web.post_engagement_data, now, web.seq
     )

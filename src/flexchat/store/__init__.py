@@ -6,7 +6,7 @@ behind it. Every operation is named after the API operation it serves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from ..models import Channel, Credential, FlexFlow, FlexFlowFields
@@ -15,6 +15,7 @@ from ..settings import Settings
 from .sql import Script
 
 T = TypeVar("T")
+
 
 
 class Store(Protocol):
@@ -77,6 +78,16 @@ class Store(Protocol):
 
     async def seed(self, account_sid: str, flows: int, channels: int, progress: ProgressFn | None = None) -> None:
         """Bulk-insert ``flows`` Flex Flows and ``channels`` channels (benchmarks, demos)."""
+
+    # -- operations and faults (issue 10) ----------------------------------------------
+
+    async def schema_version(self) -> tuple[int, int]:
+        """The schema steps applied to the database and those this flexchat has; being a
+        query, it also shows that the database answers (``/readyz``)."""
+
+    def pool_figures(self) -> Mapping[str, float]:
+        """Connection pool figures for ``/metrics``: ``pool_size``, ``pool_idle``,
+        ``pool_max`` where the engine has a pool, ``write_queue`` where it has a writer."""
 
 
 class ProgressFn(Protocol):

@@ -26,7 +26,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import fields, replace
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
@@ -462,3 +462,19 @@ class PostgresStore:
             )
         finally:
             await conn.close()
+
+    # -- operations and faults (issue 10) --------------------------------------------
+
+    async def schema_version(self) -> tuple[int, int]:
+        row = await self._fetchrow("SELECT coalesce(max(version), 0) FROM schema_migrations")
+        return int(row[0]), len(STEPS)
+
+    def pool_figures(self) -> Mapping[str, float]:
+        pool = self._pool
+        if pool is None:
+            return {}
+        return {
+            "pool_size": float(pool.get_size()),
+            "pool_idle": float(pool.get_idle_size()),
+            "pool_max": float(pool.get_max_size()),
+        }

@@ -213,7 +213,86 @@ def step_3(engine: str) -> str:
     return render(STEP_3_TABLES, engine)
 
 
-# Step 4: credentials as Twilio's IAM and Accounts APIs manage them.
+# Step 4: a Flex channel is open (``active``) until its chat is marked INACTIVE; only an
+# open channel is unique per (account, flow, Identity), so a closed one is never reused
+# and the contact's next POST /v1/Channels opens a new channel. Step 1 declared that
+# uniqueness inline in SQLite, where a constraint cannot be dropped: the table is rebuilt
+# there (rows, row numbers and the AUTOINCREMENT counter kept); PostgreSQL swaps an index.
+_CHANNELS_COLUMNS_V1 = (
+    "seq, sid, account_sid, flex_flow_sid, chat_service_sid, identity, user_sid, task_sid, target,"
+    " chat_friendly_name, chat_unique_name, chat_user_friendly_name, pre_engagement_data, task_attributes,"
+    " long_lived, date_created, date_updated"
+)
+_STEP_4 = {
+    "sqlite": (
+        "CREATE TABLE channels_v4 (seq INTEGER PRIMARY KEY AUTOINCREMENT, sid TEXT NOT NULL UNIQUE,"
+        " account_sid TEXT NOT NULL, flex_flow_sid TEXT NOT NULL, chat_service_sid TEXT NOT NULL,"
+        " identity TEXT NOT NULL, user_sid TEXT NOT NULL, task_sid TEXT, target TEXT,"
+        " chat_friendly_name TEXT NOT NULL, chat_unique_name TEXT, chat_user_friendly_name TEXT NOT NULL,"
+        " pre_engagement_data TEXT, task_attributes TEXT, long_lived INTEGER, date_created TEXT NOT NULL,"
+        " date_updated TEXT NOT NULL, active INTEGER NOT NULL DEFAULT 1,"
+        " UNIQUE (account_sid, chat_service_sid, chat_unique_name))",
+        f"INSERT INTO channels_v4 ({_CHANNELS_COLUMNS_V1}) SELECT {_CHANNELS_COLUMNS_V1} FROM channels",
+        # Row numbers are never reused (the channel cache and page tokens rely on it): the
+        # counter carries over even where the newest channels were deleted.
+        "INSERT OR REPLACE INTO sqlite_sequence (name, seq)"
+        " SELECT 'channels_v4', seq FROM sqlite_sequence WHERE name = 'channels'",
+        "DROP TABLE channels",
+        "ALTER TABLE channels_v4 RENAME TO channels",
+        "CREATE INDEX channels_by_account ON channels (account_sid, seq)",
+        "CREATE UNIQUE INDEX channels_open_identity ON channels (account_sid, flex_flow_sid, identity) WHERE active",
+    ),
+    "postgres": (
+        "ALTER TABLE channels ADD COLUMN active boolean NOT NULL DEFAULT true",
+        "DROP INDEX channels_identity",
+        "CREATE UNIQUE INDEX channels_open_identity ON channels (account_sid, flex_flow_sid, md5(identity))"
+        " WHERE active",
+    ),
+}
+
+
+def step_4(engine: str) -> str:
+    """Migration step 4 for ``engine``."""
+    return ";\n".join(_STEP_4[engine]) + ";\n"
+
+
+# Step 5: fault rules (docs/operations.md), one per account and route family.
+FAULTS = Table(
+    "faults",
+    (ACCOUNT, ("family", "text", True), ("error_rate", "float", True), ("error_status", "int", True),
+     ("throttle_rate", "float", True), ("throttle_burst", "int", True), ("latency_ms", "int", True),
+     ("drop_delivery_rate", "float", True), ("date_updated", "text", True)),
+    (Index("faults_by_family", ("account_sid", "family"), unique=True),),
+    paged=False,
+)
+
+
+def step_5(engine: str) -> str:
+    """Migration step 5 for ``engine``."""
+    return render((FAULTS,), engine)
+
+
+# Every table rendered from this module, for the schema tests.
+RENDERED_TABLES: tuple[Table, ...] = (*STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS)
+
+
+# Step 6: a chat service's sid is unique per account, not across accounts. A Flex Flow's
+# ChatServiceSid is whatever its author wrote (often a made-up ``IS000...``), and the
+# service is created for it on first use: two accounts (two tests on one server, each with
+# a fresh account) naming the same sid must each get their own service, not a 404 because
+# the other one claimed it. Every query already selects services by sid and account.
+_STEP_6 = (
+    "DROP INDEX chat_services_sid",
+    "CREATE UNIQUE INDEX chat_services_sid ON chat_services (sid, account_sid)",
+)
+
+
+def step_6(engine: str) -> str:
+    """Migration step 6 for ``engine`` (the same statements on both)."""
+    return render((), engine, _STEP_6)
+
+
+# Step 7: credentials as Twilio's IAM and Accounts APIs manage them.
 # API keys become a paged table (the IAM list pages on seq) with a type and an update
 # date; the first schema's rows are copied across in creation order. ``key_type``:
 # ``standard`` (made over REST, cannot manage keys or tokens) or ``main`` (made by the
@@ -224,9 +303,11 @@ API_KEYS = Table(
      ("key_type", "text", True), *DATES),
     (_sid_index("api_keys"),),
 )
-STEP_4_TABLES = (API_KEYS,)
-_STEP_4_BEFORE = ("ALTER TABLE api_keys RENAME TO api_keys_v1",)
-_STEP_4_AFTER = (
+STEP_7_TABLES = (API_KEYS,)
+# Every table whose DDL is rendered here, as the migration tests count them.
+RENDERED_TABLES = (*RENDERED_TABLES, *STEP_7_TABLES)
+_STEP_7_BEFORE = ("ALTER TABLE api_keys RENAME TO api_keys_v1",)
+_STEP_7_AFTER = (
     "INSERT INTO api_keys (sid, account_sid, friendly_name, secret_hash, key_type, date_created, date_updated)"
     " SELECT sid, account_sid, friendly_name, secret_hash, 'standard', date_created, date_created"
     " FROM api_keys_v1 ORDER BY date_created, sid",
@@ -241,6 +322,6 @@ _STEP_4_AFTER = (
 )
 
 
-def step_4(engine: str) -> str:
-    """Migration step 4 for ``engine``."""
-    return render(STEP_4_TABLES, engine, _STEP_4_BEFORE, _STEP_4_AFTER)
+def step_7(engine: str) -> str:
+    """Migration step 7 for ``engine``."""
+    return render(STEP_7_TABLES, engine, _STEP_7_BEFORE, _STEP_7_AFTER)

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 import queue
 import secrets
+import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -86,6 +88,31 @@ def _flow(row: Sequence[Any]) -> FlexFlow:
         row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]), row[7],
         orjson.loads(row[8]), bool(row[9]), bool(row[10]), row[11], row[12], row[13],
     )
+
+
+_TEMPLATE: dict[int, str] = {}
+_TEMPLATE_LOCK = threading.Lock()
+
+
+def _fresh_temporary_database() -> str:
+    """A new throw-away database file, already migrated: a copy of a template migrated
+    once per process (a copy costs well under a millisecond, migrating tens). Each copy
+    gets its own paging secret when opened (see ``SqliteStore._migrate``)."""
+    with _TEMPLATE_LOCK:
+        template = _TEMPLATE.get(len(STEPS))
+        if template is None or not os.path.exists(template):
+            template = os.path.join(tempfile.mkdtemp(prefix="flexchat-template-"), "template.db")
+            conn = sqlite3.connect(template, isolation_level=None)
+            try:
+                conn.execute("PRAGMA synchronous = OFF")
+                SqliteStore._migrate(conn, with_secret=False)
+            finally:
+                conn.close()
+            _TEMPLATE[len(STEPS)] = template
+    handle, path = tempfile.mkstemp(prefix="flexchat-", suffix=".db")
+    os.close(handle)
+    shutil.copyfile(template, path)
+    return path
 
 
 def _is_locked(error: sqlite3.OperationalError) -> bool:
@@ -176,7 +203,8 @@ class SqliteStore:
         self.timeout = settings.db_timeout
         self.paging_secret = b""
         self._path = database_path(url)
-        self._temp_dir: tempfile.TemporaryDirectory[str] | None = None
+        # A throw-away database (``:memory:``): no fsync, and built from a migrated template.
+        self._temporary = not self._path
         self._reader: sqlite3.Connection | None = None
         self._writer: _Writer | None = None
         self._channel_cache: dict[int, Channel] = {}
@@ -190,7 +218,8 @@ class SqliteStore:
             self._path, isolation_level=None, check_same_thread=False, timeout=self.timeout
         )
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-        conn.execute("PRAGMA synchronous = FULL")
+        # A throw-away database need not survive a crash: no fsync (test doubles).
+        conn.execute(f"PRAGMA synchronous = {'OFF' if self._temporary else 'FULL'}")
         conn.execute("PRAGMA foreign_keys = ON")
         # The lookups shared with PostgreSQL match long keys by their md5 (store/sql.py).
         conn.create_function("md5", 1, md5_hex, deterministic=True)
@@ -201,8 +230,7 @@ class SqliteStore:
         if not self._path:
             # ":memory:" means a private throw-away database; a temporary file keeps the
             # reader and writer connections on one database with the same code path.
-            self._temp_dir = tempfile.TemporaryDirectory(prefix="flexchat-")
-            self._path = os.path.join(self._temp_dir.name, "flexchat.db")
+            self._path = _fresh_temporary_database()
         directory = os.path.dirname(os.path.abspath(self._path))
         os.makedirs(directory, exist_ok=True)
         conn = self._connect()
@@ -218,7 +246,7 @@ class SqliteStore:
         self._reader.execute(f"PRAGMA cache_size = -{READER_CACHE_KIB}")
 
     @staticmethod
-    def _migrate(conn: sqlite3.Connection) -> bytes:
+    def _migrate(conn: sqlite3.Connection, with_secret: bool = True) -> bytes:
         # BEGIN IMMEDIATE takes the write lock first, so processes starting together
         # apply the steps one at a time and never see a half-built schema.
         conn.execute("BEGIN IMMEDIATE")
@@ -233,6 +261,9 @@ class SqliteStore:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {number}")
+            if not with_secret:
+                conn.execute("COMMIT")
+                return b""
             conn.execute(
                 "INSERT INTO server_settings (name, value) VALUES ('paging_secret', ?) ON CONFLICT DO NOTHING",
                 (secrets.token_bytes(32),),
@@ -253,9 +284,11 @@ class SqliteStore:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
-        if self._temp_dir is not None:
-            self._temp_dir.cleanup()
-            self._temp_dir = None
+        if self._temporary and self._path:
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._path + suffix)
+            self._path = ""
 
     # -- plumbing --------------------------------------------------------------------
 
@@ -470,6 +503,15 @@ class SqliteStore:
             await self._write(_executemany, statement, batch.rows)
             if progress is not None:
                 progress(batch.done, batch.total)
+
+    # -- operations and faults (issue 10) --------------------------------------------
+
+    async def schema_version(self) -> tuple[int, int]:
+        return int(self._read("PRAGMA user_version", ())[0][0]), len(STEPS)
+
+    def pool_figures(self) -> Mapping[str, float]:
+        # No pool: one reader on the loop, one writer thread; its queue is the backlog.
+        return {"write_queue": float(self._writer.jobs.qsize())} if self._writer is not None else {}
 
 
 def _executemany(conn: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]]) -> None:

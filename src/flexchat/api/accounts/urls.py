@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ...routing import Route
+from ...routing import CREDENTIALS, Route
 from . import auth_tokens
 
 
@@ -12,6 +12,7 @@ def routes() -> list[Route]:
         Route(
             "/v1/AuthTokens/Secondary",
             {"POST": auth_tokens.create_secondary_token, "DELETE": auth_tokens.delete_secondary_token},
+            family=CREDENTIALS,
         ),
-        Route("/v1/AuthTokens/Promote", {"POST": auth_tokens.promote_secondary_token}),
+        Route("/v1/AuthTokens/Promote", {"POST": auth_tokens.promote_secondary_token}, family=CREDENTIALS),
     ]

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...context import AppContext
+from ...domain.chat.services import ensure_service
 from ...errors import NotFound
 from ...http import Request, Response, empty_response, json_response
 from ...models import CHANNEL_TYPES, INTEGRATION_KEYS, INTEGRATION_TYPES, FlexFlow, FlexFlowFields, new_flex_flow
@@ -73,6 +74,14 @@ def flex_flow_to_wire(flow: FlexFlow, base: str) -> dict[str, Any]:
     }
 
 
+async def ensure_chat_service(ctx: AppContext, flow: FlexFlow) -> None:
+    """Make the flow's chat service exist (Chat's defaults, Flex's name) so that
+    ``GET /v2/Services/{ChatServiceSid}`` answers right after the flow is saved, as it
+    would on an account that came with its service. Each account has its own service of
+    a given sid (schema step 3), so a made-up sid is never another account's."""
+    await ctx.store.write(ensure_service(flow.account_sid, flow.chat_service_sid))
+
+
 async def list_flex_flows(request: Request, ctx: AppContext) -> Response:
     """``GET /v1/FlexFlows``, optionally filtered by exact ``FriendlyName``."""
     friendly_name = request.query.get("FriendlyName")
@@ -87,6 +96,7 @@ async def create_flex_flow(request: Request, ctx: AppContext) -> Response:
     """``POST /v1/FlexFlows``."""
     fields = flex_flow_fields(await request.form(ctx.settings.max_body_bytes), CREATE_PARAMS)
     flow = await ctx.store.create_flex_flow(new_flex_flow(request.account_sid, fields))
+    await ensure_chat_service(ctx, flow)
     return json_response(flex_flow_to_wire(flow, ctx.base_url(request)), 201)
 
 
@@ -105,6 +115,8 @@ async def update_flex_flow(request: Request, ctx: AppContext) -> Response:
     flow = await ctx.store.update_flex_flow(request.account_sid, sid_, fields)
     if flow is None:
         raise NotFound(request.path)
+    if fields.chat_service_sid is not None:
+        await ensure_chat_service(ctx, flow)
     return json_response(flex_flow_to_wire(flow, ctx.base_url(request)))
 
 

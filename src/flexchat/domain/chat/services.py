@@ -10,7 +10,14 @@ from ...dates import now_iso
 from ...errors import NotFound
 from ...sids import mint_sid
 from ...store.queries.chat import FETCH_SERVICE, INSERT_SERVICE
-from ...store.sql import Script
+from ...store.queries.services import (
+    DELETE_SERVICE,
+    DELETE_SERVICE_ROWS,
+    FETCH_SERVICE_FOR_UPDATE,
+    LIST_SERVICES,
+    UPDATE_SERVICE,
+)
+from ...store.sql import Script, page
 from ..records import ChatService
 
 # The name Flex gave the chat service that came with every Flex account.
@@ -58,7 +65,7 @@ def ensure_service(account_sid: str, service_sid: str) -> Script[ChatService]:
     rows = yield FETCH_SERVICE(service_sid, account_sid)
     if not rows:
         rows = yield INSERT_SERVICE(*new_service_row(account_sid, FLEX_SERVICE_NAME, service_sid))
-        if not rows:  # created by a concurrent request, or the sid is another account's
+        if not rows:  # created by a concurrent request: READ COMMITTED sees it now
             rows = yield FETCH_SERVICE(service_sid, account_sid)
             if not rows:
                 raise NotFound(f"/Services/{service_sid}")
@@ -71,3 +78,61 @@ def require_service(account_sid: str, service_sid: str) -> Script[ChatService]:
     if not rows:
         raise NotFound(f"/Services/{service_sid}")
     return ChatService(*rows[0])
+
+
+def list_services(account_sid: str, window: Any) -> Script[tuple[list[ChatService], bool]]:
+    """One page of the account's services, oldest first."""
+    rows, more = yield from page(LIST_SERVICES, (account_sid,), window)
+    return [ChatService(*row) for row in rows], more
+
+
+def create_service(account_sid: str, friendly_name: str) -> Script[ChatService]:
+    """A new service with Chat's default settings."""
+    rows = yield INSERT_SERVICE(*new_service_row(account_sid, friendly_name))
+    return ChatService(*rows[0])
+
+
+def merge_settings(settings: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` with ``changes`` applied; a dotted key (``notifications.new_message.
+    enabled``) sets one field of a nested object, creating the object where missing."""
+    merged = orjson.loads(orjson.dumps(settings))  # a deep copy of plain JSON
+    for key, value in changes.items():
+        *path, leaf = key.split(".")
+        node = merged
+        for part in path:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[leaf] = value
+    return dict(merged)
+
+
+def update_service(
+    account_sid: str, sid: str, friendly_name: str | None, changes: dict[str, Any]
+) -> Script[ChatService]:
+    """Apply ``changes`` (settings keys, dotted for nested fields) to the service; 404 if
+    the account has no such service."""
+    rows = yield FETCH_SERVICE_FOR_UPDATE(sid, account_sid)
+    if not rows:
+        raise NotFound(f"/Services/{sid}")
+    service = ChatService(*rows[0])
+    settings = merge_settings(service.config, changes)
+    rows = yield UPDATE_SERVICE(
+        service.friendly_name if friendly_name is None else friendly_name,
+        orjson.dumps(settings).decode(), now_iso(), sid, account_sid,
+    )
+    return ChatService(*rows[0])
+
+
+def delete_service(account_sid: str, sid: str) -> Script[bool]:
+    """Delete the service with its channels (their members, messages and webhooks, and
+    the Flex channels that are those channels) and its users; False if there was none.
+    No event goes out: Chat raises none for a service's deletion."""
+    rows = yield FETCH_SERVICE_FOR_UPDATE(sid, account_sid)
+    if not rows:
+        return False
+    for statement in DELETE_SERVICE_ROWS:
+        yield statement(account_sid, sid)
+    yield DELETE_SERVICE(sid, account_sid)
+    return True

@@ -3,7 +3,7 @@
 Step 1 was written by hand per engine; later steps are rendered from ``store/schema.py``.
 """
 
-from ..schema import step_2, step_3, step_4
+from ..schema import step_2, step_3, step_4, step_5, step_6, step_7
 
 STEPS: tuple[str, ...] = (
     # 1: accounts, API keys, Flex Flows, chat users, channels.
@@ -78,4 +78,7 @@ STEPS: tuple[str, ...] = (
     step_2("sqlite"),
     step_3("sqlite"),
     step_4("sqlite"),
+    step_5("sqlite"),
+    step_6("sqlite"),
+    step_7("sqlite"),
 )

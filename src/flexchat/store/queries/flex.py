@@ -13,10 +13,12 @@ FETCH_FLOW_FOR_CHANNEL = sql(
     "SELECT chat_service_sid, enabled, integration_type, integration, channel_type, long_lived"
     " FROM flex_flows WHERE sid = ? AND account_sid = ?"
 )
+# The Identity's open channel on a flow (closed ones are never reused).
 FETCH_FLEX_CHANNEL_BY_IDENTITY = sql(
     f"SELECT {FLEX_CHANNEL} FROM channels WHERE account_sid = ? AND flex_flow_sid = ?"
-    " AND md5(identity) = md5(?) AND identity = ?"
+    " AND md5(identity) = md5(?) AND identity = ? AND active"
 )
+CLOSE_FLEX_CHANNEL = sql("UPDATE channels SET active = ? WHERE sid = ? AND account_sid = ?")
 INSERT_FLEX_CHANNEL = sql(
     "INSERT INTO channels (sid, account_sid, flex_flow_sid, chat_service_sid, identity, user_sid,"
     " task_sid, target, chat_friendly_name, chat_unique_name, chat_user_friendly_name,"

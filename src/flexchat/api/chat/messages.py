@@ -1,0 +1,117 @@
+"""Chat v2 messages: ``/v2/Services/{ServiceSid}/Channels/{ChannelSid}/Messages[/{Sid}]``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...context import AppContext
+from ...domain.chat import messages
+from ...domain.records import ChatMessage
+from ...http import Request, Response, empty_response, json_response
+from ...paging import ListScope, parse_page_request
+from ...params import Param, date_time, enum, json_object, parse, sid
+from ..common import page_response, path_sid, webhooks_enabled
+from .channel_scope import channel_base, channel_path
+
+LIST_KEY = "messages"
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 100
+
+UPDATE_PARAMS = (
+    Param("Body", "body"),
+    Param("Attributes", "attributes", json_object),
+    Param("DateCreated", "date_created", date_time),
+    Param("DateUpdated", "date_updated", date_time),
+    Param("LastUpdatedBy", "last_updated_by"),
+    Param("From", "author"),
+)
+CREATE_PARAMS = (*UPDATE_PARAMS, Param("MediaSid", "media_sid", sid("ME")))
+ORDER = Param("Order", "order", enum("asc", "desc"))
+
+
+def message_to_wire(message: ChatMessage, base: str) -> dict[str, Any]:
+    """The ``chat.v2.service.channel.message`` representation."""
+    media = None
+    if message.media_sid:
+        # flexchat keeps no media content: only the Sid the message was created with.
+        media = {"sid": message.media_sid, "size": None, "content_type": None, "filename": None}
+    return {
+        "sid": message.sid,
+        "account_sid": message.account_sid,
+        "attributes": message.attributes,
+        "service_sid": message.service_sid,
+        "to": message.channel_sid,
+        "channel_sid": message.channel_sid,
+        "date_created": message.date_created,
+        "date_updated": message.date_updated,
+        "last_updated_by": message.last_updated_by,
+        "was_edited": bool(message.was_edited),
+        "from": message.author,
+        "body": message.body,
+        "index": message.message_index,
+        "type": "media" if message.media_sid else "text",
+        "media": media,
+        "url": f"{channel_base(base, message.service_sid, message.channel_sid)}/Messages/{message.sid}",
+    }
+
+
+async def list_messages(request: Request, ctx: AppContext) -> Response:
+    """``GET .../Messages``: one page by index, ``Order=asc`` (default) or ``desc``; the
+    page tokens are bound to the order and the channel."""
+    service_sid, ref = channel_path(request)
+    order = parse(request.query, (ORDER,), where="query").get("order")
+    filters = (("Order", order),) if order is not None else ()
+    scope = ListScope(LIST_KEY, request.account_sid, filters, parent=f"{service_sid}/{ref}")
+    page = parse_page_request(
+        request.query, ctx.store.paging_secret, scope, default_size=DEFAULT_PAGE_SIZE, max_size=MAX_PAGE_SIZE
+    )
+    _, rows, more = await ctx.store.read(messages.list_messages(
+        request.account_sid, service_sid, ref, page.window, newest_first=order == "desc"
+    ))
+    items = [ChatMessage(*row) for row in rows]
+    return page_response(request, ctx, scope, page, items, more, message_to_wire)
+
+
+async def create_message(request: Request, ctx: AppContext) -> Response:
+    """``POST .../Messages``: a new message with the channel's next index."""
+    service_sid, ref = channel_path(request)
+    values = parse(await request.form(ctx.settings.max_body_bytes), CREATE_PARAMS)
+    if not values.get("author"):  # absent or empty: Chat's author of REST messages
+        values["author"] = messages.SYSTEM
+    message = await ctx.store.write(messages.create_message(
+        request.account_sid, service_sid, ref, messages.MessageCreate(**values),
+        webhooks_enabled=webhooks_enabled(request),
+    ))
+    return json_response(message_to_wire(message, ctx.base_url(request)), 201)
+
+
+async def fetch_message(request: Request, ctx: AppContext) -> Response:
+    """``GET .../Messages/{Sid}``."""
+    service_sid, ref = channel_path(request)
+    message = await ctx.store.read(messages.fetch_message(
+        request.account_sid, service_sid, ref, path_sid(request, "IM")
+    ))
+    return json_response(message_to_wire(message, ctx.base_url(request)))
+
+
+async def update_message(request: Request, ctx: AppContext) -> Response:
+    """``POST .../Messages/{Sid}``: Body (marks it edited), Attributes, From, dates."""
+    service_sid, ref = channel_path(request)
+    sid_ = path_sid(request, "IM")
+    values = parse(await request.form(ctx.settings.max_body_bytes), UPDATE_PARAMS)
+    if values.get("author") == "":
+        del values["author"]
+    message = await ctx.store.write(messages.update_message(
+        request.account_sid, service_sid, ref, sid_, messages.MessageUpdate(**values),
+        webhooks_enabled=webhooks_enabled(request),
+    ))
+    return json_response(message_to_wire(message, ctx.base_url(request)))
+
+
+async def delete_message(request: Request, ctx: AppContext) -> Response:
+    """``DELETE .../Messages/{Sid}``: 204; the index is never reused."""
+    service_sid, ref = channel_path(request)
+    await ctx.store.write(messages.delete_message(
+        request.account_sid, service_sid, ref, path_sid(request, "IM"),
+        webhooks_enabled=webhooks_enabled(request),
+    ))
+    return empty_response()

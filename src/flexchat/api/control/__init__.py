@@ -1,0 +1,1 @@
+"""flexchat's own namespace (/flexchat/v1/...): faults, deliveries, playing the agent."""

@@ -1,0 +1,31 @@
+"""Chat v2 message statements."""
+
+from __future__ import annotations
+
+from ...domain.records import ChatMessage, columns
+from ..sql import paged, sql
+
+MESSAGE = columns(ChatMessage)
+
+# Under the channel's row lock (the script holds it): the index the new message gets,
+# counted in the same statement so a concurrent create on another connection waits and
+# then sees the next one. Indexes survive deletes: this never goes down.
+TAKE_MESSAGE_INDEX = sql(
+    "UPDATE chat_channels SET next_message_index = next_message_index + 1, messages_count = messages_count + 1"
+    " WHERE sid = ? AND account_sid = ? RETURNING next_message_index - 1"
+)
+UNCOUNT_MESSAGE = sql("UPDATE chat_channels SET messages_count = messages_count - 1 WHERE sid = ? AND account_sid = ?")
+INSERT_MESSAGE = sql(
+    "INSERT INTO chat_messages (sid, account_sid, service_sid, channel_sid, message_index, author, body,"
+    " attributes, media_sid, last_updated_by, was_edited, date_created, date_updated)"
+    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE}"
+)
+FETCH_MESSAGE = sql(f"SELECT {MESSAGE} FROM chat_messages WHERE sid = ? AND channel_sid = ? AND account_sid = ?")
+UPDATE_MESSAGE = sql(
+    "UPDATE chat_messages SET author = ?, body = ?, attributes = ?, last_updated_by = ?, was_edited = ?,"
+    f" date_created = ?, date_updated = ? WHERE sid = ? AND account_sid = ? RETURNING {MESSAGE}"
+)
+DELETE_MESSAGE = sql("DELETE FROM chat_messages WHERE sid = ? AND account_sid = ?")
+# A channel's messages in the order of their index (which follows seq: both are taken
+# under the channel's lock).
+LIST_MESSAGES = paged(f"SELECT {MESSAGE} FROM chat_messages WHERE channel_sid = ? AND account_sid = ?")
