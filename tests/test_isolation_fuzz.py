@@ -4,9 +4,12 @@ to one account carries another account's Sids or names, that another account's S
 404 on fetch, update and delete (and changes nothing), and that another account's page
 token is a 400.
 
-Products are described by :class:`Resource` entries in :data:`RESOURCES` (and the
-account-wide operations in the rules below); a product that lands later adds its entries
-and every rule covers it. Each account's names carry its own random tag and every Sid a
+Covered: Flex (FlexFlows, Channels, WebChannels, Configuration), Chat v2 (Services,
+Channels, Users, Members, Messages, channel Webhooks), IAM keys and Accounts token
+rotation. Products are :class:`Resource` entries in :data:`RESOURCES` (a nested one names
+its parent; a create that lacks the parent makes it first) plus the account-wide
+operations in the rules below; a product that lands later (TaskRouter, Studio, the
+control API) adds its entries and every rule covers it. Each account's names carry its own random tag and every Sid a
 response shows is attributed to the account that saw it, so a leak of either kind is
 caught wherever it appears in a body.
 
@@ -63,6 +66,8 @@ class Tenant:
     # Resource name -> Sids created and not deleted / deleted.
     live: dict[str, list[str]] = field(default_factory=dict)
     deleted: dict[str, list[str]] = field(default_factory=dict)
+    # Sid -> the collection it was made in (nested resources live under a parent).
+    paths: dict[str, str] = field(default_factory=dict)
     # Every Sid any response to this account showed: this account's by definition.
     seen: set[str] = field(default_factory=set)
 
@@ -72,14 +77,21 @@ FormFn = Callable[[Tenant], "dict[str, str] | None"]
 
 @dataclass(frozen=True)
 class Resource:
-    """A resource with a collection (list, create) and instances (fetch, update?, delete)."""
+    """A resource with a collection (list, create) and instances (fetch, update?, delete).
+
+    ``collection`` is the list's path for a tenant (a nested resource's names its
+    parent: the tenant's first one), or None while the tenant has no parent for it.
+    """
 
     name: str
-    collection: str
+    collection: Callable[[Tenant], str | None]
     list_key: str
     create: FormFn  # the create form for a tenant, or None when it cannot make one yet
     update: FormFn | None = None
     deletable: bool = True
+    # What must exist first (a Flex Flow for a channel, a chat channel for a message):
+    # a create that lacks it makes the parent instead.
+    parent: str | None = None
     # Extra query parameters of the list (IAM's AccountSid).
     list_query: Callable[[Tenant], dict[str, str]] = lambda tenant: {}
 
@@ -101,6 +113,20 @@ def _flow_form(tenant: Tenant) -> dict[str, str]:
 def _some_flow(tenant: Tenant) -> str | None:
     flows = tenant.live.get("flex_flows", [])
     return flows[0] if flows else None
+
+
+def _fixed(path: str) -> Callable[[Tenant], str | None]:
+    return lambda tenant: path
+
+
+def _under(parent: str, child: str) -> Callable[[Tenant], str | None]:
+    """The collection ``child`` under the tenant's first live ``parent`` resource."""
+
+    def collection(tenant: Tenant) -> str | None:
+        parents = tenant.live.get(parent, [])
+        return f"{tenant.paths[parents[0]]}/{parents[0]}/{child}" if parents else None
+
+    return collection
 
 
 def _channel_form(tenant: Tenant) -> dict[str, str] | None:
@@ -128,20 +154,58 @@ def _web_channel_form(tenant: Tenant) -> dict[str, str] | None:
     }
 
 
+def _identity(tenant: Tenant) -> str:
+    return f"{tenant.tag}-{secrets.token_hex(4)}"
+
+
 RESOURCES: list[Resource] = [
     # Flex v1
     Resource(
-        "flex_flows", "/v1/FlexFlows", "flex_flows", _flow_form,
+        "flex_flows", _fixed("/v1/FlexFlows"), "flex_flows", _flow_form,
         update=lambda tenant: {"FriendlyName": _name(tenant, "renamed flow")},
     ),
-    Resource("channels", "/v1/Channels", "flex_chat_channels", _channel_form),
+    Resource("channels", _fixed("/v1/Channels"), "flex_chat_channels", _channel_form, parent="flex_flows"),
     Resource(
-        "web_channels", "/v1/WebChannels", "flex_chat_channels", _web_channel_form,
-        update=lambda tenant: {"PostEngagementData": json.dumps({"who": tenant.tag})},
+        "web_channels", _fixed("/v1/WebChannels"), "flex_chat_channels", _web_channel_form,
+        update=lambda tenant: {"PostEngagementData": json.dumps({"who": tenant.tag})}, parent="flex_flows",
+    ),
+    # Chat v2. Services and channels are parents: never deleted here (their children
+    # would go with them); another account's DELETE of them is still tried.
+    Resource(
+        "chat_services", _fixed("/v2/Services"), "services",
+        lambda tenant: {"FriendlyName": _name(tenant, "service")},
+        update=lambda tenant: {"FriendlyName": _name(tenant, "renamed service")}, deletable=False,
+    ),
+    Resource(
+        "chat_channels", _under("chat_services", "Channels"), "channels",
+        lambda tenant: {"FriendlyName": _name(tenant, "channel"), "UniqueName": _identity(tenant)},
+        update=lambda tenant: {"FriendlyName": _name(tenant, "renamed channel")}, deletable=False,
+        parent="chat_services",
+    ),
+    Resource(
+        "chat_users", _under("chat_services", "Users"), "users",
+        lambda tenant: {"Identity": _identity(tenant), "FriendlyName": _name(tenant, "chat user")},
+        update=lambda tenant: {"FriendlyName": _name(tenant, "renamed user")}, parent="chat_services",
+    ),
+    Resource(
+        "chat_members", _under("chat_channels", "Members"), "members",
+        lambda tenant: {"Identity": _identity(tenant)},
+        update=lambda tenant: {"Attributes": json.dumps({"who": tenant.tag})}, parent="chat_channels",
+    ),
+    Resource(
+        "chat_messages", _under("chat_channels", "Messages"), "messages",
+        lambda tenant: {"Body": _name(tenant, "hello"), "From": _identity(tenant)},
+        update=lambda tenant: {"Body": _name(tenant, "edited")}, parent="chat_channels",
+    ),
+    Resource(
+        "chat_webhooks", _under("chat_channels", "Webhooks"), "webhooks",
+        lambda tenant: {"Type": "webhook", "Configuration.Url": f"http://127.0.0.1:9/{tenant.tag}"},
+        update=lambda tenant: {"Configuration.Url": f"http://127.0.0.1:9/{tenant.tag}/{secrets.token_hex(2)}"},
+        parent="chat_channels",
     ),
     # IAM v1
     Resource(
-        "keys", "/v1/Keys", "keys",
+        "keys", _fixed("/v1/Keys"), "keys",
         lambda tenant: {"AccountSid": tenant.sid, "FriendlyName": f"key {tenant.tag}"[:64]},
         update=lambda tenant: {"FriendlyName": f"renamed {tenant.tag}"},
         list_query=lambda tenant: {"AccountSid": tenant.sid},
@@ -210,15 +274,20 @@ class Isolation(RuleBasedStateMachine):
     @rule(target=made, who=st.integers(0, ACCOUNTS - 1), resource=st.sampled_from(RESOURCES))
     def create(self, who: int, resource: Resource) -> Any:
         tenant = self.tenants[who]
-        form = resource.create(tenant)
-        if form is None:
+        collection, form = resource.collection(tenant), resource.create(tenant)
+        while (collection is None or form is None) and resource.parent is not None:
+            resource = BY_NAME[resource.parent]  # what it needs, first
+            collection, form = resource.collection(tenant), resource.create(tenant)
+        if collection is None or form is None:
             return multiple()
-        response = self.call(who, "POST", resource.collection, data=form)
+        response = self.call(who, "POST", collection, data=form)
         assert response.status_code in (200, 201), response.text
         sid = response.json()["sid"]
         if sid in tenant.live.setdefault(resource.name, []):
             return multiple()  # an open channel given back: already in the bundle
         tenant.live[resource.name].append(sid)
+        tenant.paths[sid] = collection
+        self.counts[f"made {resource.name}"] += 1
         return (who, resource.name, sid)
 
     @rule(item=made)
@@ -226,7 +295,7 @@ class Isolation(RuleBasedStateMachine):
         who, name, sid = item
         if sid not in self.tenants[who].live.get(name, []):
             return  # deleted since (a consumed item can still be drawn once)
-        response = self.call(who, "GET", f"{BY_NAME[name].collection}/{sid}")
+        response = self.call(who, "GET", f"{self.tenants[who].paths[sid]}/{sid}")
         assert response.status_code == 200 and response.json()["sid"] == sid, response.text
 
     @rule(item=made, shift=st.integers(0, 9), method=st.sampled_from(["GET", "POST", "DELETE"]))
@@ -237,13 +306,15 @@ class Isolation(RuleBasedStateMachine):
         resource = BY_NAME[name]
         who = self.other(owner_index, shift)
         form = resource.update(self.tenants[who]) if resource.update is not None else {}
-        response = self.call(who, method, f"{resource.collection}/{sid}", data=form if method == "POST" else None)
+        path = f"{self.tenants[owner_index].paths[sid]}/{sid}"
+        response = self.call(who, method, path, data=form if method == "POST" else None)
         if method == "POST" and resource.update is None:
             assert response.status_code == 405, response.text  # no update on this resource at all
         else:
             assert (response.status_code, response.json()["code"]) == (404, 20404), response.text
         # And nothing changed for the owner.
-        mine = self.call(owner_index, "GET", f"{resource.collection}/{sid}")
+        mine = self.call(owner_index, "GET", path)
+        self.counts[f"intruded {name}"] += 1
         assert mine.status_code == 200 and self.tenants[who].tag not in mine.text
 
     @rule(item=made)
@@ -254,7 +325,7 @@ class Isolation(RuleBasedStateMachine):
             return
         form = resource.update(self.tenants[who])
         assert form is not None
-        response = self.call(who, "POST", f"{resource.collection}/{sid}", data=form)
+        response = self.call(who, "POST", f"{self.tenants[who].paths[sid]}/{sid}", data=form)
         assert response.status_code == 200, response.text
 
     @rule(item=consumes(made))
@@ -263,17 +334,20 @@ class Isolation(RuleBasedStateMachine):
         tenant, resource = self.tenants[who], BY_NAME[name]
         if not resource.deletable or sid not in tenant.live.get(name, []):
             return
-        assert self.call(who, "DELETE", f"{resource.collection}/{sid}").status_code == 204
+        assert self.call(who, "DELETE", f"{tenant.paths[sid]}/{sid}").status_code == 204
         tenant.live[name].remove(sid)
         tenant.deleted.setdefault(name, []).append(sid)
-        assert self.call(who, "GET", f"{resource.collection}/{sid}").status_code == 404
+        assert self.call(who, "GET", f"{tenant.paths[sid]}/{sid}").status_code == 404
 
     @rule(who=st.integers(0, ACCOUNTS - 1), resource=st.sampled_from(RESOURCES), size=st.integers(1, 3))
     def list_all(self, who: int, resource: Resource, size: int) -> None:
         """Walk the whole list: only this account's items, every live one of this kind."""
         tenant = self.tenants[who]
+        collection = resource.collection(tenant)
+        if collection is None:
+            return
         query = {**resource.list_query(tenant), "PageSize": str(size)}
-        url: str | None = f"{resource.collection}?{urlencode(query)}"
+        url: str | None = f"{collection}?{urlencode(query)}"
         listed: list[str] = []
         while url:
             response = self.call(who, "GET", url)
@@ -281,25 +355,28 @@ class Isolation(RuleBasedStateMachine):
             page = response.json()
             listed += [item["sid"] for item in page[resource.list_key]]
             url = page["meta"]["next_page_url"]
-        assert set(tenant.live.get(resource.name, [])) <= set(listed)
-        assert not set(listed) & set(tenant.deleted.get(resource.name, [])) - set(tenant.live.get(resource.name, []))
+        live = {sid for sid in tenant.live.get(resource.name, []) if tenant.paths[sid] == collection}
+        assert live <= set(listed)
+        assert not set(listed) & set(tenant.deleted.get(resource.name, [])) - live
 
     @rule(
         who=st.integers(0, ACCOUNTS - 1), shift=st.integers(0, 9), resource=st.sampled_from(RESOURCES),
     )
     def use_another_accounts_page_token(self, who: int, shift: int, resource: Resource) -> None:
         owner_index = self.other(who, shift)
-        owner = self.tenants[owner_index]
+        owner, intruder = self.tenants[owner_index], self.tenants[who]
+        mine, theirs = resource.collection(intruder), resource.collection(owner)
+        if mine is None or theirs is None:
+            return
         query = {**resource.list_query(owner), "PageSize": "1"}
-        first = self.call(owner_index, "GET", f"{resource.collection}?{urlencode(query)}").json()
+        first = self.call(owner_index, "GET", f"{theirs}?{urlencode(query)}").json()
         next_url = first["meta"]["next_page_url"]
         if next_url is None:
             return
-        # The same list for the intruder: its own AccountSid where the list names one.
-        parts = urlsplit(next_url)
-        params = dict(parse_qsl(parts.query))
-        params.update(resource.list_query(self.tenants[who]))
-        response = self.call(who, "GET", f"{parts.path}?{urlencode(params)}")
+        # The intruder's own list (its own parent, its own AccountSid) with the token.
+        params = dict(parse_qsl(urlsplit(next_url).query))
+        params.update(resource.list_query(intruder))
+        response = self.call(who, "GET", f"{mine}?{urlencode(params)}")
         assert (response.status_code, response.json()["code"]) == (400, 20001), response.text
 
     @rule(target=made, who=st.integers(0, ACCOUNTS - 1), resource=st.sampled_from(RESOURCES))
@@ -379,8 +456,12 @@ def test_isolation_fuzz(server: ServerProcess) -> None:
 
 @pytest.mark.parametrize("resource", RESOURCES, ids=[r.name for r in RESOURCES])
 def test_every_resource_is_fuzzed_with_an_owned_create(resource: Resource) -> None:
-    """Each resource can be made for a tenant that has what it needs (a flow first)."""
+    """Each resource can be made for a tenant that has what it needs (its parents)."""
     tenant = Tenant("AC" + "0" * 32, ("", ""), "tag")
-    tenant.live["flex_flows"] = ["FO" + "0" * 32]
+    for parent, sid in (("flex_flows", "FO"), ("chat_services", "IS"), ("chat_channels", "CH")):
+        tenant.live[parent] = [sid + "0" * 32]
+    tenant.paths.update({"FO" + "0" * 32: "/v1/FlexFlows", "IS" + "0" * 32: "/v2/Services",
+                         "CH" + "0" * 32: "/v2/Services/IS" + "0" * 32 + "/Channels"})
+    assert resource.collection(tenant) is not None
     form = resource.create(tenant)
     assert form is not None and any("tag" in value or value == tenant.sid for value in form.values())
