@@ -414,3 +414,22 @@ def test_keys_of_the_2010_api(server: ServerProcess, client: Any, api: Api, acco
     standard = api.post("/v1/Keys", {"AccountSid": account.sid}).json()
     as_standard = Api(server.base_url, (standard["sid"], standard["secret"]))
     assert error_code(as_standard.get(f"/2010-04-01/Accounts/{account.sid}/Keys.json")) == (401, 20003)
+
+
+def test_keys_and_tokens_in_process() -> None:
+    """flexchat.testing's in-process client routes iam.twilio.com and accounts.twilio.com."""
+    from twilio.base.exceptions import TwilioRestException
+
+    from flexchat.testing import InProcessFlexchat, is_credentials_host, twilio_client
+
+    assert is_credentials_host("iam.twilio.com") and is_credentials_host("accounts.au1.twilio.com")
+    assert not is_credentials_host("iam.twilio.com.evil.org")
+    with InProcessFlexchat() as instance:
+        client = twilio_client(flexchat=instance)
+        new = client.iam.v1.new_api_key.create(account_sid=instance.account_sid, friendly_name="in process")
+        assert [k.sid for k in client.iam.v1.get_api_keys.list(account_sid=instance.account_sid)] == [new.sid]
+        secondary = client.accounts.v1.secondary_auth_token().create().secondary_auth_token
+        assert client.accounts.v1.auth_token_promotion().update().auth_token == secondary
+        with pytest.raises(TwilioRestException) as refused:
+            client.flex_api.v1.flex_flow(NO_FLOW).fetch()  # the old token stopped working
+        assert refused.value.status == 401

@@ -54,6 +54,7 @@ __all__ = [
     "add_account",
     "free_port",
     "is_chat_host",
+    "is_credentials_host",
     "is_flex_api_host",
     "is_served_host",
     "run_server",
@@ -207,6 +208,8 @@ def run_server(
 _FLEX_API_HOST = re.compile(r"flex-api(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
 # The same shapes of chat.twilio.com, the Chat v2 API under every Flex chat channel.
 _CHAT_HOST = re.compile(r"chat(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
+# iam.twilio.com (API keys) and accounts.twilio.com (auth token rotation), same shapes.
+_CREDENTIALS_HOST = re.compile(r"(?:iam|accounts)(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
@@ -220,10 +223,15 @@ def is_chat_host(host: str) -> bool:
     return _CHAT_HOST.fullmatch(host) is not None
 
 
+def is_credentials_host(host: str) -> bool:
+    """Whether ``host`` (no port) is IAM (API keys) or Accounts (token rotation)."""
+    return _CREDENTIALS_HOST.fullmatch(host) is not None
+
+
 def is_served_host(host: str) -> bool:
-    """Whether flexchat serves ``host``: the Flex API or Chat (their paths are distinct,
-    so one application answers both)."""
-    return is_flex_api_host(host) or is_chat_host(host)
+    """Whether flexchat serves ``host``: the Flex API, Chat, IAM or Accounts (their paths
+    are distinct, so one application answers all of them)."""
+    return is_flex_api_host(host) or is_chat_host(host) or is_credentials_host(host)
 
 
 class UnsupportedHostError(LookupError):
@@ -231,7 +239,8 @@ class UnsupportedHostError(LookupError):
 
     def __init__(self, host: str, method: str, url: str) -> None:
         super().__init__(
-            f"flexchat.testing serves only flex-api.twilio.com and chat.twilio.com (in any edge or region form); "
+            "flexchat.testing serves only flex-api.twilio.com, chat.twilio.com, iam.twilio.com and "
+            "accounts.twilio.com (in any edge or region form); "
             f"{method} {url} is for host {host!r}, which flexchat does not implement"
         )
         self.host = host
