@@ -56,8 +56,10 @@ $(REFERENCE)/twilio_flex_v1.json:
 clients:  ## install the Node.js clients the docs' examples use into $(CACHE)/node
 	FLEXCHAT_CACHE_DIR=$(CACHE) $(PYTHON) -m tests.node_clients install
 
-# Not part of `test`: seeds 1,000,000 channels per engine and takes ~11 minutes.
-# BENCH_CHANNELS=20000 for a quick run; BENCH_ARGS="--engines sqlite" and the like.
+# Not part of `test`: seeds 1,000,000 channels per engine, measures granian and uvicorn
+# side by side and Prism (npm installs it into ~/.cache/flexchat-bench on first use;
+# skipped without node), ~25 minutes. BENCH_CHANNELS=20000 for a quick run;
+# BENCH_ARGS="--engines sqlite" and the like.
 bench: $(DEV_STAMP)  ## benchmark suite and performance budget (see docs/benchmarks.md)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

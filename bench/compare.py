@@ -49,7 +49,7 @@ def main() -> int:
         with bench.server() as server:
             walked = walk(Client(server.base_url, bench.auth), args.channels)
             first_page = Client(server.base_url, bench.auth).request("GET", "/v1/Channels")[1]
-        with ceiling_server(first_page) as port, data_file(walked.sids) as sids:
+        with ceiling_server(first_page) as (port, _), data_file(walked.sids) as sids:
             for _ in range(args.rounds):
                 figure = wrk.figure("-", "ceiling", 1, f"http://127.0.0.1:{port}/v1/Channels", auth=bench.auth)
                 if ("ceiling", "") not in best or figure.rps > best["ceiling", ""].rps:

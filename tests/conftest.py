@@ -156,6 +156,8 @@ def twilio_client(server: ServerProcess, account: Account) -> Any:
     client = Client(account.sid, account.auth_token)
     client.flex_api.base_url = server.base_url
     client.chat.base_url = server.base_url
+    client.taskrouter.base_url = server.base_url
+    client.studio.base_url = server.base_url
     return client
 
 

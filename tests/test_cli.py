@@ -105,8 +105,15 @@ def serve_until_ready(args: list[str], env: dict[str, str] | None = None) -> tup
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         lines.append(line)
-        if "Uvicorn running" in line or (not line and process.poll() is not None):
+        if "Started worker" in line or process.poll() is not None:  # granian's worker is starting
             break
+    # granian logs "Started worker" before the worker accepts connections: wait until it answers.
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/v1/Channels", timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.05)
     return process, "".join(lines), port
 
 
@@ -222,7 +229,7 @@ def test_the_banner_never_shows_the_database_password(postgres_url: str) -> None
     process, output, _ = serve_until_ready(["--database", url])
     process.terminate()
     rest, _ = process.communicate(timeout=10)
-    assert "Uvicorn running" in output, output
+    assert "Started worker" in output, output
     assert PASSWORD not in output + rest
     assert f"database:      {redact_url(url)}" in output and ":***@" in output
 

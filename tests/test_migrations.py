@@ -38,12 +38,15 @@ RENDERED_INDEXES = {index.name for table in RENDERED for index in table.indexes}
 # SQLite: the named indexes (its unique constraints' indexes are anonymous).
 # PostgreSQL: every index, those behind primary keys and named unique constraints too.
 INDEXES = {
-    "sqlite": {"flex_flows_by_account", "flex_flows_by_name", "channels_by_account", "channels_open_identity"}
-    | RENDERED_INDEXES,
+    "sqlite": {
+        "flex_flows_by_account", "flex_flows_by_name", "channels_by_account", "channels_open_identity",
+        "channels_by_task",
+    } | RENDERED_INDEXES,
     "postgresql": {
         "server_settings_pkey", "accounts_pkey", "schema_migrations_pkey",
         "flex_flows_by_account", "flex_flows_sid", "flex_flows_by_name",
         "channels_by_account", "channels_sid", "channels_open_identity", "channels_chat_unique_name",
+        "channels_by_task",
     } | RENDERED_INDEXES,
 }
 STEP_COUNT = {"sqlite": len(sqlite_steps.STEPS), "postgresql": len(postgres_steps.STEPS)}

@@ -39,7 +39,7 @@ def test_the_entry_point_names_the_plugin() -> None:
 
 def test_the_plugin_imports_nothing_heavy() -> None:
     heavy = ["twilio", "requests", "aiohttp", "flexchat.testing", "flexchat.app", "flexchat.store", "orjson",
-             "uvicorn", "asyncpg", "schemathesis", "hypothesis"]
+             "granian", "uvicorn", "asyncpg", "schemathesis", "hypothesis"]
     code = (
         "import sys\n"
         "before = set(sys.modules)\n"

@@ -79,7 +79,7 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 
 
 def worker_pids(server: ServerProcess) -> list[int]:
-    """The worker processes uvicorn spawned for ``server`` (not its resource tracker)."""
+    """The worker processes the HTTP server spawned for ``server`` (not its resource tracker)."""
     assert server.process is not None
     workers = []
     for entry in os.listdir("/proc"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from typing import Any
@@ -37,8 +38,7 @@ def create_flow(client: Client, integration_type: str, **extra: Any) -> Any:
         chat_service_sid=chat_service(),
         channel_type="web",
         integration_type=integration_type,
-        **integration,
-        **extra,
+        **{**integration, **extra},
     )
 
 
@@ -69,7 +69,9 @@ def test_flow_of_each_integration_type_round_trips(twilio_client: Client, integr
 
 @pytest.mark.parametrize(("integration_type", "has_task"), [("studio", False), ("external", False), ("task", True)])
 def test_channel_task_sid_only_for_task_flows(twilio_client: Client, integration_type: str, has_task: bool) -> None:
-    flow = create_flow(twilio_client, integration_type)
+    # A task flow that opens its task with the channel (not at the first message).
+    extra = {"integration_creation_on_message": False} if integration_type == "task" else {}
+    flow = create_flow(twilio_client, integration_type, **extra)
     channel = create_channel(twilio_client, flow.sid, "alice", task_attributes='{"topic": "billing"}')
     assert SID["CH"].match(channel.sid) and SID["US"].match(channel.user_sid)
     assert channel.flex_flow_sid == flow.sid
@@ -77,6 +79,12 @@ def test_channel_task_sid_only_for_task_flows(twilio_client: Client, integration
     assert (channel.task_sid is not None) == has_task
     if has_task:
         assert SID["WT"].match(channel.task_sid)
+        # The task is real: in the flow's workspace, with Flex's attributes and TaskAttributes.
+        task = twilio_client.taskrouter.v1.workspaces(flow.integration["workspace_sid"]).tasks(channel.task_sid).fetch()
+        assert task.assignment_status == "pending" and task.priority == 5 and task.timeout == 30
+        assert json.loads(task.attributes) == {
+            "channelSid": channel.sid, "name": "User alice", "channelType": "web", "topic": "billing",
+        }
 
 
 def test_given_task_sid_is_used_on_task_flows(twilio_client: Client) -> None:

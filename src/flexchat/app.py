@@ -12,6 +12,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from . import operations
 from .access_log import AccessLog
@@ -20,9 +21,12 @@ from .api.chat import urls as chat_urls
 from .api.control import urls as control_urls
 from .api.flex import urls as flex_urls
 from .api.iam import urls as iam_urls
+from .api.studio import urls as studio_urls
+from .api.taskrouter import urls as taskrouter_urls
 from .api.v2010 import urls as v2010_urls
 from .auth import Authenticator
 from .context import AppContext
+from .domain import flex, taskrouter
 from .errors import InternalError, NotFound, ServiceUnavailable, TwilioError
 from .faults import HEADER as FAULT_HEADER
 from .faults import Faults
@@ -54,13 +58,20 @@ PLAIN_CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
 )
 
 
+# Each Twilio product's routes, by the family faults and metrics name them with.
+PRODUCTS = {"flex": flex_urls, "chat": chat_urls, "taskrouter": taskrouter_urls, "studio": studio_urls}
+
+
 def routes() -> list[Route]:
     """The API: every product's paths (distinct across products, so whatever Host a
     client sends, e.g. chat.twilio.com after a host-level redirect, the path decides),
     flexchat's own control API and the operations endpoints."""
     return [
-        *flex_urls.routes(), *chat_urls.routes(), *iam_urls.routes(), *accounts_urls.routes(), *v2010_urls.routes(),
-        *control_urls.routes(), *operations.routes(),
+        *(replace(route, family=family) for family, product in PRODUCTS.items() for route in product.routes()),
+        # Credentials (IAM keys, Accounts token rotation, 2010 keys): family "credentials".
+        *iam_urls.routes(), *accounts_urls.routes(), *v2010_urls.routes(),
+        *control_urls.routes(),
+        *operations.routes(),
     ]
 
 
@@ -82,6 +93,9 @@ class FlexchatApp:
             settings, store, self.metrics, self.faults, operations.default_readiness_checks()
         )
         self.router = Router(routes())
+        # Flex's rules that follow a task's moves (the janitor), whoever moves the task.
+        if flex.janitor not in taskrouter.TASK_MOVE_HOOKS:
+            taskrouter.TASK_MOVE_HOOKS.append(flex.janitor)
         self.access_log = (
             AccessLog(settings.access_log_format, trust_proxy=settings.trust_proxy) if settings.access_log else None
         )

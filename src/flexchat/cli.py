@@ -868,32 +868,10 @@ def run_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def launch(settings: Settings) -> int:
-    """Run the HTTP server until it is stopped (the one place that knows the server)."""
-    import uvicorn
+    """Run the HTTP server until it is stopped (server.py is the one place that knows it)."""
+    from .server import serve as run_server
 
-    common: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "loop": "uvloop",
-        "http": "httptools",
-        "lifespan": "on",
-        "log_level": settings.log_level,
-        # The app writes the access log itself (access_log.py): one line per request
-        # whatever the server, so the server's own must stay off.
-        "access_log": False,
-        "server_header": False,
-        # Forwarded headers are honoured by AppContext.base_url, and only with --trust-proxy;
-        # uvicorn's own handling would trust any loopback peer.
-        "proxy_headers": False,
-    }
-    if settings.workers == 1:
-        from .app import create_app
-
-        uvicorn.run(create_app(settings), **common)
-    else:
-        # Workers are separate processes: they rebuild the same settings from FLEXCHAT_*.
-        os.environ.update(settings.to_environ())
-        uvicorn.run("flexchat.app:app_from_environment", factory=True, workers=settings.workers, **common)
+    run_server(settings)
     return 0
 
 

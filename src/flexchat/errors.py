@@ -231,3 +231,17 @@ class UnknownFaultFamily(NotFound):
 
     def __init__(self, family: str, families: tuple[str, ...]) -> None:
         TwilioError.__init__(self, f"Unknown fault family {family!r}: use one of {', '.join(families)}")
+
+
+class TaskMoveRefused(InvalidParameter):
+    """A task update asks for an assignment status TaskRouter does not allow from the
+    current one (TaskRouter answers such moves with a 400, code 20001)."""
+
+
+class TaskVersionMismatch(TwilioError):
+    """``If-Match`` names another version of the task than the current one."""
+
+    status, code = 412, 20001
+
+    def __init__(self, sid: str, version: int) -> None:
+        super().__init__(f"The ETag in If-Match does not match Task {sid}'s current version {version}")

@@ -178,13 +178,6 @@ def channel_flow(sid: str, flow: Sequence[Any] | None) -> tuple[str, str]:
     return flow[0], flow[2]
 
 
-def channel_task_sid(integration_type: str, requested: str | None) -> str | None:
-    """The channel's task: only ``task`` flows have one, the sent TaskSid or a new one."""
-    if integration_type != "task":
-        return None
-    return requested or mint_sid("WT")
-
-
 def check_chat_unique_name(name: str | None) -> None:
     """An empty ChatUniqueName would collide with every other empty one: refuse it."""
     if name is not None and name == "":

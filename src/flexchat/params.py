@@ -101,7 +101,7 @@ def json_object(name: str, raw: str) -> str:
     """A string holding a JSON object; stored as sent."""
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply for json
         raise InvalidParameter(f"Invalid {name}: not valid JSON") from None
     if not isinstance(value, dict):
         raise InvalidParameter(f"Invalid {name}: must be a JSON object")

@@ -45,20 +45,28 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 __all__ = [
+    "SERVED_PRODUCTS",
     "AsyncFlexchatHttpClient",
+    "ControlError",
     "FlexchatHttpClient",
     "InProcessFlexchat",
     "InProcessResponse",
     "ServerProcess",
     "UnsupportedHostError",
+    "accept_task",
     "add_account",
+    "complete_task",
+    "end_chat",
     "free_port",
     "is_chat_host",
     "is_credentials_host",
     "is_flex_api_host",
     "is_served_host",
     "run_server",
+    "send_agent_message",
+    "send_to_flex",
     "twilio_client",
+    "wrap_up_task",
 ]
 
 T = TypeVar("T")
@@ -83,13 +91,15 @@ class ServerProcess:
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: IO[bytes] | None = None
+    # What runs with ``args``: ``flexchat serve``; the benchmark puts other servers here.
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "flexchat.cli", "serve"])
 
     def start(self, timeout: float = 20.0) -> None:
         """Start the process and wait until it answers HTTP."""
         # A file, not a pipe: a pipe nobody reads would block a chatty server.
         self.log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "flexchat.cli", "serve", *self.args],
+            [*self.command, *self.args],
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -206,10 +216,11 @@ def run_server(
 # flex-api.twilio.com, flex-api.<region>.twilio.com, flex-api.<edge>.<region>.twilio.com:
 # the three shapes twilio-python's ClientBase.get_hostname produces.
 _FLEX_API_HOST = re.compile(r"flex-api(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
-# The same shapes of chat.twilio.com, the Chat v2 API under every Flex chat channel.
-_CHAT_HOST = re.compile(r"chat(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
-# iam.twilio.com (API keys) and accounts.twilio.com (auth token rotation), same shapes.
-_CREDENTIALS_HOST = re.compile(r"(?:iam|accounts)(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
+# Every Twilio product host flexchat serves, by its first label, in the same three shapes.
+SERVED_PRODUCTS = ("flex-api", "chat", "taskrouter", "studio", "iam", "accounts")
+_SERVED_HOST = re.compile(
+    rf"(?:{'|'.join(map(re.escape, SERVED_PRODUCTS))})(?:\.[a-z0-9-]+){{0,2}}\.twilio\.com", re.IGNORECASE
+)
 _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 
 
@@ -219,28 +230,28 @@ def is_flex_api_host(host: str) -> bool:
 
 
 def is_chat_host(host: str) -> bool:
-    """Whether ``host`` (no port) is Chat v2 in any of its edge or region forms."""
-    return _CHAT_HOST.fullmatch(host) is not None
+    """Whether ``host`` (no port) is Chat v2 (chat.twilio.com) in any of its edge or region forms."""
+    return host.lower().startswith("chat.") and is_served_host(host)
 
 
 def is_credentials_host(host: str) -> bool:
     """Whether ``host`` (no port) is IAM (API keys) or Accounts (token rotation)."""
-    return _CREDENTIALS_HOST.fullmatch(host) is not None
+    return host.lower().startswith(("iam.", "accounts.")) and is_served_host(host)
 
 
 def is_served_host(host: str) -> bool:
-    """Whether flexchat serves ``host``: the Flex API, Chat, IAM or Accounts (their paths
-    are distinct, so one application answers all of them)."""
-    return is_flex_api_host(host) or is_chat_host(host) or is_credentials_host(host)
+    """Whether ``host`` (no port) is a product flexchat serves (``SERVED_PRODUCTS``), in
+    any of its edge or region forms."""
+    return _SERVED_HOST.fullmatch(host) is not None
 
 
 class UnsupportedHostError(LookupError):
-    """A request for a Twilio host other than the Flex API or Chat: flexchat does not serve it."""
+    """A request for a Twilio host flexchat does not serve (see ``SERVED_PRODUCTS``)."""
 
     def __init__(self, host: str, method: str, url: str) -> None:
         super().__init__(
-            "flexchat.testing serves only flex-api.twilio.com, chat.twilio.com, iam.twilio.com and "
-            "accounts.twilio.com (in any edge or region form); "
+            f"flexchat.testing serves only "
+            f"{', '.join(f'{product}.twilio.com' for product in SERVED_PRODUCTS)} (in any edge or region form); "
             f"{method} {url} is for host {host!r}, which flexchat does not implement"
         )
         self.host = host
@@ -444,7 +455,8 @@ class InProcessFlexchat:
     ) -> tuple[dict[str, Any], bytes]:
         """The ASGI scope and body of one request, as a twilio HTTP client would send it.
 
-        Only Flex API and Chat hosts are accepted; anything else is :class:`UnsupportedHostError`.
+        Only the hosts of served products are accepted (:func:`is_served_host`); anything
+        else is :class:`UnsupportedHostError`.
         """
         method = method.upper()
         parts = urlsplit(url)
@@ -695,3 +707,79 @@ def twilio_client(
     http_client = (async_class if async_ else sync_class)(flexchat)
     instance = http_client.flexchat
     return Client(instance.account_sid, instance.auth_token, http_client=http_client, **client_options)
+
+
+# -- playing the agent -----------------------------------------------------------------
+
+
+class ControlError(RuntimeError):
+    """A control API call that flexchat refused: its status and Twilio error body."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        super().__init__(f"flexchat answered {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+# Any served host reaches the control API in process: routes go by path.
+_CONTROL_BASE = "https://flex-api.twilio.com"
+
+
+def _control(
+    target: InProcessFlexchat | ServerProcess,
+    path: str,
+    data: Mapping[str, object] | None = None,
+    auth: tuple[str, str] | None = None,
+    method: str = "POST",
+) -> Any:
+    """One control API call, in process or over HTTP; its JSON, or :class:`ControlError`."""
+    auth = auth or target.auth
+    if isinstance(target, InProcessFlexchat):
+        response = target.request(method, _CONTROL_BASE + path, data=data, auth=auth)
+        status, body = response.status, response.body
+    else:
+        request = urllib.request.Request(
+            target.base_url + path, data=_encode_pairs(data).encode() if method == "POST" else None, method=method,
+            headers={"Authorization": _basic_auth(*auth), "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                status, body = answer.status, answer.read()
+        except urllib.error.HTTPError as error:
+            status, body = error.code, error.read()
+    value = json.loads(body) if body else None
+    if status >= 400:
+        raise ControlError(status, value)
+    return value
+
+
+def accept_task(target: InProcessFlexchat | ServerProcess, task_sid: str, agent: str, **kw: Any) -> Any:
+    """The agent ``agent`` accepts the task (it becomes assigned) and joins its chat."""
+    return _control(target, f"/flexchat/v1/Tasks/{task_sid}/Accept", {"Agent": agent}, **kw)
+
+
+def send_agent_message(
+    target: InProcessFlexchat | ServerProcess, channel_sid: str, agent: str, body: str, **kw: Any
+) -> Any:
+    """A message from the agent (``Source=SDK``): the channel's webhooks fire."""
+    return _control(target, f"/flexchat/v1/Channels/{channel_sid}/Messages", {"Agent": agent, "Body": body}, **kw)
+
+
+def send_to_flex(target: InProcessFlexchat | ServerProcess, channel_sid: str, **kw: Any) -> Any:
+    """Studio's Send to Flex: the channel's task is made and the studio webhook removed."""
+    return _control(target, f"/flexchat/v1/Channels/{channel_sid}/SendToFlex", {}, **kw)
+
+
+def wrap_up_task(target: InProcessFlexchat | ServerProcess, task_sid: str, **kw: Any) -> Any:
+    """The agent wraps up: the task moves to ``wrapping``."""
+    return _control(target, f"/flexchat/v1/Tasks/{task_sid}/WrapUp", {}, **kw)
+
+
+def complete_task(target: InProcessFlexchat | ServerProcess, task_sid: str, **kw: Any) -> Any:
+    """The agent completes the task; a janitor-enabled flow's chat then ends."""
+    return _control(target, f"/flexchat/v1/Tasks/{task_sid}/Complete", {}, **kw)
+
+
+def end_chat(target: InProcessFlexchat | ServerProcess, channel_sid: str, **kw: Any) -> Any:
+    """The agent ends the chat (``INACTIVE``)."""
+    return _control(target, f"/flexchat/v1/Channels/{channel_sid}/End", {}, **kw)

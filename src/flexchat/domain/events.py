@@ -7,8 +7,8 @@ not at all. Delivery (``flexchat.delivery``) is the only code that sends anythin
 Destinations, as Chat had them:
 - each ``webhook`` channel webhook whose ``filters`` name the event (and, for message
   events, whose ``triggers``, where set, occur in the body as words);
-- each ``studio`` channel webhook, for ``onMessageSent``: recorded, not sent over HTTP
-  (Studio runs it);
+- each ``studio`` channel webhook, for ``onMessageSent``: recorded, not sent over HTTP,
+  and a Studio execution of its flow starts with the message as its trigger;
 - the service's ``post_webhook_url``, where its ``webhook_filters`` name the event.
 
 The request's fields follow chat-layer-notes.md: ``RetryCount`` is added per attempt at
@@ -24,10 +24,11 @@ from typing import Any
 import orjson
 
 from ..dates import now_iso
-from ..store.queries.chat import ALL_CHANNEL_WEBHOOKS, FETCH_SERVICE
+from ..store.queries.chat import ALL_CHANNEL_WEBHOOKS, FETCH_CHANNEL, FETCH_SERVICE
 from ..store.queries.outbox import INSERT_EVENT
 from ..store.sql import Script
 from .records import ChatChannel, ChatMember, ChatMessage, ChatService, ChatWebhook
+from .studio import start_execution
 
 # Every post-event flexchat raises.
 POST_EVENTS = (
@@ -146,6 +147,13 @@ def emit(
                 yield INSERT_EVENT(
                     account_sid, service_sid, channel_sid, webhook.sid, "studio", event_type, None, "POST",
                     orjson.dumps(params).decode(), 0, "recorded", now_ms, now,
+                )
+                # Studio runs the flow: an execution with the message as its trigger.
+                channel_rows = yield FETCH_CHANNEL(channel_sid, account_sid, service_sid)
+                attributes = ChatChannel(*channel_rows[0]).attributes if channel_rows else "{}"
+                trigger = {**params, "ChannelAttributes": attributes}
+                yield from start_execution(
+                    account_sid, config.get("flow_sid") or "", fields.get("From", "system"), {"message": trigger}
                 )
             else:
                 if event_type not in (config.get("filters") or []) or not _triggered(config, fields):

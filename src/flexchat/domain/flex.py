@@ -11,36 +11,45 @@ import orjson
 
 from ..dates import now_iso
 from ..errors import ChatUniqueNameConflict, ChatUniqueNameTaken, InvalidParameter, ServiceUnavailable
-from ..models import Channel, ChannelCreate, channel_flow, channel_task_sid, check_chat_unique_name
+from ..models import Channel, ChannelCreate, channel_flow, check_chat_unique_name
 from ..paging import Window
 from ..sids import mint_sid
-from ..store.queries.chat import UPDATE_CHANNEL
+from ..store.queries.chat import FETCH_CHAT_CHANNEL_BY_SID, UPDATE_CHANNEL
 from ..store.queries.flex import (
     CLOSE_FLEX_CHANNEL,
+    COUNT_FLEX_CHANNEL_CHANGE,
     DELETE_WEB_CHANNEL,
     FETCH_CHAT_SERVICE_OF_FLEX_CHANNEL,
     FETCH_CONFIGURATION,
+    FETCH_FLEX_CHANNEL,
     FETCH_FLEX_CHANNEL_BY_IDENTITY,
     FETCH_FLOW_FOR_CHANNEL,
     FETCH_WEB_CHANNEL,
     FIRST_FLOW_SERVICE,
+    FLEX_CHANNEL_SETTINGS,
+    FLEX_CHANNELS_OF_TASK,
     INSERT_CONFIGURATION,
     INSERT_FLEX_CHANNEL,
     INSERT_WEB_CHANNEL,
+    LINK_TASK,
     LIST_WEB_CHANNELS,
     UPDATE_CONFIGURATION,
     UPDATE_WEB_CHANNEL,
 )
+from ..store.queries.taskrouter import FETCH_WORKFLOW, FETCH_WORKSPACE
 from ..store.sql import Script, UniqueViolation, page
+from . import taskrouter
 from .chat import channels as chat_channels
+from .chat import messages as chat_messages
 from .chat.channels import delete_channel as delete_chat_channel
 from .chat.channels import insert_channel, require_channel
 from .chat.members import add_member
+from .chat.messages import MessageCreate
 from .chat.services import ensure_service
 from .chat.users import ensure_user
 from .chat.webhooks import add_webhook
 from .events import channel_fields, emit
-from .records import ChatChannel, WebChannel
+from .records import ChatChannel, ChatMessage, WebChannel
 
 # Every field of flex.v1.configuration except the URL, which the API layer adds.
 CONFIGURATION_FIELDS = (
@@ -112,9 +121,15 @@ def create_channel(account_sid: str, params: ChannelCreate) -> Script[Channel]:
     yield from ensure_service(account_sid, chat_service_sid)
     user = yield from ensure_user(account_sid, chat_service_sid, params.identity, params.chat_user_friendly_name)
     now = now_iso()
+    # A task flow's task: the TaskSid sent, else a new task (made below, once the rows are
+    # in), unless the flow opens it at the customer's first message.
+    task_sid = params.task_sid
+    opens_task = integration_type == "task" and task_sid is None and not integration.get("creation_on_message")
+    if opens_task:
+        task_sid = mint_sid("WT")
     channel = Channel(
         mint_sid("CH"), account_sid, params.flex_flow_sid, user.sid,
-        channel_task_sid(integration_type, params.task_sid), now, now,
+        task_sid if integration_type == "task" else None, now, now,
     )
     # The Flex row first: a create that lost a race for this Identity answers with the
     # winner's channel before it has written anything.
@@ -150,6 +165,13 @@ def create_channel(account_sid: str, params: ChannelCreate) -> Script[Channel]:
     webhook = integration_webhook(integration_type, integration)
     if webhook is not None:
         yield from add_webhook(chat_channel, *webhook)
+    if opens_task:
+        yield from open_task(
+            account_sid, channel.sid, workspace_sid=integration["workspace_sid"],
+            workflow_sid=integration.get("workflow_sid"), name=params.chat_user_friendly_name,
+            channel_type=channel_type, task_attributes=params.task_attributes, priority=integration.get("priority"),
+            timeout=integration.get("timeout"), task_channel=integration.get("channel"), sid=task_sid,
+        )
     channel.seq = inserted[0][0]
     return channel
 
@@ -334,3 +356,172 @@ def fetch_web_channel(account_sid: str, sid: str) -> Script[WebChannel | None]:
     """One web channel of the account, or None."""
     rows = yield FETCH_WEB_CHANNEL(sid, account_sid)
     return WebChannel(*rows[0]) if rows else None
+
+
+# -- orchestration: tasks, the janitor ------------------------------------------------
+
+# Names Flex gave the TaskRouter parts that came with every Flex account.
+FLEX_WORKSPACE_NAME = "Flex Task Assignment"
+FLEX_WORKFLOW_NAME = "Assign to Anyone"
+
+
+def ensure_workspace(account_sid: str, workspace_sid: str) -> Script[str]:
+    """The account's workspace ``workspace_sid``, created (with TaskRouter's default task
+    channels) if it does not exist yet: like its chat service, a Flex account came with
+    its workspace, and a ``task`` flow names it by sid."""
+    rows = yield FETCH_WORKSPACE(workspace_sid, account_sid)
+    if not rows:
+        yield from taskrouter.create_workspace(account_sid, FLEX_WORKSPACE_NAME, sid=workspace_sid)
+    return workspace_sid
+
+
+def ensure_workflow(account_sid: str, workspace_sid: str, workflow_sid: str | None) -> Script[str]:
+    """The workspace's workflow ``workflow_sid`` (or a new one), created if it does not
+    exist yet, routing every task to one queue."""
+    if workflow_sid is not None:
+        rows = yield FETCH_WORKFLOW(workflow_sid, account_sid, workspace_sid)
+        if rows:
+            return workflow_sid
+    configuration = orjson.dumps({"task_routing": {"filters": [], "default_filter": {"queue": mint_sid("WQ")}}})
+    workflow = yield from taskrouter.create_workflow(
+        account_sid, workspace_sid, FLEX_WORKFLOW_NAME, configuration.decode(), sid=workflow_sid
+    )
+    return workflow.sid
+
+
+def set_chat_attributes(account_sid: str, channel_sid: str, **changes: Any) -> Script[ChatChannel | None]:
+    """Merge ``changes`` into a chat channel's attributes (a value of None removes the key)."""
+    rows = yield FETCH_CHAT_CHANNEL_BY_SID(channel_sid, account_sid)
+    if not rows:
+        return None
+    channel = ChatChannel(*rows[0])
+    try:
+        attributes = orjson.loads(channel.attributes)
+    except orjson.JSONDecodeError:
+        attributes = {}
+    if not isinstance(attributes, dict):
+        attributes = {}
+    for key, value in changes.items():
+        if value is None:
+            attributes.pop(key, None)
+        else:
+            attributes[key] = value
+    updated = yield UPDATE_CHANNEL(
+        channel.friendly_name, channel.unique_name, orjson.dumps(attributes).decode(), channel.created_by,
+        channel.date_created, now_iso(), channel.seq, account_sid,
+    )
+    return ChatChannel(*updated[0])
+
+
+def link_task(account_sid: str, channel_sid: str, task_sid: str | None) -> Script[None]:
+    """Make ``task_sid`` the Flex channel's task (None: no task), in the Flex channel and
+    in the chat channel's attributes; counted, so no cached copy of the channel outlives it."""
+    yield LINK_TASK(task_sid, now_iso(), channel_sid, account_sid)
+    yield COUNT_FLEX_CHANNEL_CHANGE()
+    yield from set_chat_attributes(account_sid, channel_sid, task_sid=task_sid)
+
+
+def open_task(
+    account_sid: str,
+    channel_sid: str,
+    *,
+    workspace_sid: str,
+    workflow_sid: str | None,
+    name: str,
+    channel_type: str,
+    task_attributes: str | None = None,
+    priority: int | None = None,
+    timeout: int | None = None,
+    task_channel: str | None = None,
+    sid: str | None = None,
+) -> Script[str]:
+    """A task for a chat, as Flex made them: attributes ``{"channelSid", "name",
+    "channelType"}`` merged with ``TaskAttributes``, in the flow's workspace and workflow
+    (made if missing), on its task channel (default ``chat``). A task ``sid`` chosen in
+    advance is already in the channel's rows (channel create); else it is linked now."""
+    yield from ensure_workspace(account_sid, workspace_sid)
+    workflow = yield from ensure_workflow(account_sid, workspace_sid, workflow_sid)
+    attributes: dict[str, Any] = {"channelSid": channel_sid, "name": name, "channelType": channel_type}
+    if task_attributes:
+        attributes.update(orjson.loads(task_attributes))
+    task = yield from taskrouter.create_task(
+        account_sid, workspace_sid, workflow, attributes, priority, timeout, task_channel or "chat", sid=sid
+    )
+    if sid is None:
+        yield from link_task(account_sid, channel_sid, task.sid)
+    return task.sid
+
+
+def open_flow_task(account_sid: str, channel_sid: str) -> Script[str | None]:
+    """The task a ``task`` flow gives a channel (its integration's workspace, workflow,
+    priority, timeout and task channel); None for other flows."""
+    rows = yield FLEX_CHANNEL_SETTINGS(channel_sid, account_sid)
+    if not rows or rows[0][3] != "task":
+        return None
+    _, task_attributes, name, _, integration_text, channel_type, *_ = rows[0]
+    integration = orjson.loads(integration_text)
+    task_sid = yield from open_task(
+        account_sid, channel_sid,
+        workspace_sid=integration["workspace_sid"], workflow_sid=integration.get("workflow_sid"),
+        name=name, channel_type=channel_type, task_attributes=task_attributes,
+        priority=integration.get("priority"), timeout=integration.get("timeout"),
+        task_channel=integration.get("channel"),
+    )
+    return task_sid
+
+
+def create_message(
+    account_sid: str,
+    service_sid: str,
+    channel_ref: str,
+    values: MessageCreate,
+    *,
+    webhooks_enabled: bool,
+    source: str = "API",
+) -> Script[ChatMessage]:
+    """``POST /v2/Services/{IS}/Channels/{CH}/Messages``: Chat's create, then Flex's rule
+    for a ``task`` flow with ``Integration.CreationOnMessage``: the customer's first
+    message (not the agent's) opens the channel's task."""
+    message = yield from chat_messages.create_message(
+        account_sid, service_sid, channel_ref, values, webhooks_enabled=webhooks_enabled, source=source
+    )
+    if source != "SDK":
+        rows = yield FLEX_CHANNEL_SETTINGS(message.channel_sid, account_sid)
+        if rows and rows[0][3] == "task" and orjson.loads(rows[0][4]).get("creation_on_message"):
+            channel = yield FETCH_FLEX_CHANNEL(message.channel_sid, account_sid)
+            if channel and channel[0][4] is None:  # no task yet
+                yield from open_flow_task(account_sid, message.channel_sid)
+    return message
+
+
+def end_chat(account_sid: str, channel_sid: str, *, source: str = "API") -> Script[ChatChannel | None]:
+    """Mark a chat ``INACTIVE`` (``onChannelUpdated``) and close its Flex channel for good."""
+    channel = yield from set_chat_attributes(account_sid, channel_sid, status="INACTIVE")
+    if channel is None:
+        return None
+    yield from channel_status_changed(channel)
+    yield from emit(account_sid, channel.service_sid, channel.sid, "onChannelUpdated", channel_fields(channel),
+                    source=source)
+    return channel
+
+
+def janitor(move: taskrouter.TaskMove) -> Script[None]:
+    """When a chat's task ends (completed, canceled or deleted; wrapping does not end it),
+    Flex's janitor closes the channel if its flow has ``janitor_enabled``, unless the
+    channel is long-lived: a long-lived channel stays ``ACTIVE`` for the contact's next
+    interaction and lets go of the ended task, so the next one can be opened."""
+    if move.to_status not in ("completed", "canceled", taskrouter.DELETED) or not move.moved:
+        return
+    task = move.task
+    rows = yield FLEX_CHANNELS_OF_TASK(task.account_sid, task.sid)
+    for row in rows:
+        channel = Channel(*row)
+        settings = yield FLEX_CHANNEL_SETTINGS(channel.sid, task.account_sid)
+        if not settings:
+            continue
+        long_lived_param, *_, flow_long_lived, janitor_enabled, _, _, _ = settings[0]
+        long_lived = bool(flow_long_lived) if long_lived_param is None else bool(long_lived_param)
+        if long_lived:
+            yield from link_task(task.account_sid, channel.sid, None)
+        elif janitor_enabled:
+            yield from end_chat(task.account_sid, channel.sid)

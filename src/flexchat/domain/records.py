@@ -185,6 +185,125 @@ class WebChannel:
     date_updated: str
 
 
+# -- TaskRouter and Studio -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """A TaskRouter workspace (``WS``)."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    friendly_name: str
+    event_callback_url: str | None
+    events_filter: str | None
+    multi_task_enabled: bool
+    prioritize_queue_order: str
+    default_activity_sid: str
+    default_activity_name: str
+    timeout_activity_sid: str
+    timeout_activity_name: str
+    date_created: str
+    date_updated: str
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """A TaskRouter workflow (``WW``); ``configuration`` is the JSON text as sent."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    configuration: str
+    assignment_callback_url: str | None
+    fallback_assignment_callback_url: str | None
+    task_reservation_timeout: int
+    date_created: str
+    date_updated: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskChannel:
+    """A TaskRouter task channel (``TC``): ``default``, ``chat``, ``voice``..."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    friendly_name: str
+    unique_name: str
+    channel_optimized_routing: bool | None
+    date_created: str
+    date_updated: str
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A TaskRouter task (``WT``)."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    workspace_sid: str
+    workflow_sid: str | None
+    workflow_friendly_name: str | None
+    task_channel_sid: str | None
+    task_channel_unique_name: str | None
+    assignment_status: str
+    attributes: str
+    priority: int
+    timeout: int
+    reason: str | None
+    task_queue_sid: str | None
+    task_queue_friendly_name: str | None
+    task_queue_entered_date: str | None
+    virtual_start_time: str
+    routing_target: str | None
+    ignore_capacity: bool | None
+    addons: str
+    version: int
+    channel_sid: str | None
+    date_created: str
+    date_updated: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEvent:
+    """One move of a task's assignment status (``from_status`` None: its creation)."""
+
+    seq: int
+    account_sid: str
+    workspace_sid: str
+    task_sid: str
+    from_status: str | None
+    to_status: str
+    reason: str | None
+    channel_sid: str | None
+    date_created: str
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """A Studio flow execution (``FN``); ``context`` is its JSON context."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    flow_sid: str
+    contact_sid: str
+    contact_channel_address: str
+    flow_version: int
+    status: str
+    context: str
+    initiated_by: str | None
+    channel_sid: str | None
+    date_created: str
+    date_updated: str
+
+
 @dataclass(frozen=True, slots=True)
 class ApiKey:
     """An API key (``SK``); only the hash of its secret is kept."""

@@ -272,9 +272,6 @@ def step_5(engine: str) -> str:
     return render((FAULTS,), engine)
 
 
-# Every table rendered from this module, for the schema tests.
-RENDERED_TABLES: tuple[Table, ...] = (*STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS)
-
 
 # Step 6: a chat service's sid is unique per account, not across accounts. A Flex Flow's
 # ChatServiceSid is whatever its author wrote (often a made-up ``IS000...``), and the
@@ -292,7 +289,115 @@ def step_6(engine: str) -> str:
     return render((), engine, _STEP_6)
 
 
-# Step 7: credentials as Twilio's IAM and Accounts APIs manage them.
+# Step 7: the TaskRouter subset (workspaces, workflows, task channels, tasks and each
+# task's moves) and Studio executions.
+# Workspaces and workflows are unique per account (sid, account_sid), like chat services:
+# a Flex Flow names them by sid, and flexchat creates them on first use (docs/compatibility.md).
+WORKSPACE = ("workspace_sid", "text", True)
+TR_WORKSPACES = Table(
+    "tr_workspaces",
+    (SID, ACCOUNT, ("friendly_name", "text", True), ("event_callback_url", "text", False),
+     ("events_filter", "text", False), ("multi_task_enabled", "bool", True),
+     ("prioritize_queue_order", "text", True), ("default_activity_sid", "text", True),
+     ("default_activity_name", "text", True), ("timeout_activity_sid", "text", True),
+     ("timeout_activity_name", "text", True), *DATES),
+    (Index("tr_workspaces_sid", ("sid", "account_sid"), unique=True),),
+)
+TR_WORKFLOWS = Table(
+    "tr_workflows",
+    (SID, ACCOUNT, WORKSPACE, ("friendly_name", "text", True), ("configuration", "text", True),
+     ("assignment_callback_url", "text", False), ("fallback_assignment_callback_url", "text", False),
+     ("task_reservation_timeout", "int", True), *DATES),
+    (Index("tr_workflows_sid", ("sid", "account_sid"), unique=True),
+     Index("tr_workflows_by_workspace", ("workspace_sid", "seq"))),
+)
+TR_TASK_CHANNELS = Table(
+    "tr_task_channels",
+    (SID, ACCOUNT, WORKSPACE, ("friendly_name", "text", True), ("unique_name", "text", True),
+     ("channel_optimized_routing", "bool", False), *DATES),
+    (_sid_index("tr_task_channels"),
+     Index("tr_task_channels_unique_name", ("workspace_sid", Hashed("unique_name")), unique=True),
+     Index("tr_task_channels_by_workspace", ("workspace_sid", "seq"))),
+)
+TR_TASKS = Table(
+    "tr_tasks",
+    (SID, ACCOUNT, WORKSPACE, ("workflow_sid", "text", False), ("workflow_friendly_name", "text", False),
+     ("task_channel_sid", "text", False), ("task_channel_unique_name", "text", False),
+     ("assignment_status", "text", True), ("attributes", "text", True), ("priority", "int", True),
+     ("timeout", "int", True), ("reason", "text", False), ("task_queue_sid", "text", False),
+     ("task_queue_friendly_name", "text", False), ("task_queue_entered_date", "text", False),
+     ("virtual_start_time", "text", True), ("routing_target", "text", False),
+     ("ignore_capacity", "bool", False), ("addons", "text", True),
+     # Bumped by every change: the ETag that If-Match compares.
+     ("version", "int", True),
+     # The chat channel the task is about (its channelSid attribute), for the channel's timeline.
+     ("channel_sid", "text", False), *DATES),
+    (_sid_index("tr_tasks"),
+     Index("tr_tasks_by_workspace", ("workspace_sid", "seq")),
+     Index("tr_tasks_by_status", ("workspace_sid", "assignment_status", "seq")),
+     Index("tr_tasks_by_channel", ("account_sid", "channel_sid", "seq"))),
+)
+# A task's history: one row per move (the first has no from_status: the creation).
+TR_TASK_EVENTS = Table(
+    "tr_task_events",
+    (ACCOUNT, WORKSPACE, ("task_sid", "text", True), ("from_status", "text", False),
+     ("to_status", "text", True), ("reason", "text", False), ("channel_sid", "text", False),
+     ("date_created", "text", True)),
+    (Index("tr_task_events_by_task", ("task_sid", "seq")),
+     Index("tr_task_events_by_channel", ("account_sid", "channel_sid", "seq"))),
+)
+STUDIO_EXECUTIONS = Table(
+    "studio_executions",
+    (SID, ACCOUNT, ("flow_sid", "text", True), ("contact_sid", "text", True),
+     ("contact_channel_address", "text", True), ("flow_version", "int", True), ("status", "text", True),
+     # The execution context (trigger, flow, contact, widgets) as one JSON object.
+     ("context", "text", True), ("initiated_by", "text", False),
+     # The chat channel whose message triggered it (None for a REST create).
+     ("channel_sid", "text", False), *DATES),
+    (_sid_index("studio_executions"),
+     Index("studio_executions_by_channel", ("account_sid", "channel_sid", "seq")),
+     Index("studio_executions_by_flow", ("account_sid", "flow_sid", "seq")),
+     Index("studio_executions_contact", ("account_sid", "flow_sid", Hashed("contact_channel_address")))),
+)
+STEP_7_TABLES = (TR_WORKSPACES, TR_WORKFLOWS, TR_TASK_CHANNELS, TR_TASKS, TR_TASK_EVENTS, STUDIO_EXECUTIONS)
+
+
+def step_7(engine: str) -> str:
+    """Migration step 7 for ``engine``: TaskRouter and Studio."""
+    return render(STEP_7_TABLES, engine)
+
+
+# Step 8: Flex's orchestration. A Flex channel's task can now change after the channel was
+# made (a task at the first message, a long-lived channel's next task), so the row is no
+# longer immutable: ``change_counters`` counts such changes, and the SQLite store's
+# channel cache (store/sqlite.py) starts afresh whenever the count moved, in any process.
+# The janitor finds a task's channels by ``task_sid``.
+CHANGE_COUNTERS = Table(
+    "change_counters",
+    (("name", "text", True), ("value", "int", True)),
+    (Index("change_counters_name", ("name",), unique=True),),
+    paged=False,
+)
+
+
+def step_8(engine: str) -> str:
+    """Migration step 8 for ``engine``."""
+    return render(
+        (CHANGE_COUNTERS,), engine,
+        after=(
+            "INSERT INTO change_counters (name, value) VALUES ('flex_channels', 0)",
+            "CREATE INDEX channels_by_task ON channels (account_sid, task_sid)",
+        ),
+    )
+
+
+# Every table rendered from this module, for the schema tests.
+RENDERED_TABLES: tuple[Table, ...] = (
+    *STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS, *STEP_7_TABLES, CHANGE_COUNTERS
+)
+
+
+# Step 9: credentials as Twilio's IAM and Accounts APIs manage them.
 # API keys become a paged table (the IAM list pages on seq) with a type and an update
 # date; the first schema's rows are copied across in creation order. ``key_type``:
 # ``standard`` (made over REST, cannot manage keys or tokens) or ``main`` (made by the
@@ -303,11 +408,11 @@ API_KEYS = Table(
      ("key_type", "text", True), *DATES),
     (_sid_index("api_keys"),),
 )
-STEP_7_TABLES = (API_KEYS,)
+STEP_9_TABLES = (API_KEYS,)
 # Every table whose DDL is rendered here, as the migration tests count them.
-RENDERED_TABLES = (*RENDERED_TABLES, *STEP_7_TABLES)
-_STEP_7_BEFORE = ("ALTER TABLE api_keys RENAME TO api_keys_v1",)
-_STEP_7_AFTER = (
+RENDERED_TABLES = (*RENDERED_TABLES, *STEP_9_TABLES)
+_STEP_9_BEFORE = ("ALTER TABLE api_keys RENAME TO api_keys_v1",)
+_STEP_9_AFTER = (
     "INSERT INTO api_keys (sid, account_sid, friendly_name, secret_hash, key_type, date_created, date_updated)"
     " SELECT sid, account_sid, friendly_name, secret_hash, 'standard', date_created, date_created"
     " FROM api_keys_v1 ORDER BY date_created, sid",
@@ -322,6 +427,6 @@ _STEP_7_AFTER = (
 )
 
 
-def step_7(engine: str) -> str:
-    """Migration step 7 for ``engine``."""
-    return render(STEP_7_TABLES, engine, _STEP_7_BEFORE, _STEP_7_AFTER)
+def step_9(engine: str) -> str:
+    """Migration step 9 for ``engine``."""
+    return render(STEP_9_TABLES, engine, _STEP_9_BEFORE, _STEP_9_AFTER)

@@ -44,6 +44,7 @@ from ..settings import Settings
 from ..sids import mint_sid
 from . import ProgressFn
 from .migrations.sqlite import STEPS
+from .queries.flex import FLEX_CHANNEL_CHANGES
 from .sql import Script, md5_hex, run_sync
 
 MAX_BATCH = 256
@@ -208,6 +209,7 @@ class SqliteStore:
         self._reader: sqlite3.Connection | None = None
         self._writer: _Writer | None = None
         self._channel_cache: dict[int, Channel] = {}
+        self._channel_changes = -1
         self.outbox_listeners: list[Callable[[], None]] = []
         self._cached_strings: dict[str, str] = {}
 
@@ -442,12 +444,18 @@ class SqliteStore:
 
         Reading the 8 columns of a row through the sqlite3 module costs ~1.5 us, reading
         its row number from the index ~0.4 us, and a page is mostly rows read before (the
-        first pages are read over and over). A channel's row never changes after it is
-        created (the API has no channel update) and row numbers are never reused, so a
-        cached row cannot be stale; a deleted channel is no longer in the index, so it
+        first pages are read over and over). A channel's row changes only where Flex links
+        it to a task after it was made, and every such change is counted in
+        ``change_counters`` (any process): the cache starts afresh when the count moved.
+        Row numbers are never reused, so a cached row is otherwise never stale; a
+        deleted channel is no longer in the index, so it
         drops off the page exactly as before. Rows another process creates or deletes
         are seen, as the index is read afresh on every call.
         """
+        (changes,) = self._read(FLEX_CHANNEL_CHANGES, ())[0]
+        if changes != self._channel_changes:
+            self._channel_cache.clear()
+            self._channel_changes = changes
         seqs, more = self._channel_seqs(account_sid, window)
         cache = self._channel_cache
         missing = [seq for seq in seqs if seq not in cache]

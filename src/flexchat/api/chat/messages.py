@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...context import AppContext
+from ...domain import flex
 from ...domain.chat import messages
 from ...domain.records import ChatMessage
 from ...http import Request, Response, empty_response, json_response
@@ -64,7 +65,7 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
     page = parse_page_request(
         request.query, ctx.store.paging_secret, scope, default_size=DEFAULT_PAGE_SIZE, max_size=MAX_PAGE_SIZE
     )
-    _, rows, more = await ctx.store.read(messages.list_messages(
+    rows, more = await ctx.store.read(messages.list_messages(
         request.account_sid, service_sid, ref, page.window, newest_first=order == "desc"
     ))
     items = [ChatMessage(*row) for row in rows]
@@ -77,7 +78,7 @@ async def create_message(request: Request, ctx: AppContext) -> Response:
     values = parse(await request.form(ctx.settings.max_body_bytes), CREATE_PARAMS)
     if not values.get("author"):  # absent or empty: Chat's author of REST messages
         values["author"] = messages.SYSTEM
-    message = await ctx.store.write(messages.create_message(
+    message = await ctx.store.write(flex.create_message(
         request.account_sid, service_sid, ref, messages.MessageCreate(**values),
         webhooks_enabled=webhooks_enabled(request),
     ))

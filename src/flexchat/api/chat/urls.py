@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from ...routing import Route
 from . import channels, members, messages, services, user_channels, users, webhooks
 
-FAMILY = "chat"
 _CHANNEL = "/v2/Services/{ServiceSid}/Channels/{ChannelSid}"
 
 
 def routes() -> list[Route]:
     """Every Chat v2 path and method."""
-    table = [
+    return [
         Route("/v2/Services", {"GET": services.list_services, "POST": services.create_service}),
         Route(
             "/v2/Services/{Sid}",
@@ -60,5 +57,3 @@ def routes() -> list[Route]:
             },
         ),
     ]
-    # Every Chat route is of the chat family (faults and metrics name it so).
-    return [replace(route, family=FAMILY) for route in table]

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from ...dates import now_iso
 from ...errors import NotFound
 from ...paging import Window
-from ...sids import mint_sid
+from ...sids import is_sid, mint_sid
 from ...store.queries.messages import (
     DELETE_MESSAGE,
     FETCH_MESSAGE,
     INSERT_MESSAGE,
     LIST_MESSAGES,
+    LIST_SERVICE_MESSAGES,
     TAKE_MESSAGE_INDEX,
     UNCOUNT_MESSAGE,
     UPDATE_MESSAGE,
@@ -69,15 +70,30 @@ def _require_message(channel: ChatChannel, sid: str) -> Script[ChatMessage]:
 
 def list_messages(
     account_sid: str, service_sid: str, channel_ref: str, window: Window, *, newest_first: bool
-) -> Script[tuple[ChatChannel, Rows, bool]]:
-    """One page of the channel's messages (by index, either way), and whether more lie beyond."""
+) -> Script[tuple[Rows, bool]]:
+    """One page of the channel's messages (by index, either way), and whether more lie beyond.
+
+    A channel named by its sid is read in one statement: messages of that channel in that
+    service prove both exist. Only an empty page looks the channel up, for the 404.
+    """
+    if is_sid(channel_ref, "CH"):
+        rows, more = yield from page(LIST_SERVICE_MESSAGES, (channel_ref, account_sid, service_sid), window,
+                                     newest_first)
+        if rows:
+            return rows, more
     channel = yield from find_channel_of(account_sid, service_sid, channel_ref)
     rows, more = yield from page(LIST_MESSAGES, (channel.sid, account_sid), window, newest_first)
-    return channel, rows, more
+    return rows, more
 
 
 def create_message(
-    account_sid: str, service_sid: str, channel_ref: str, values: MessageCreate, *, webhooks_enabled: bool
+    account_sid: str,
+    service_sid: str,
+    channel_ref: str,
+    values: MessageCreate,
+    *,
+    webhooks_enabled: bool,
+    source: str = "API",
 ) -> Script[ChatMessage]:
     """A new message with the channel's next index: taken under the channel's row lock, so
     concurrent creates get distinct, increasing indexes. ``onMessageSent`` (or
@@ -96,7 +112,10 @@ def create_message(
     message = ChatMessage(*rows[0])
     if webhooks_enabled:
         event = "onMediaMessageSent" if message.media_sid else "onMessageSent"
-        yield from emit(account_sid, channel.service_sid, channel.sid, event, message_fields(message))
+        yield from emit(
+            account_sid, channel.service_sid, channel.sid, event, message_fields(message), source=source,
+            identity=message.author if source == "SDK" else None,
+        )
     return message
 
 

@@ -28,6 +28,8 @@ INSERT_USER = sql(
 )
 
 FETCH_CHANNEL = sql(f"SELECT {CHANNEL} FROM chat_channels WHERE sid = ? AND account_sid = ? AND service_sid = ?")
+# By sid alone, for flexchat's own operations (a Flex channel's CH sid names its chat).
+FETCH_CHAT_CHANNEL_BY_SID = sql(f"SELECT {CHANNEL} FROM chat_channels WHERE sid = ? AND account_sid = ? FOR UPDATE")
 FETCH_CHANNEL_FOR_UPDATE = sql(
     f"SELECT {CHANNEL} FROM chat_channels WHERE sid = ? AND account_sid = ? AND service_sid = ? FOR UPDATE"
 )

@@ -53,3 +53,18 @@ UPDATE_CONFIGURATION = sql(
 FIRST_FLOW_SERVICE = sql(
     "SELECT chat_service_sid FROM flex_flows WHERE account_sid = ? ORDER BY seq LIMIT 1"
 )
+
+# A Flex channel's task, changed after the channel was made; every such change counts
+# (see store/schema.py, step 8).
+LINK_TASK = sql("UPDATE channels SET task_sid = ?, date_updated = ? WHERE sid = ? AND account_sid = ?")
+COUNT_FLEX_CHANNEL_CHANGE = sql("UPDATE change_counters SET value = value + 1 WHERE name = 'flex_channels'")
+FLEX_CHANNEL_CHANGES = "SELECT value FROM change_counters WHERE name = 'flex_channels'"
+FLEX_CHANNELS_OF_TASK = sql(
+    f"SELECT {FLEX_CHANNEL} FROM channels WHERE account_sid = ? AND task_sid = ? AND active"
+)
+FLEX_CHANNEL_SETTINGS = sql(
+    "SELECT c.long_lived, c.task_attributes, c.chat_user_friendly_name, f.integration_type, f.integration,"
+    " f.channel_type, f.long_lived, f.janitor_enabled, c.flex_flow_sid, c.chat_service_sid, c.identity"
+    " FROM channels c LEFT JOIN flex_flows f ON f.sid = c.flex_flow_sid AND f.account_sid = c.account_sid"
+    " WHERE c.sid = ? AND c.account_sid = ?"
+)

@@ -29,3 +29,6 @@ DELETE_MESSAGE = sql("DELETE FROM chat_messages WHERE sid = ? AND account_sid = 
 # A channel's messages in the order of their index (which follows seq: both are taken
 # under the channel's lock).
 LIST_MESSAGES = paged(f"SELECT {MESSAGE} FROM chat_messages WHERE channel_sid = ? AND account_sid = ?")
+LIST_SERVICE_MESSAGES = paged(
+    f"SELECT {MESSAGE} FROM chat_messages WHERE channel_sid = ? AND account_sid = ? AND service_sid = ?"
+)

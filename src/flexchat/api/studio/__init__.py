@@ -1,0 +1,1 @@
+"""Studio v2 (studio.twilio.com): flow executions."""

@@ -1,0 +1,1 @@
+"""TaskRouter v1 (taskrouter.twilio.com): workspaces, workflows, task channels, tasks."""

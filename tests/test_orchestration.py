@@ -1,0 +1,209 @@
+"""Flex's orchestration and the agent's side, in process through the unmodified twilio
+client: tasks made as Flex made them, Studio executions, the channel's life, the janitor,
+and playing the agent (flexchat.testing's control functions)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from twilio.rest import Client
+
+from flexchat.store.sql import fetch, sql
+from flexchat.testing import (
+    ControlError,
+    InProcessFlexchat,
+    accept_task,
+    complete_task,
+    end_chat,
+    send_agent_message,
+    send_to_flex,
+    twilio_client,
+    wrap_up_task,
+)
+
+OUTBOX = sql(
+    "SELECT event_type, params, state FROM outbox WHERE channel_sid = ? AND account_sid = ? ORDER BY seq"
+)
+HEADER = {"X-Twilio-Webhook-Enabled": "true"}
+
+
+@pytest.fixture
+def flexchat() -> Iterator[InProcessFlexchat]:
+    with InProcessFlexchat() as instance:
+        yield instance
+
+
+@pytest.fixture
+def client(flexchat: InProcessFlexchat) -> Client:
+    return twilio_client(flexchat=flexchat)
+
+
+def events(flexchat: InProcessFlexchat, channel_sid: str) -> list[tuple[str, dict[str, str]]]:
+    rows = flexchat.run(flexchat.app.store.read(fetch(OUTBOX(channel_sid, flexchat.account_sid))))
+    return [(row[0], json.loads(row[1])) for row in rows if row[2] != "recorded"]
+
+
+def task_flow(client: Client, **extra: Any) -> Any:
+    return client.flex_api.v1.flex_flow.create(
+        friendly_name="tasks", chat_service_sid="IS" + secrets.token_hex(16), channel_type="custom",
+        integration_type="task", integration_workspace_sid="WS" + secrets.token_hex(16),
+        integration_workflow_sid="WW" + secrets.token_hex(16), integration_channel="chat",
+        integration_priority=3, integration_timeout=600, **extra,
+    )
+
+
+def open_channel(client: Client, flow: Any, identity: str, **extra: Any) -> Any:
+    channel = client.flex_api.v1.channel.create(
+        flex_flow_sid=flow.sid, identity=identity, chat_user_friendly_name=f"Customer {identity}",
+        chat_friendly_name="chat", **extra,
+    )
+    # The customer's middleware listens for the channel's messages and updates.
+    client.chat.v2.services(flow.chat_service_sid).channels(channel.sid).webhooks.create(
+        type="webhook", configuration_url="https://middleware.example/hook",
+        configuration_filters=["onMessageSent", "onChannelUpdated"],
+    )
+    return channel
+
+
+def customer_says(flexchat: InProcessFlexchat, flow: Any, channel_sid: str, body: str, who: str) -> Any:
+    response = flexchat.request(
+        "POST", f"https://chat.twilio.com/v2/Services/{flow.chat_service_sid}/Channels/{channel_sid}/Messages",
+        data={"Body": body, "From": who}, headers=HEADER, auth=flexchat.auth,
+    )
+    assert response.status == 201, response.text
+    return response.json()
+
+
+def attributes(client: Client, flow: Any, channel_sid: str) -> dict[str, Any]:
+    return dict(json.loads(client.chat.v2.services(flow.chat_service_sid).channels(channel_sid).fetch().attributes))
+
+
+def test_a_customers_message_becomes_a_task_an_agent_answers_and_the_janitor_ends_the_chat(
+    flexchat: InProcessFlexchat, client: Client
+) -> None:
+    flow = task_flow(client, integration_creation_on_message=True, janitor_enabled=True)
+    channel = open_channel(client, flow, "ann", task_attributes='{"topic": "refund"}')
+    assert channel.task_sid is None  # not before the customer says something
+    customer_says(flexchat, flow, channel.sid, "Hello?", "ann")
+    task_sid = client.flex_api.v1.channel(channel.sid).fetch().task_sid
+    assert task_sid is not None and attributes(client, flow, channel.sid)["task_sid"] == task_sid
+    workspace = client.taskrouter.v1.workspaces(flow.integration["workspace_sid"])
+    task = workspace.tasks(task_sid).fetch()
+    assert json.loads(task.attributes) == {
+        "channelSid": channel.sid, "name": "Customer ann", "channelType": "custom", "topic": "refund",
+    }
+    assert (task.assignment_status, task.priority, task.timeout) == ("pending", 3, 600)
+    # A second message does not open a second task.
+    customer_says(flexchat, flow, channel.sid, "Anyone?", "ann")
+    assert client.flex_api.v1.channel(channel.sid).fetch().task_sid == task_sid
+
+    accepted = accept_task(flexchat, task_sid, "agent-bob")
+    assert accepted["assignment_status"] == "assigned"
+    members = client.chat.v2.services(flow.chat_service_sid).channels(channel.sid).members.list()
+    assert {member.identity for member in members} == {"ann", "agent-bob"}
+    reply = send_agent_message(flexchat, channel.sid, "agent-bob", "Hi Ann, how can I help?")
+    assert reply["from"] == "agent-bob"
+    sent = [params for kind, params in events(flexchat, channel.sid) if kind == "onMessageSent"]
+    # The agent's reply reaches the middleware as Source=SDK, without any header.
+    assert [(p["Body"], p["Source"]) for p in sent] == [
+        ("Hello?", "API"), ("Anyone?", "API"), ("Hi Ann, how can I help?", "SDK"),
+    ]
+    assert sent[-1]["ClientIdentity"] == "agent-bob"
+
+    assert wrap_up_task(flexchat, task_sid)["assignment_status"] == "wrapping"
+    assert attributes(client, flow, channel.sid)["status"] == "ACTIVE"  # wrapping does not end the chat
+    assert complete_task(flexchat, task_sid)["assignment_status"] == "completed"
+    assert attributes(client, flow, channel.sid)["status"] == "INACTIVE"
+    updates = [params for kind, params in events(flexchat, channel.sid) if kind == "onChannelUpdated"]
+    assert json.loads(updates[-1]["Attributes"])["status"] == "INACTIVE"
+    # The customer's next contact opens a new channel.
+    assert open_channel(client, flow, "ann").sid != channel.sid
+
+
+def test_a_long_lived_channel_survives_its_task_and_opens_the_next_one(
+    flexchat: InProcessFlexchat, client: Client
+) -> None:
+    flow = task_flow(client, integration_creation_on_message=True, janitor_enabled=True, long_lived=True)
+    channel = open_channel(client, flow, "lee")
+    customer_says(flexchat, flow, channel.sid, "first contact", "lee")
+    first = client.flex_api.v1.channel(channel.sid).fetch().task_sid
+    accept_task(flexchat, first, "agent-kim")
+    complete_task(flexchat, first)
+    assert attributes(client, flow, channel.sid)["status"] == "ACTIVE"
+    assert client.flex_api.v1.channel(channel.sid).fetch().task_sid is None
+    assert open_channel(client, flow, "lee").sid == channel.sid  # the same channel, reused
+    customer_says(flexchat, flow, channel.sid, "second contact", "lee")
+    second = client.flex_api.v1.channel(channel.sid).fetch().task_sid
+    assert second not in (None, first)
+    # The list shows the new task too (no cached copy of the channel is served).
+    listed = {item.sid: item.task_sid for item in client.flex_api.v1.channel.list()}
+    assert listed[channel.sid] == second
+
+
+def test_a_studio_flow_runs_per_message_until_sent_to_flex(flexchat: InProcessFlexchat, client: Client) -> None:
+    studio_flow = "FW" + secrets.token_hex(16)
+    flow = client.flex_api.v1.flex_flow.create(
+        friendly_name="bot", chat_service_sid="IS" + secrets.token_hex(16), channel_type="web",
+        integration_type="studio", integration_flow_sid=studio_flow, janitor_enabled=True,
+    )
+    channel = open_channel(client, flow, "sam", pre_engagement_data='{"question": "hours"}')
+    customer_says(flexchat, flow, channel.sid, "What are your hours?", "sam")
+    customer_says(flexchat, flow, channel.sid, "Hello?", "sam")
+    executions = client.studio.v2.flows(studio_flow).executions.list()
+    assert len(executions) == 2
+    context = client.studio.v2.flows(studio_flow).executions(executions[-1].sid).execution_context().fetch().context
+    message = context["trigger"]["message"]
+    assert message["ChannelSid"] == channel.sid and message["Body"] == "What are your hours?"
+    assert message["From"] == "sam" and message["InstanceSid"] == flow.chat_service_sid
+    assert json.loads(message["ChannelAttributes"])["pre_engagement_data"] == {"question": "hours"}
+
+    task_sid = send_to_flex(flexchat, channel.sid)["task_sid"]
+    hooks = client.chat.v2.services(flow.chat_service_sid).channels(channel.sid).webhooks.list()
+    assert [hook.type for hook in hooks] == ["webhook"]  # the studio webhook is gone
+    assert attributes(client, flow, channel.sid)["task_sid"] == task_sid
+    customer_says(flexchat, flow, channel.sid, "Still there?", "sam")
+    assert len(client.studio.v2.flows(studio_flow).executions.list()) == 2
+    accept_task(flexchat, task_sid, "agent-ada")
+    send_agent_message(flexchat, channel.sid, "agent-ada", "We open at nine.")
+    end_chat(flexchat, channel.sid)
+    assert attributes(client, flow, channel.sid)["status"] == "INACTIVE"
+    configuration = client.flex_api.v1.configuration().fetch()
+    assert configuration.taskrouter_workspace_sid is not None
+
+
+def test_an_outbound_conversation_starts_with_its_task(flexchat: InProcessFlexchat, client: Client) -> None:
+    flow = task_flow(client, integration_creation_on_message=False)
+    channel = open_channel(
+        client, flow, "+15550001", target="+15550001",
+        task_attributes=json.dumps({"direction": "outbound", "to": "+15550001"}),
+    )
+    task = client.taskrouter.v1.workspaces(flow.integration["workspace_sid"]).tasks(channel.task_sid).fetch()
+    assert json.loads(task.attributes)["direction"] == "outbound"
+    assert attributes(client, flow, channel.sid)["from"] == "+15550001"
+
+
+def test_every_move_taskrouter_refuses_is_refused(flexchat: InProcessFlexchat, client: Client) -> None:
+    flow = task_flow(client, integration_creation_on_message=False)
+    task_sid = open_channel(client, flow, "max").task_sid
+    for refused in (complete_task, wrap_up_task):
+        with pytest.raises(ControlError) as error:
+            refused(flexchat, task_sid)  # a pending task has no agent to wrap up or complete
+        assert error.value.status == 400 and error.value.body["code"] == 20001
+    accept_task(flexchat, task_sid, "agent-joe")
+    with pytest.raises(ControlError) as twice:
+        accept_task(flexchat, task_sid, "agent-zoe")
+    assert twice.value.status == 400
+    complete_task(flexchat, task_sid)
+    with pytest.raises(ControlError) as ended:
+        wrap_up_task(flexchat, task_sid)
+    assert ended.value.status == 400
+    workspace = client.taskrouter.v1.workspaces(flow.integration["workspace_sid"])
+    assert workspace.tasks(task_sid).fetch().assignment_status == "completed"
+    missing = "WT" + secrets.token_hex(16)
+    with pytest.raises(ControlError) as unknown:
+        accept_task(flexchat, missing, "agent-joe")
+    assert unknown.value.status == 404
