@@ -5,13 +5,14 @@ to one account carries another account's Sids or names, that another account's S
 token is a 400.
 
 Covered: Flex (FlexFlows, Channels, WebChannels, Configuration), Chat v2 (Services,
-Channels, Users, Members, Messages, channel Webhooks), IAM keys and Accounts token
-rotation. Products are :class:`Resource` entries in :data:`RESOURCES` (a nested one names
-its parent; a create that lacks the parent makes it first) plus the account-wide
-operations in the rules below; a product that lands later (TaskRouter, Studio, the
-control API) adds its entries and every rule covers it. Each account's names carry its own random tag and every Sid a
-response shows is attributed to the account that saw it, so a leak of either kind is
-caught wherever it appears in a body.
+Channels, Users, Members, Messages, channel Webhooks), TaskRouter (Workspaces,
+Workflows, TaskChannels, Tasks), Studio (Executions), IAM keys and Accounts token rotation.
+Products are :class:`Resource` entries in :data:`RESOURCES` (a nested one names its
+parent; a create that lacks the parent makes it first) plus the account-wide operations
+in the rules below; a resource that lands later (the control API's, the console's)
+adds its entries and every rule covers it. Each account's names carry its own
+random tag and every Sid a response shows is attributed to the account that saw it, so
+a leak of either kind is caught wherever it appears in a body.
 
 Runs on both engines. ``FLEXCHAT_FUZZ_STEPS`` sets the number of steps per engine
 (default 400, as runs of up to fifty; hypothesis makes some runs short, so the count is
@@ -158,6 +159,17 @@ def _identity(tenant: Tenant) -> str:
     return f"{tenant.tag}-{secrets.token_hex(4)}"
 
 
+def _workflow_configuration() -> str:
+    return json.dumps({"task_routing": {"filters": [], "default_filter": {"queue": "WQ" + secrets.token_hex(16)}}})
+
+
+def _task_form(tenant: Tenant) -> dict[str, str] | None:
+    workflows = tenant.live.get("workflows", [])
+    if not workflows:
+        return None
+    return {"WorkflowSid": workflows[0], "Attributes": json.dumps({"customer": tenant.tag})}
+
+
 RESOURCES: list[Resource] = [
     # Flex v1
     Resource(
@@ -202,6 +214,34 @@ RESOURCES: list[Resource] = [
         lambda tenant: {"Type": "webhook", "Configuration.Url": f"http://127.0.0.1:9/{tenant.tag}"},
         update=lambda tenant: {"Configuration.Url": f"http://127.0.0.1:9/{tenant.tag}/{secrets.token_hex(2)}"},
         parent="chat_channels",
+    ),
+    # TaskRouter v1 (workspaces are parents, never deleted here).
+    Resource(
+        "workspaces", _fixed("/v1/Workspaces"), "workspaces",
+        lambda tenant: {"FriendlyName": _name(tenant, "workspace")},
+        update=lambda tenant: {"FriendlyName": _name(tenant, "renamed workspace")}, deletable=False,
+    ),
+    Resource(
+        "task_channels", _under("workspaces", "TaskChannels"), "channels",
+        lambda tenant: {"FriendlyName": _name(tenant, "task channel"), "UniqueName": _identity(tenant)},
+        update=lambda tenant: {"FriendlyName": _name(tenant, "renamed task channel")}, parent="workspaces",
+    ),
+    Resource(
+        "workflows", _under("workspaces", "Workflows"), "workflows",
+        lambda tenant: {"FriendlyName": _name(tenant, "workflow"), "Configuration": _workflow_configuration()},
+        update=lambda tenant: {"FriendlyName": _name(tenant, "renamed workflow")}, deletable=False,
+        parent="workspaces",
+    ),
+    Resource(
+        "tasks", _under("workspaces", "Tasks"), "tasks", _task_form,
+        update=lambda tenant: {"Attributes": json.dumps({"customer": tenant.tag, "n": secrets.randbelow(9)})},
+        parent="workflows",
+    ),
+    # Studio v2: executions of a flow whose Sid the account makes up (one per account).
+    Resource(
+        "executions", lambda tenant: f"/v2/Flows/FW{tenant.sid[2:]}/Executions", "executions",
+        lambda tenant: {"To": f"+1555{secrets.randbelow(10**7):07d}", "From": _identity(tenant)},
+        update=lambda tenant: {"Status": "ended"},
     ),
     # IAM v1
     Resource(
@@ -458,10 +498,15 @@ def test_isolation_fuzz(server: ServerProcess) -> None:
 def test_every_resource_is_fuzzed_with_an_owned_create(resource: Resource) -> None:
     """Each resource can be made for a tenant that has what it needs (its parents)."""
     tenant = Tenant("AC" + "0" * 32, ("", ""), "tag")
-    for parent, sid in (("flex_flows", "FO"), ("chat_services", "IS"), ("chat_channels", "CH")):
+    parents = (("flex_flows", "FO"), ("chat_services", "IS"), ("chat_channels", "CH"), ("workspaces", "WS"),
+               ("workflows", "WW"))
+    for parent, sid in parents:
         tenant.live[parent] = [sid + "0" * 32]
-    tenant.paths.update({"FO" + "0" * 32: "/v1/FlexFlows", "IS" + "0" * 32: "/v2/Services",
-                         "CH" + "0" * 32: "/v2/Services/IS" + "0" * 32 + "/Channels"})
+    tenant.paths.update({
+        "FO" + "0" * 32: "/v1/FlexFlows", "IS" + "0" * 32: "/v2/Services", "WS" + "0" * 32: "/v1/Workspaces",
+        "WW" + "0" * 32: "/v1/Workspaces/WS" + "0" * 32 + "/Workflows",
+        "CH" + "0" * 32: "/v2/Services/IS" + "0" * 32 + "/Channels",
+    })
     assert resource.collection(tenant) is not None
     form = resource.create(tenant)
     assert form is not None and any("tag" in value or value == tenant.sid for value in form.values())
