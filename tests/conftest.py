@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -17,11 +17,13 @@ import requests
 from flexchat.auth import hash_secret
 from flexchat.settings import Settings
 from flexchat.sids import mint_sid
-from flexchat.store import create_store
-from flexchat.testing import ServerProcess, run_server
+from flexchat.store import Store, create_store
+from flexchat.store.sql import fetch
+from flexchat.testing import InProcessFlexchat, ServerProcess, run_server
 
 from .postgres import postgres_database
 
+T = TypeVar("T")
 ENGINES = ["sqlite", "postgresql"]
 ROOT = Path(__file__).parents[1]
 # Where Twilio's OpenAPI files are looked for, in order: FLEXCHAT_REFERENCE_DIR if set;
@@ -50,17 +52,27 @@ class Account:
 def add_account(database_url: str) -> Account:
     """A new account written straight into the database the server uses."""
     account = Account(mint_sid("AC"), secrets.token_hex(16))
+    with_store(database_url, lambda store: store.ensure_account(account.sid, hash_secret(account.auth_token), "test"))
+    return account
 
-    async def create() -> None:
+
+def with_store(database_url: str, use: Callable[[Store], Awaitable[T]]) -> T:
+    """``use`` on a store of its own opened on the server's database, closed after."""
+
+    async def run() -> T:
         store = create_store(Settings(database_url=database_url))
         await store.open()
         try:
-            await store.ensure_account(account.sid, hash_secret(account.auth_token), "test")
+            return await use(store)
         finally:
             await store.close()
 
-    asyncio.run(create())
-    return account
+    return asyncio.run(run())
+
+
+def read_rows(database_url: str, statement: Any, *args: Any) -> list[Any]:
+    """The rows a shared SQL statement selects, straight from the database the server writes to."""
+    return with_store(database_url, lambda store: store.read(fetch(statement(*args))))
 
 
 @pytest.fixture(scope="session", params=ENGINES)
@@ -162,19 +174,23 @@ def twilio_client(server: ServerProcess, account: Account) -> Any:
 
 
 @pytest.fixture
+def client(twilio_client: Any) -> Any:
+    """The same client, under the name the chat tests use."""
+    return twilio_client
+
+
+@pytest.fixture
+def flexchat() -> Iterator[InProcessFlexchat]:
+    """An in-process flexchat on a fresh database of its own, closed after the test."""
+    with InProcessFlexchat() as instance:
+        yield instance
+
+
+@pytest.fixture
 def flow(api: Api) -> dict[str, Any]:
     return api.create_flow()
 
 
 def seed_channels(database_url: str, account: Account, flows: int, channels: int) -> None:
     """Bulk data through the store's seeding (fast), for paging tests."""
-
-    async def seed() -> None:
-        store = create_store(Settings(database_url=database_url))
-        await store.open()
-        try:
-            await store.seed(account.sid, flows, channels)
-        finally:
-            await store.close()
-
-    asyncio.run(seed())
+    with_store(database_url, lambda store: store.seed(account.sid, flows, channels))

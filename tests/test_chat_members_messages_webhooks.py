@@ -7,7 +7,6 @@ store: delivery itself has its own tests.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import secrets
 import threading
@@ -22,12 +21,10 @@ from twilio.rest import Client
 from flexchat.errors import InvalidParameter
 from flexchat.http import decode_form_lists
 from flexchat.params import date_time
-from flexchat.settings import Settings
-from flexchat.store import create_store
-from flexchat.store.sql import fetch, sql
+from flexchat.store.sql import sql
 from flexchat.testing import ServerProcess
 
-from .conftest import Account, Api, add_account
+from .conftest import Account, Api, add_account, read_rows
 
 WEBHOOK_ENABLED = {"X-Twilio-Webhook-Enabled": "true"}
 OUTBOX = sql(
@@ -38,20 +35,6 @@ CHANNEL_COUNTS = sql(
     "SELECT members_count, messages_count, next_message_index FROM chat_channels WHERE sid = ? AND account_sid = ?"
 )
 MILLIS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def read_rows(database_url: str, statement: Any, *args: Any) -> list[Any]:
-    """Rows straight from the database the server writes to."""
-
-    async def run() -> list[Any]:
-        store = create_store(Settings(database_url=database_url))
-        await store.open()
-        try:
-            return list(await store.read(fetch(statement(*args))))
-        finally:
-            await store.close()
-
-    return asyncio.run(run())
 
 
 def outbox(server: ServerProcess, account: Account, channel_sid: str) -> list[dict[str, Any]]:
@@ -68,15 +51,6 @@ def counts(server: ServerProcess, account: Account, channel_sid: str) -> tuple[i
     """members_count, messages_count, next_message_index of a channel."""
     row = read_rows(server.database_url, CHANNEL_COUNTS, channel_sid, account.sid)[0]
     return int(row[0]), int(row[1]), int(row[2])
-
-
-@pytest.fixture
-def client(server: ServerProcess, account: Account) -> Client:
-    """The unmodified official client, its Flex and Chat domains pointed at the server."""
-    client = Client(account.sid, account.auth_token)
-    client.flex_api.base_url = server.base_url
-    client.chat.base_url = server.base_url
-    return client
 
 
 class Conversation:

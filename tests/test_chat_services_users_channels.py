@@ -19,7 +19,7 @@ from flexchat.store import create_store
 from flexchat.store.sql import fetch, sql
 from flexchat.testing import ServerProcess, twilio_client
 
-from .conftest import Account, Api, add_account
+from .conftest import Account, Api, add_account, read_rows
 
 HEADER = {"X-Twilio-Webhook-Enabled": "true"}
 OUTBOX_OF_CHANNEL = sql(
@@ -30,27 +30,9 @@ OUTBOX_OF_SERVICE = sql(
 )
 
 
-@pytest.fixture
-def client(server: ServerProcess, account: Account) -> Client:
-    """The official client with its Flex API and Chat pointed at the server."""
-    client = Client(account.sid, account.auth_token)
-    client.flex_api.base_url = server.base_url
-    client.chat.base_url = server.base_url
-    return client
-
-
 def outbox(database_url: str, statement: Any, *args: str) -> list[tuple[str, str, str | None, dict[str, Any]]]:
     """The outbox rows a statement selects, ``params`` decoded."""
-
-    async def read() -> list[Any]:
-        store = create_store(Settings(database_url=database_url))
-        await store.open()
-        try:
-            return list(await store.read(fetch(statement(*args))))
-        finally:
-            await store.close()
-
-    return [(row[0], row[1], row[2], orjson.loads(row[3])) for row in asyncio.run(read())]
+    return [(row[0], row[1], row[2], orjson.loads(row[3])) for row in read_rows(database_url, statement, *args)]
 
 
 def rest_error(call: Callable[[], Any]) -> tuple[int, int]:

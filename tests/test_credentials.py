@@ -354,7 +354,7 @@ def poll_until_refused(api: Api, limit: float = 5.0) -> float:
 def test_responses_conform_to_the_iam_and_accounts_specs(server: ServerProcess, api: Api, account: Account) -> None:
     """Every success body, validated with jsonschema against the spec's response schema."""
     from .conftest import REFERENCE_DIR
-    from .test_conformance import check_response
+    from .helpers.conformance import check_response
 
     specs = {}
     for name in ("twilio_iam_v1.json", "twilio_accounts_v1.json"):

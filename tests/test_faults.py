@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,15 +20,6 @@ from .test_cli import flexchat as cli
 
 BASE = "https://flex-api.twilio.com"
 FAULTS = BASE + "/flexchat/v1/Faults"
-
-
-@pytest.fixture
-def flexchat() -> Iterator[InProcessFlexchat]:
-    instance = InProcessFlexchat()
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 def set_fault(flexchat: InProcessFlexchat, family: str, auth: tuple[str, str] | None = None, **params: Any) -> Any:

@@ -7,7 +7,6 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,15 +31,6 @@ FLOW = {
     "IntegrationType": "studio",
     "Integration.FlowSid": "FW" + "b" * 32,
 }
-
-
-@pytest.fixture
-def flexchat() -> Iterator[InProcessFlexchat]:
-    instance = InProcessFlexchat()
-    try:
-        yield instance
-    finally:
-        instance.close()
 
 
 def get(flexchat: InProcessFlexchat, path: str, auth: bool = True, **kwargs: Any) -> InProcessResponse:
