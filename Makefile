@@ -63,6 +63,7 @@ clients:  ## install the Node.js clients the docs' examples use into $(CACHE)/no
 bench: $(DEV_STAMP)  ## benchmark suite and performance budget (see docs/benchmarks.md)
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/overload.py  # admitted latency while an account is refused (issue 12)
 
 clean:
 	rm -rf $(VENV) $(CACHE) .pytest_cache .mypy_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import json
 import os
 import re
@@ -35,12 +36,22 @@ COMMANDS = [
     ["account", "list"],
     ["account", "rotate-token", "--account-sid", "AC" + "0" * 32],
     ["api-key", "create", "--account-sid", "AC" + "0" * 32],
+    ["api-key", "list", "--account-sid", "AC" + "0" * 32],
+    ["api-key", "delete", "--account-sid", "AC" + "0" * 32, "SK" + "0" * 32],
+    ["account", "token", "secondary-create", "--account-sid", "AC" + "0" * 32],
+    ["account", "token", "promote", "--account-sid", "AC" + "0" * 32],
+    ["account", "token", "secondary-delete", "--account-sid", "AC" + "0" * 32],
     ["seed", "--account-sid", "AC" + "0" * 32, "--channels", "5"],
     ["faults", "set", "--account-sid", "AC" + "0" * 32, "--family", "flex", "--error-rate", "0"],
     ["faults", "clear", "--account-sid", "AC" + "0" * 32],
     ["faults", "list", "--account-sid", "AC" + "0" * 32],
     ["deliveries", "list", "--account-sid", "AC" + "0" * 32],
 ]
+
+
+def words(command: list[str]) -> tuple[str, ...]:
+    """The command's words, before its first option."""
+    return tuple(itertools.takewhile(lambda word: not word.startswith("-"), command))
 
 
 def flexchat(
@@ -224,7 +235,7 @@ def test_the_banner_never_shows_the_database_password(postgres_url: str) -> None
     assert f"database:      {redact_url(url)}" in output and ":***@" in output
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(c[:2]) for c in COMMANDS])
+@pytest.mark.parametrize("command", COMMANDS, ids=[" ".join(words(c)) for c in COMMANDS])
 def test_no_cli_error_shows_the_database_password(command: list[str], postgres_url: str) -> None:
     missing = with_password(postgres_url.rsplit("/", 1)[0] + "/flexchat_no_such_database")
     closed = with_password(f"postgresql://postgres@127.0.0.1:{free_port()}/db")
@@ -250,7 +261,7 @@ def test_errors_mask_a_percent_encoded_password() -> None:
 # -- which database, and no database created by a lookup -------------------------------------
 
 
-@pytest.mark.parametrize("command", COMMANDS[2:], ids=[" ".join(c[:2]) for c in COMMANDS[2:]])
+@pytest.mark.parametrize("command", COMMANDS[2:], ids=[" ".join(words(c)) for c in COMMANDS[2:]])
 def test_commands_in_another_directory_name_the_database_and_leave_no_file(
     command: list[str], tmp_path: Path
 ) -> None:
@@ -317,12 +328,14 @@ def subcommands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> 
 def test_help_of_every_command_lists_defaults_and_variables() -> None:
     settings_names = {field.name for field in fields(Settings)}
     found = dict(subcommands(cli._parser()))
-    grouped = ("account", "api-key", "faults", "deliveries")
-    assert set(found) == {tuple(c[: 2 if c[0] in grouped else 1]) for c in COMMANDS}
+    assert set(found) == {words(c) for c in COMMANDS}
     for path, parser in found.items():
         assert parser.description, path
         for action in parser._actions:
             if action.dest == "help":
+                continue
+            if not action.option_strings:  # a positional argument (api-key delete SK...) is required
+                assert action.help and action.required, (path, action.dest)
                 continue
             assert action.help and ("[default: " in action.help or "[required unless set by env: " in action.help), (
                 path, action.dest)

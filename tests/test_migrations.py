@@ -43,7 +43,7 @@ INDEXES = {
         "channels_by_task",
     } | RENDERED_INDEXES,
     "postgresql": {
-        "server_settings_pkey", "accounts_pkey", "api_keys_pkey", "schema_migrations_pkey",
+        "server_settings_pkey", "accounts_pkey", "schema_migrations_pkey",
         "flex_flows_by_account", "flex_flows_sid", "flex_flows_by_name",
         "channels_by_account", "channels_sid", "channels_open_identity", "channels_chat_unique_name",
         "channels_by_task",

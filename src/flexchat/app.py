@@ -16,11 +16,14 @@ from dataclasses import replace
 
 from . import operations
 from .access_log import AccessLog
+from .api.accounts import urls as accounts_urls
 from .api.chat import urls as chat_urls
 from .api.control import urls as control_urls
 from .api.flex import urls as flex_urls
+from .api.iam import urls as iam_urls
 from .api.studio import urls as studio_urls
 from .api.taskrouter import urls as taskrouter_urls
+from .api.v2010 import urls as v2010_urls
 from .auth import Authenticator
 from .context import AppContext
 from .delivery.worker import DeliveryWorker
@@ -29,6 +32,7 @@ from .errors import InternalError, NotFound, ServiceUnavailable, TwilioError
 from .faults import HEADER as FAULT_HEADER
 from .faults import Faults
 from .http import ClientDisconnected, Receive, Request, Response, Scope, Send, empty_response, json_response
+from .limits import ConcurrencyLimiter
 from .metrics import UNMATCHED, Metrics
 from .routing import API_FAMILIES, Route, Router
 from .settings import Settings
@@ -65,6 +69,8 @@ def routes() -> list[Route]:
     flexchat's own control API and the operations endpoints."""
     return [
         *(replace(route, family=family) for family, product in PRODUCTS.items() for route in product.routes()),
+        # Credentials (IAM keys, Accounts token rotation, 2010 keys): family "credentials".
+        *iam_urls.routes(), *accounts_urls.routes(), *v2010_urls.routes(),
         *control_urls.routes(),
         *operations.routes(),
     ]
@@ -94,7 +100,11 @@ class FlexchatApp:
         self.access_log = (
             AccessLog(settings.access_log_format, trust_proxy=settings.trust_proxy) if settings.access_log else None
         )
-        self.authenticator = Authenticator(store)
+        self.authenticator = Authenticator(store, settings.auth_cache_seconds)
+        self.context.forget_credentials = self.authenticator.forget
+        self.limiter = ConcurrencyLimiter(
+            settings.max_concurrent_requests_per_account, settings.max_concurrent_requests
+        )
         # Looked up along the exception's class hierarchy, most specific first.
         self.error_handlers: dict[type[BaseException], ErrorHandler] = {
             TwilioError: lambda error: error,  # type: ignore[dict-item,return-value]
@@ -181,18 +191,29 @@ class FlexchatApp:
             self.access_log.write(request, status, seconds, request_id, route)
 
     async def dispatch(self, request: Request, route: Route | None) -> Response:
-        """Preflight, authentication, routing, faults, endpoint."""
+        """Preflight, admission (limits.py), authentication, routing, faults, endpoint.
+        Public routes (health, readiness, metrics) are outside the limits: an operator
+        sees an overloaded process."""
         if request.method == "OPTIONS":
             return empty_response(204)
-        if route is None or not route.public:
+        if route is not None and route.public:
+            return await route.endpoint(request.method)(request, self.context)
+        limiter = self.limiter
+        limiter.enter_process()
+        try:
             # Before the 404, as Twilio answers an unknown path without credentials with 401.
-            request.account_sid = await self.authenticator.authenticate(request.headers.get("authorization"))
-        if route is None:
-            raise NotFound(request.path)
-        endpoint = route.endpoint(request.method)
-        if self.faults.rules and route.family in API_FAMILIES and request.account_sid in self.faults.rules:
-            return await self.faults.run(request, route.family, endpoint, self.context)
-        return await endpoint(request, self.context)
+            principal = await self.authenticator.authenticate(request.headers.get("authorization"))
+            request.account_sid = principal.account_sid
+            request.may_manage = principal.may_manage
+            if route is None:
+                raise NotFound(request.path)
+            endpoint = route.endpoint(request.method)
+            with limiter.account(principal.account_sid):
+                if self.faults.rules and route.family in API_FAMILIES and request.account_sid in self.faults.rules:
+                    return await self.faults.run(request, route.family, endpoint, self.context)
+                return await endpoint(request, self.context)
+        finally:
+            limiter.leave_process()
 
     def error_response(self, error: Exception) -> Response:
         """The Twilio error body and status for any exception."""

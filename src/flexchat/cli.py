@@ -1,5 +1,5 @@
-"""The ``flexchat`` command: serve, account create/list/rotate-token, api-key create, seed, faults,
-deliveries list.
+"""The ``flexchat`` command: serve, account create/list/rotate-token/token, api-key create/list/delete,
+seed, faults, deliveries list.
 
 What every command holds to, so that a newcomer can trust it:
 
@@ -32,9 +32,11 @@ from urllib.parse import quote
 
 from . import __version__
 from .auth import CACHE_SECONDS, hash_secret, new_secret
+from .domain import credentials
 from .domain.accounts import list_accounts
 from .errors import InvalidParameter
 from .faults import FAMILIES, FaultRule, check_family, clear_faults, list_faults, put_fault, updated_rule
+from .paging import Window
 from .settings import Settings, SettingsError, redact_url, setting_environ_name, url_secrets
 from .sids import is_sid
 from .store import Store, create_store
@@ -238,7 +240,13 @@ def _parser() -> argparse.ArgumentParser:
     _database_option(key_create)
     _account_option(key_create, "the account the key acts for")
     key_create.add_argument("--friendly-name", dest="friendly_name", metavar="NAME", help="a label [default: none]")
+    key_create.add_argument(
+        "--main", action="store_true",
+        help="a main key, which may also manage keys and tokens (/v1/Keys, /v1/AuthTokens), as Twilio's "
+        "Console-made Main keys; API-made keys are standard [default: standard]",
+    )
     _format_option(key_create)
+    _credential_commands(account, api_key)
 
     deliveries = commands.add_parser(
         "deliveries", help="read webhook deliveries and their attempts",
@@ -572,7 +580,8 @@ def run_api_key_create(settings: Settings, args: argparse.Namespace) -> int:
     _note(f"database {describe_database(settings.database_url)}")
     _require_database(settings)
 
-    key = _with_store(settings, lambda store: create_api_key(store, sid, args.friendly_name, settings))
+    key_type = "main" if args.main else "standard"
+    key = _with_store(settings, lambda store: create_api_key(store, sid, args.friendly_name, settings, key_type))
     # The names twilio-cli reads for a key; twilio-python takes them as Client(key, secret, account_sid).
     exports = {"TWILIO_ACCOUNT_SID": sid, "TWILIO_API_KEY": key["sid"], "TWILIO_API_SECRET": key["secret"]}
     _print_credentials(key, exports, args.format)
@@ -598,13 +607,115 @@ async def rotate_auth_token(store: Store, sid: str, settings: Settings) -> str:
 
 
 async def create_api_key(
-    store: Store, account_sid: str, friendly_name: str | None, settings: Settings
+    store: Store, account_sid: str, friendly_name: str | None, settings: Settings, key_type: str = "standard"
 ) -> dict[str, str]:
     """A new API key of the existing account ``account_sid`` and its secret (shown once)."""
     await _check_account(store, account_sid, settings)
-    secret = new_secret()
-    sid = await store.create_api_key(account_sid, hash_secret(secret), friendly_name)
-    return {"sid": sid, "secret": secret, "account_sid": account_sid}
+    new = await store.write(credentials.create_key(account_sid, friendly_name, key_type))
+    return {"sid": new.key.sid, "secret": new.secret, "account_sid": account_sid, "key_type": key_type}
+
+
+# -- API key listing and deletion, auth token rotation (as the IAM and Accounts APIs) -----
+
+
+def _credential_commands(account: Any, api_key: Any) -> None:
+    key_list = _command(
+        api_key, "list", "list an account's API keys (never their secrets)",
+        "List an account's API keys as JSON: Sid, friendly name, type (standard or main), date.",
+        run_api_key_list,
+    )
+    _database_option(key_list)
+    _account_option(key_list, "the account whose keys to list")
+    key_delete = _command(
+        api_key, "delete", "delete an API key; it stops working",
+        "Delete an API key. It stops working at once for new processes, and within\n"
+        "FLEXCHAT_AUTH_CACHE_SECONDS (0.5 s) for running servers.",
+        run_api_key_delete,
+    )
+    _database_option(key_delete)
+    _account_option(key_delete, "the account the key belongs to")
+    key_delete.add_argument("sid", metavar="SK...", help="the key's Sid")
+
+    token = account.add_parser(
+        "token", help="rotate the Auth Token without downtime: a secondary token, then promote",
+        description="Auth token rotation as Twilio's /v1/AuthTokens: create a secondary token, move clients\n"
+        "to it (both work meanwhile), then promote it (the old primary stops working) or delete it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    ).add_subparsers(dest="token_action", required=True, metavar="ACTION")
+    for name, text in (
+        ("secondary-create", "create a secondary Auth Token (replacing any); prints it, shown only now"),
+        ("promote", "make the secondary token the primary; the old primary stops working"),
+        ("secondary-delete", "delete the secondary Auth Token; it stops working"),
+    ):
+        sub = _command(token, name, text, text[0].upper() + text[1:] + ".", run_account_token)
+        _database_option(sub)
+        _account_option(sub, "the account whose token to rotate")
+
+
+def run_api_key_list(settings: Settings, args: argparse.Namespace) -> int:
+    """``flexchat api-key list``."""
+    sid = _account_sid(settings)
+    _note(f"database {describe_database(settings.database_url)}")
+    _require_database(settings)
+    print(json.dumps(_with_store(settings, lambda store: list_api_keys(store, sid, settings))))
+    return 0
+
+
+def run_api_key_delete(settings: Settings, args: argparse.Namespace) -> int:
+    """``flexchat api-key delete SK...``."""
+    sid = _account_sid(settings)
+    _note(f"database {describe_database(settings.database_url)}")
+    _require_database(settings)
+
+    async def delete(store: Store) -> bool:
+        await _check_account(store, sid, settings)
+        return await store.write(credentials.delete_key(sid, args.sid))
+
+    if not is_sid(args.sid, "SK") or not _with_store(settings, delete):
+        raise CommandError(f"no API key {args.sid} in account {sid}")
+    print(json.dumps({"deleted": args.sid}))
+    return 0
+
+
+def run_account_token(settings: Settings, args: argparse.Namespace) -> int:
+    """``flexchat account token secondary-create / promote / secondary-delete``."""
+    sid = _account_sid(settings)
+    _note(f"database {describe_database(settings.database_url)}")
+    _require_database(settings)
+
+    async def act(store: Store) -> dict[str, str | None]:
+        await _check_account(store, sid, settings)
+        if args.token_action == "secondary-create":
+            change = await store.write(credentials.create_secondary_token(sid))
+            assert change is not None  # the account exists
+            return {"account_sid": sid, "secondary_auth_token": change.token}
+        if args.token_action == "promote":
+            change = await store.write(credentials.promote_secondary_token(sid))
+            if change is None:
+                raise CommandError(f"account {sid} has no secondary auth token to promote")
+            return {"account_sid": sid, "auth_token": change.token}
+        if not await store.write(credentials.delete_secondary_token(sid)):
+            raise CommandError(f"account {sid} has no secondary auth token")
+        return {"account_sid": sid, "secondary_auth_token": None}
+
+    print(json.dumps(_with_store(settings, act)))
+    return 0
+
+
+async def list_api_keys(store: Store, account_sid: str, settings: Settings) -> list[dict[str, Any]]:
+    """Every key of the account, oldest first, without secrets."""
+    await _check_account(store, account_sid, settings)
+    out: list[dict[str, Any]] = []
+    window = Window(1000)
+    while True:
+        keys, more = await store.read(credentials.list_keys(account_sid, window))
+        out.extend(
+            {"sid": k.sid, "friendly_name": k.friendly_name, "key_type": k.key_type, "date_created": k.date_created}
+            for k in keys
+        )
+        if not more:
+            return out
+        window = Window(1000, after=keys[-1].seq)
 
 
 # -- seed ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ and the operations parts (metrics, faults, readiness checks) other modules exten
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,9 @@ class AppContext:
     # The readiness checks of /readyz, in order; modules append theirs (the outbox's
     # "not stuck") when the app is assembled.
     readiness_checks: list[ReadinessCheck] = field(default_factory=list)
+    # Called with an Account Sid after its keys or tokens changed: this process stops
+    # trusting what it remembered of them at once (auth.Authenticator.forget).
+    forget_credentials: Callable[[str], None] = field(default=lambda account_sid: None)
 
     def base_url(self, request: Request) -> str:
         """The absolute base of the URLs this response contains, without trailing slash.

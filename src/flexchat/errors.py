@@ -190,14 +190,29 @@ class NotReady(ServiceUnavailable):
 
 
 class TooManyRequests(TwilioError):
-    """Twilio's rate limit answer; flexchat sends it only when a fault asks for it."""
+    """Twilio's answer to too many concurrent requests: from limits.py when an account
+    (or the process) has too many in flight, answered at once and never queued, with
+    ``Retry-After``; or when a fault asks for it."""
 
     status, code = 429, 20429
 
-    def __init__(self, concurrent_requests: int) -> None:
-        super().__init__("Too Many Requests")
+    def __init__(
+        self, concurrent_requests: int, message: str = "Too Many Requests", retry_after: str | None = None
+    ) -> None:
+        super().__init__(message)
         # Twilio's 429s carry how many requests the account had in flight.
         self.headers = {"Twilio-Concurrent-Requests": str(concurrent_requests)}
+        if retry_after is not None:
+            self.headers["Retry-After"] = retry_after
+
+
+class CredentialNotPermitted(Unauthorized):
+    """A standard API key on an endpoint that needs the account's token or a main key
+    (managing keys and tokens). Twilio answers this as 401 / 20003 too (its support
+    article "Error 20003 ... When Using Restricted API Keys"), not as a 403."""
+
+    def __init__(self) -> None:
+        super().__init__("Authentication Error - invalid username")
 
 
 class InjectedInternalError(InternalError):

@@ -70,7 +70,9 @@ class ClientDisconnected(Exception):
 class Request:
     """One HTTP request; headers, query and form are decoded on first use."""
 
-    __slots__ = ("_body", "_headers", "_query", "_receive", "account_sid", "fault", "path_params", "scope")
+    __slots__ = (
+        "_body", "_headers", "_query", "_receive", "account_sid", "fault", "may_manage", "path_params", "scope"
+    )
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.scope = scope
@@ -82,6 +84,8 @@ class Request:
         self.account_sid: str = ""
         # The faults that shaped this request's answer (X-Flexchat-Fault), if any.
         self.fault: str = ""
+        # Whether the credential may manage keys and tokens (not a standard API key).
+        self.may_manage = False
 
     @property
     def method(self) -> str:

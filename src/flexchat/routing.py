@@ -23,6 +23,9 @@ API_FAMILIES = ("flex", "chat", "taskrouter", "studio")
 # apply to them, so a fault cannot lock an operator out of switching it off again.
 CONTROL = "flexchat"
 OPERATIONS = "operations"
+# Credentials: IAM keys, Accounts token rotation, the 2010 API's keys. No faults apply to
+# them either, so a fault cannot keep an operator from rotating a key.
+CREDENTIALS = "credentials"
 
 
 @dataclass(frozen=True)
@@ -56,7 +59,7 @@ class Router:
     """Finds the route of a path and the endpoint of a method; 404 and 405 as Twilio answers them."""
 
     def __init__(self, routes: list[Route]) -> None:
-        families = {*API_FAMILIES, CONTROL, OPERATIONS}
+        families = {*API_FAMILIES, CONTROL, OPERATIONS, CREDENTIALS}
         for route in routes:
             if route.family not in families:
                 raise ValueError(f"route {route.pattern}: unknown family {route.family!r}")

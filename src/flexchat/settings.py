@@ -54,6 +54,13 @@ class Settings:
     webhook_retry_backoff: float = 1.0
     webhook_poll_interval: float = 0.25
     webhook_allowed_hosts: str | None = None
+    # Overload (limits.py): requests in flight per account and per process; 0 = no limit.
+    # Both are per process: with N processes the totals are N times these.
+    max_concurrent_requests_per_account: int = 100
+    max_concurrent_requests: int = 1000
+    # How long a process trusts a verified credential: the most a revoked key or a
+    # promoted-away token keeps working on another process (auth.py).
+    auth_cache_seconds: float = 0.5
 
     @classmethod
     def load(
@@ -89,6 +96,10 @@ class Settings:
             raise SettingsError("db_timeout must be positive")
         if self.db_pool_size < 1:
             raise SettingsError("db_pool_size must be at least 1")
+        if self.max_concurrent_requests_per_account < 0 or self.max_concurrent_requests < 0:
+            raise SettingsError("concurrency limits must be 0 (off) or positive")
+        if not 0 <= self.auth_cache_seconds <= 1:
+            raise SettingsError("auth_cache_seconds must be between 0 and 1")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("public_url must start with http:// or https://")
         if self.webhook_timeout <= 0:

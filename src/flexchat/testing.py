@@ -60,6 +60,7 @@ __all__ = [
     "end_chat",
     "free_port",
     "is_chat_host",
+    "is_credentials_host",
     "is_flex_api_host",
     "is_served_host",
     "run_server",
@@ -217,7 +218,7 @@ def run_server(
 # the three shapes twilio-python's ClientBase.get_hostname produces.
 _FLEX_API_HOST = re.compile(r"flex-api(?:\.[a-z0-9-]+){0,2}\.twilio\.com", re.IGNORECASE)
 # Every Twilio product host flexchat serves, by its first label, in the same three shapes.
-SERVED_PRODUCTS = ("flex-api", "chat", "taskrouter", "studio")
+SERVED_PRODUCTS = ("flex-api", "chat", "taskrouter", "studio", "iam", "accounts")
 _SERVED_HOST = re.compile(
     rf"(?:{'|'.join(map(re.escape, SERVED_PRODUCTS))})(?:\.[a-z0-9-]+){{0,2}}\.twilio\.com", re.IGNORECASE
 )
@@ -232,6 +233,11 @@ def is_flex_api_host(host: str) -> bool:
 def is_chat_host(host: str) -> bool:
     """Whether ``host`` (no port) is Chat v2 (chat.twilio.com) in any of its edge or region forms."""
     return host.lower().startswith("chat.") and is_served_host(host)
+
+
+def is_credentials_host(host: str) -> bool:
+    """Whether ``host`` (no port) is IAM (API keys) or Accounts (token rotation)."""
+    return host.lower().startswith(("iam.", "accounts.")) and is_served_host(host)
 
 
 def is_served_host(host: str) -> bool:
@@ -423,14 +429,15 @@ class InProcessFlexchat:
         sid = self.run(self.app.store.create_account(friendly_name, hash_secret(token), token))
         return sid, token
 
-    def create_api_key(self, account_sid: str | None = None, friendly_name: str | None = None) -> tuple[str, str]:
-        """A new API key (``SK...``) of the account (default: the first one): Sid and secret."""
-        from .auth import hash_secret, new_secret
+    def create_api_key(
+        self, account_sid: str | None = None, friendly_name: str | None = None, key_type: str = "standard"
+    ) -> tuple[str, str]:
+        """A new API key (``SK...``) of the account (default: the first one): Sid and
+        secret. ``key_type="main"`` makes one that may manage keys and tokens."""
+        from .domain.credentials import create_key
 
-        secret = new_secret()
-        store = self.app.store
-        sid = self.run(store.create_api_key(account_sid or self.account_sid, hash_secret(secret), friendly_name))
-        return sid, secret
+        new = self.run(self.app.store.write(create_key(account_sid or self.account_sid, friendly_name, key_type)))
+        return new.key.sid, new.secret
 
     @property
     def auth(self) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import orjson
 
 from ..context import AppContext
-from ..errors import NotFound
+from ..errors import CredentialNotPermitted, NotFound
 from ..http import Request, Response, json_response
 from ..paging import ListScope, PageRequest, build_meta, neighbour_links
 from ..sids import is_sid, normalize_sid
@@ -93,3 +93,10 @@ def webhooks_enabled(request: Request) -> bool:
     """Whether a REST write asked for Chat's webhooks: ``X-Twilio-Webhook-Enabled: true``
     in any case (one client sends ``True``); without it a REST write fires none."""
     return request.headers.get("x-twilio-webhook-enabled", "").strip().lower() == "true"
+
+
+def require_manager(request: Request) -> None:
+    """Managing keys and tokens takes the account's token or a main key, as on Twilio:
+    a standard key gets 401 / 20003."""
+    if not request.may_manage:
+        raise CredentialNotPermitted()

@@ -302,3 +302,17 @@ class Execution:
     channel_sid: str | None
     date_created: str
     date_updated: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An API key (``SK``); only the hash of its secret is kept."""
+
+    seq: int
+    sid: str
+    account_sid: str
+    friendly_name: str | None
+    secret_hash: str
+    key_type: str
+    date_created: str
+    date_updated: str

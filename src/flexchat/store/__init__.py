@@ -54,9 +54,6 @@ class Store(Protocol):
         """Make the account ``sid`` exist with exactly this token (its hash, and the token
         itself for signing webhooks, or none)."""
 
-    async def create_api_key(self, account_sid: str, secret_hash: str, friendly_name: str | None) -> str:
-        """A new API key of ``account_sid``; returns its Sid."""
-
     async def count_accounts(self) -> int:
         """How many accounts exist."""
 

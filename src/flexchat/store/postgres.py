@@ -357,15 +357,6 @@ class PostgresStore:
             sid, friendly_name, token_hash, now_iso(), auth_token,
         )
 
-    async def create_api_key(self, account_sid: str, secret_hash: str, friendly_name: str | None) -> str:
-        sid = mint_sid("SK")
-        await self._execute(
-            "INSERT INTO api_keys (sid, account_sid, friendly_name, secret_hash, date_created)"
-            " VALUES ($1, $2, $3, $4, $5)",
-            sid, account_sid, friendly_name, secret_hash, now_iso(),
-        )
-        return sid
-
     async def count_accounts(self) -> int:
         row = await self._fetchrow("SELECT count(*) FROM accounts")
         return int(row[0])

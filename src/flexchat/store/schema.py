@@ -392,4 +392,41 @@ def step_8(engine: str) -> str:
 
 
 # Every table rendered from this module, for the schema tests.
-RENDERED_TABLES = (*STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS, *STEP_7_TABLES, CHANGE_COUNTERS)
+RENDERED_TABLES: tuple[Table, ...] = (
+    *STEP_2_TABLES, CHAT_USERS, *STEP_3_TABLES, FAULTS, *STEP_7_TABLES, CHANGE_COUNTERS
+)
+
+
+# Step 9: credentials as Twilio's IAM and Accounts APIs manage them.
+# API keys become a paged table (the IAM list pages on seq) with a type and an update
+# date; the first schema's rows are copied across in creation order. ``key_type``:
+# ``standard`` (made over REST, cannot manage keys or tokens) or ``main`` (made by the
+# CLI, Twilio's "Main" key made in the Console).
+API_KEYS = Table(
+    "api_keys",
+    (SID, ACCOUNT, ("friendly_name", "text", False), ("secret_hash", "text", True),
+     ("key_type", "text", True), *DATES),
+    (_sid_index("api_keys"),),
+)
+STEP_9_TABLES = (API_KEYS,)
+# Every table whose DDL is rendered here, as the migration tests count them.
+RENDERED_TABLES = (*RENDERED_TABLES, *STEP_9_TABLES)
+_STEP_9_BEFORE = ("ALTER TABLE api_keys RENAME TO api_keys_v1",)
+_STEP_9_AFTER = (
+    "INSERT INTO api_keys (sid, account_sid, friendly_name, secret_hash, key_type, date_created, date_updated)"
+    " SELECT sid, account_sid, friendly_name, secret_hash, 'standard', date_created, date_created"
+    " FROM api_keys_v1 ORDER BY date_created, sid",
+    "DROP TABLE api_keys_v1",
+    # Auth token rotation: a secondary token that works beside the primary until it is
+    # promoted (its hash authenticates; its text becomes ``auth_token``, which signs
+    # webhooks, on promotion) or deleted.
+    "ALTER TABLE accounts ADD COLUMN secondary_token_hash text",
+    "ALTER TABLE accounts ADD COLUMN secondary_auth_token text",
+    "ALTER TABLE accounts ADD COLUMN secondary_date_created text",
+    "ALTER TABLE accounts ADD COLUMN date_updated text",
+)
+
+
+def step_9(engine: str) -> str:
+    """Migration step 9 for ``engine``."""
+    return render(STEP_9_TABLES, engine, _STEP_9_BEFORE, _STEP_9_AFTER)

@@ -352,19 +352,6 @@ class SqliteStore:
 
         await self._write(write)
 
-    async def create_api_key(self, account_sid: str, secret_hash: str, friendly_name: str | None) -> str:
-        sid = mint_sid("SK")
-
-        def write(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO api_keys (sid, account_sid, friendly_name, secret_hash, date_created)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (sid, account_sid, friendly_name, secret_hash, now_iso()),
-            )
-
-        await self._write(write)
-        return sid
-
     async def count_accounts(self) -> int:
         return int(self._read("SELECT count(*) FROM accounts", ())[0][0])
 

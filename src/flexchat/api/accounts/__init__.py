@@ -1,0 +1,1 @@
+"""Twilio Accounts v1 (accounts.twilio.com): auth token rotation."""

@@ -1,0 +1,1 @@
+"""Twilio IAM v1 (iam.twilio.com): API keys."""
