@@ -64,6 +64,7 @@ bench: $(DEV_STAMP)  ## benchmark suite and performance budget (see docs/benchma
 	command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/overload.py  # admitted latency while an account is refused (issue 12)
+	$(BIN)/python bench/chat.py  # the conversation: message list, create with a webhook, the outbox (issue 8)
 
 clean:
 	rm -rf $(VENV) $(CACHE) .pytest_cache .mypy_cache .ruff_cache

@@ -40,6 +40,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from flexchat.delivery.reads import delivery_id
 from flexchat.testing import free_port, run_server
 from run import DEFAULT_POSTGRES_URL, Wrk, ensure_wrk, log, postgres_available, postgres_database
 
@@ -160,17 +161,18 @@ def outbox_depth(database_url: str) -> int:
 
 
 def first_attempt_created(database_url: str) -> dict[str, float]:
-    """Creation time (ms) of each outbox row delivered on its first attempt, by id."""
+    """Creation time (ms) of each outbox row delivered on its first attempt, by the id
+    its request carries (``I-Twilio-Idempotency-Token``)."""
     query = "SELECT seq, next_attempt_at FROM outbox WHERE state = 'delivered' AND attempts = 1"
     if database_url.startswith("sqlite"):
         with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=5)) as conn:
-            return {str(seq): float(at) for seq, at in conn.execute(query)}
+            return {delivery_id(seq): float(at) for seq, at in conn.execute(query)}
     import asyncpg
 
     async def rows() -> dict[str, float]:
         conn = await asyncpg.connect(database_url)
         try:
-            return {str(seq): float(at) for seq, at in await conn.fetch(query)}
+            return {delivery_id(seq): float(at) for seq, at in await conn.fetch(query)}
         finally:
             await conn.close()
 

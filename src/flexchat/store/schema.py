@@ -180,7 +180,7 @@ _STEP_2_AFTER = (
     " date_created, date_updated) SELECT sid, account_sid, chat_service_sid, identity, friendly_name, '{}',"
     " date_created, date_created FROM chat_users_v1 ORDER BY date_created, sid",
     "DROP TABLE chat_users_v1",
-    # Webhooks are signed with the account's auth token, so it is kept (see docs/security).
+    # Webhooks are signed with the account's auth token, so it is kept (docs/webhooks.md).
     "ALTER TABLE accounts ADD COLUMN auth_token text",
 )
 
