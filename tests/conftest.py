@@ -24,6 +24,12 @@ from flexchat.testing import InProcessFlexchat, ServerProcess, run_server
 from .postgres import postgres_database
 
 T = TypeVar("T")
+# Webhooks the suite's flexchat instances send stay on this machine: tests post to local
+# receivers, and a flow's made-up URL (https://example.com/hook) must never be reached.
+LOCAL_DESTINATIONS = "127.0.0.0/8 ::1 localhost"
+os.environ.setdefault("FLEXCHAT_WEBHOOK_ALLOWED_HOSTS", LOCAL_DESTINATIONS)
+InProcessFlexchat.default_settings = Settings(access_log=False, webhook_allowed_hosts=LOCAL_DESTINATIONS)
+
 ENGINES = ["sqlite", "postgresql"]
 ROOT = Path(__file__).parents[1]
 # Where Twilio's OpenAPI files are looked for, in order: FLEXCHAT_REFERENCE_DIR if set;

@@ -61,9 +61,10 @@ def open_channel(client: Client, flow: Any, identity: str, **extra: Any) -> Any:
         flex_flow_sid=flow.sid, identity=identity, chat_user_friendly_name=f"Customer {identity}",
         chat_friendly_name="chat", **extra,
     )
-    # The customer's middleware listens for the channel's messages and updates.
+    # The customer's middleware listens for the channel's messages and updates; nothing
+    # answers at this address: these tests read the events from the outbox.
     client.chat.v2.services(flow.chat_service_sid).channels(channel.sid).webhooks.create(
-        type="webhook", configuration_url="https://middleware.example/hook",
+        type="webhook", configuration_url="http://127.0.0.1:9/hook",
         configuration_filters=["onMessageSent", "onChannelUpdated"],
     )
     return channel

@@ -339,8 +339,12 @@ class InProcessFlexchat:
     loop, so the sync and async twilio clients can share one instance.
 
     ``database_url`` names the store (any URL ``flexchat serve`` accepts); ``settings``
-    supplies the other settings, its own ``database_url`` being ignored.
+    supplies the other settings, its own ``database_url`` being ignored. A suite can set
+    :attr:`default_settings` once for every instance it makes without ``settings`` (for
+    example ``webhook_allowed_hosts`` to keep webhooks on this machine).
     """
+
+    default_settings: Settings | None = None
 
     def __init__(
         self,
@@ -355,7 +359,8 @@ class InProcessFlexchat:
         # Settings() rather than Settings.load(): a FLEXCHAT_PUBLIC_URL in the environment
         # must not change the URLs a test sees. No access log: it would print a line per
         # request into the output of the suite that embeds flexchat.
-        self.settings = (settings or Settings(access_log=False)).with_(database_url=database_url)
+        base = settings or InProcessFlexchat.default_settings or Settings(access_log=False)
+        self.settings = base.with_(database_url=database_url)
         self.app: FlexchatApp = create_app(self.settings)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="flexchat-inprocess", daemon=True)
