@@ -27,7 +27,9 @@ class Console:
         self.csrf = ""
 
     def login(self, sid: str, secret: str) -> requests.Response:
-        response = self.http.post(f"{self.base_url}{CONSOLE_API}/login", json={"sid": sid, "secret": secret}, timeout=30)
+        response = self.http.post(
+            f"{self.base_url}{CONSOLE_API}/login", json={"sid": sid, "secret": secret}, timeout=30
+        )
         if response.status_code == 200:
             self.csrf = response.json()["csrf_token"]
         return response
