@@ -32,7 +32,9 @@ async function call(method, path, body) {
     credentials: "same-origin",
   });
   const data = response.status === 204 ? {} : await response.json().catch(() => ({}));
-  if (response.status === 401 && path !== "/login") { session = null; render(); }
+  // A session that ended while the page was open (expired, logged out elsewhere, token
+  // rotated): back to the login form.
+  if (response.status === 401 && session && path !== "/login") { session = null; render(); }
   if (!response.ok) throw new Error(data.message || `HTTP ${response.status}`);
   return data;
 }
@@ -74,7 +76,7 @@ async function render() {
     PAGES.map(([id, label, key]) => h("a", { href: `#/${id}`, class: page === id ? "on" : "", "aria-current": page === id ? "page" : null },
       label, h("kbd", {}, "g " + key))),
     h("div", { class: "who", title: "Logged in as" }, session.credential_sid,
-      h("div", {}, h("button", { onclick: logout, style: "margin-top:8px" }, "Log out"))));
+      h("div", {}, h("button", { onclick: logout, class: "logout" }, "Log out"))));
   app.replaceChildren(h("div", { class: "shell" }, nav, main));
   const pages = { channels: channelsPage, channel: conversationPage, flows: flowsPage, requests: requestsPage, faults: faultsPage, account: accountPage };
   try {
@@ -265,7 +267,7 @@ async function conversationPage(main, sid) {
     h("div", { class: "bar mono" }, channel.sid, " · ", channel.identity, " · task ", channel.task_sid || "—", " · ", status),
     h("div", { class: "convo" },
       h("section", {}, transcript, h("div", { class: "reply" }, from, text, h("button", { class: "primary", onclick: send }, "Send")), controls),
-      h("section", {}, h("h2", { style: "margin-top:0" }, "Timeline"), timelineBox)));
+      h("section", {}, h("h2", { class: "first" }, "Timeline"), timelineBox)));
   transcript.scrollTop = transcript.scrollHeight;
   refreshTimeline();
   keyHandler = (event) => {
