@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import subprocess
+import sys
 import threading
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from flexchat.auth import hash_secret
@@ -277,3 +282,18 @@ def test_reset_deletes_the_accounts_data_only(server: Any, account: Account, api
     # The account and its credentials stay: still logged in, still authenticated.
     assert console.get("/session").status_code == 200
     assert api.get("/v1/FlexFlows").status_code == 200
+
+
+@pytest.mark.slow
+def test_console_assets_ship_in_the_wheel(tmp_path: Path) -> None:
+    """`make run` and `pip install` need nothing else: the page, script and style are
+    package data."""
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path), str(root)],
+        check=True, timeout=300,
+    )
+    (wheel,) = tmp_path.glob("flexchat-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    shipped = {p.name for p in (root / "src/flexchat/console/static").iterdir()}
+    assert {f"flexchat/console/static/{name}" for name in shipped} <= names

@@ -23,6 +23,9 @@ function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// Append children to a parent, leaving out the absent ones (null, false).
+function fill(parent, ...children) { parent.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false)); }
+
 async function call(method, path, body) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
@@ -82,7 +85,7 @@ async function render() {
   try {
     await (pages[page] || channelsPage)(main, arg);
   } catch (error) {
-    main.append(h("p", { class: "error" }, error.message));
+    fill(main, h("p", { class: "error" }, error.message));
   }
 }
 
@@ -187,7 +190,7 @@ async function channelsPage(main) {
   });
   const newer = h("button", { disabled: data.newer === null, onclick: () => go(`#/channels?after=${data.newer}`) }, "← Newer");
   const older = h("button", { disabled: data.older === null, onclick: () => go(`#/channels?before=${data.older}`), "data-testid": "older" }, "Older →");
-  main.append(h("h1", {}, "Channels"),
+  fill(main, h("h1", {}, "Channels"),
     h("div", { class: "bar" }, filter, newer, older),
     h("table", { "aria-label": "Channels" },
       h("thead", {}, h("tr", {}, ["Channel", "Identity", "Name", "Status", "Task", "Messages", "Created"].map((t) => h("th", {}, t)))),
@@ -261,7 +264,7 @@ async function conversationPage(main, sid) {
     try { timelineBox.replaceChildren(...timelineView(await call("GET", `/channels/${sid}/timeline`))); }
     catch (e) { timelineBox.replaceChildren(h("p", { class: "error" }, e.message)); }
   }
-  main.append(
+  fill(main, 
     h("div", { class: "bar" }, h("a", { href: "#/channels" }, "← Channels"), h("span", { class: "grow" }), live),
     h("h1", {}, channel.friendly_name || channel.sid),
     h("div", { class: "bar mono" }, channel.sid, " · ", channel.identity, " · task ", channel.task_sid || "—", " · ", status),
@@ -307,7 +310,7 @@ async function flowsPage(main) {
     h("td", { class: "mono" }, f.sid), h("td", {}, f.friendly_name), h("td", {}, f.channel_type),
     h("td", {}, f.integration_type, " ", h("span", { class: "muted mono" }, f.integration.url || f.integration.flow_sid || f.integration.workflow_sid || "")),
     h("td", { class: "mono" }, f.chat_service_sid), h("td", {}, pill(f.enabled ? "enabled" : "disabled", f.enabled ? "open" : "closed"))));
-  main.append(h("h1", {}, "Flex Flows"),
+  fill(main, h("h1", {}, "Flex Flows"),
     h("table", { "aria-label": "Flows" },
       h("thead", {}, h("tr", {}, ["Flow", "Name", "Channel type", "Integration", "Chat service", "State"].map((t) => h("th", {}, t)))),
       h("tbody", {}, rows)),
@@ -333,7 +336,7 @@ async function requestsPage(main) {
     selectable(rows, () => {});
   };
   filter.addEventListener("input", show);
-  main.append(h("h1", {}, "Request log"),
+  fill(main, h("h1", {}, "Request log"),
     h("div", { class: "bar" }, filter, h("button", { onclick: () => render() }, "Refresh")),
     h("table", { "aria-label": "Requests" },
       h("thead", {}, h("tr", {}, ["Time", "Method", "Path", "Status", "Duration", "Parameters"].map((t) => h("th", {}, t)))), body),
@@ -365,7 +368,7 @@ async function faultsPage(main) {
           catch (e) { toast(e.message); }
         } }, "Off")));
   });
-  main.append(h("h1", {}, "Faults"),
+  fill(main, h("h1", {}, "Faults"),
     h("table", { class: "faults", "aria-label": "Faults" },
       h("thead", {}, h("tr", {}, ["Family", ...FAULT_FIELDS.map(([, n]) => n), ""].map((t) => h("th", {}, t)))), h("tbody", {}, rows)),
     h("p", { class: "hint" }, "Rates are from 0 to 1. Applies to this account's API calls on every flexchat process within a second; responses shaped by a fault carry X-Flexchat-Fault."));
@@ -376,7 +379,7 @@ async function faultsPage(main) {
 async function accountPage(main) {
   const confirmBox = h("input", { "aria-label": "Type the Account SID to confirm", placeholder: session.account_sid, size: 40, class: "mono" });
   const result = h("pre");
-  main.append(h("h1", {}, "Account"),
+  fill(main, h("h1", {}, "Account"),
     h("div", { class: "card" },
       h("p", {}, "Account ", h("span", { class: "mono" }, session.account_sid), ", logged in with ", h("span", { class: "mono" }, session.credential_sid), "."),
       h("h2", {}, "Reset the account's data"),
