@@ -297,3 +297,28 @@ def test_console_assets_ship_in_the_wheel(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {p.name for p in (root / "src/flexchat/console/static").iterdir()}
     assert {f"flexchat/console/static/{name}" for name in shipped} <= names
+
+
+def test_stream_resumes_after_last_event_id_and_is_the_accounts_only(
+    server: Any, account: Account, api: Api
+) -> None:
+    from tests.conftest import add_account
+
+    flow = api.create_flow()
+    channel = api.create_channel(flow["sid"], "alice").json()
+    messages = f"/v2/Services/{flow['chat_service_sid']}/Channels/{channel['sid']}/Messages"
+    for n in range(3):
+        assert api.post(messages, {"From": "alice", "Body": f"m{n}"}).status_code == 201
+    console = logged_in(server, account)
+    url = f"{server.base_url}{CONSOLE_API}/channels/{channel['sid']}/stream"
+    with console.http.get(url, headers={"Last-Event-ID": "0"}, stream=True, timeout=30) as response:
+        ids = []
+        for line in response.iter_lines(decode_unicode=True):
+            if line.startswith("id: "):
+                ids.append(int(line[4:]))
+            if len(ids) == 2:
+                break
+    assert ids == [1, 2]
+    other = logged_in(server, add_account(server.database_url))
+    assert other.http.get(url, timeout=30).status_code == 404
+    assert Console(server.base_url).http.get(url, timeout=30).status_code == 401
