@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from flexchat.console import session as sessions
 from flexchat.console.request_log import RequestLog
@@ -82,3 +84,24 @@ def test_request_log_keeps_the_last_calls_per_account_masked() -> None:
     assert log.recent("AC2")[0]["params"] == {}
     log.add("AC3", "GET", "/v1/Channels", "/v1/Channels", 200, 0.001, b"PageSize=5", None, "", "")
     assert log.recent(ACCOUNT) == [] and log.recent("AC3")[0]["params"] == {"PageSize": "5"}
+
+
+def test_reset_covers_every_table_an_account_owns(tmp_path: Path) -> None:
+    """A table added later with an ``account_sid`` column must be added to the reset (or
+    here, with the reason it is kept)."""
+    from flexchat.settings import Settings
+    from flexchat.store import create_store
+    from flexchat.store.queries.console import RESET_TABLES
+
+    kept = {"accounts", "api_keys"}  # the account and its credentials stay
+
+    async def migrate() -> None:
+        store = create_store(Settings(database_url=f"sqlite:///{tmp_path}/reset.db"))
+        await store.open()
+        await store.close()
+
+    asyncio.run(migrate())
+    with sqlite3.connect(tmp_path / "reset.db") as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        owned = {t for t in tables if any(col[1] == "account_sid" for col in db.execute(f"PRAGMA table_info({t})"))}
+    assert owned - kept == set(RESET_TABLES)

@@ -16,6 +16,7 @@ import base64
 import contextlib
 import hashlib
 import importlib.resources
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,8 @@ from ..store.sql import Row
 from . import session as sessions
 from .request_log import RequestLog
 from .store import channel_page, find_channel, reset_account, timeline, transcript_after, transcript_tail
+
+log = logging.getLogger("flexchat.console")
 
 PREFIX = "/console"
 API = "/console/api"
@@ -437,6 +440,13 @@ class Console:
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
             pass  # the client went away mid-write
+        except Exception as error:
+            # The answer has started: no error body can follow. End the stream (the
+            # browser reconnects) and say why in the server's log.
+            log.warning("console stream of %s ended: %s: %s", sid, error.__class__.__name__, error)
+            if not gone.is_set():
+                with contextlib.suppress(Exception):
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -84,6 +84,9 @@ async function render() {
   const pages = { channels: channelsPage, channel: conversationPage, flows: flowsPage, requests: requestsPage, faults: faultsPage, account: accountPage };
   try {
     await (pages[page] || channelsPage)(main, arg);
+    // After a page change keyboard focus starts in the page (screen readers announce it),
+    // unless the page put it somewhere itself.
+    if (document.activeElement === document.body) main.focus({ preventScroll: true });
   } catch (error) {
     fill(main, h("p", { class: "error" }, error.message));
   }
@@ -224,12 +227,21 @@ async function conversationPage(main, sid) {
     if (stick) transcript.scrollTop = transcript.scrollHeight;
   };
   data.messages.forEach(add);
-  const last = data.messages.length ? data.messages[data.messages.length - 1].index : -1;
   const live = h("span", { class: "live off" }, "connecting");
-  stream = new EventSource(`${API}/channels/${sid}/stream?after=${last}`);
-  stream.addEventListener("open", () => { live.className = "live on"; live.textContent = "live"; });
-  stream.addEventListener("error", () => { live.className = "live off"; live.textContent = "reconnecting"; });
-  stream.addEventListener("message", (event) => { add(JSON.parse(event.data)); refreshTimeline(); });
+  // The browser reconnects a dropped stream by itself (with Last-Event-ID); one refused
+  // outright (a 503 while the database is away) is closed for good, so open a new one.
+  const open = () => {
+    const last = seen.size ? Math.max(...seen) : -1;
+    const source = new EventSource(`${API}/channels/${sid}/stream?after=${last}`);
+    source.addEventListener("open", () => { live.className = "live on"; live.textContent = "live"; });
+    source.addEventListener("error", () => {
+      live.className = "live off"; live.textContent = "reconnecting";
+      if (source.readyState === EventSource.CLOSED && stream === source) setTimeout(() => { if (stream === source) open(); }, 3000);
+    });
+    source.addEventListener("message", (event) => { add(JSON.parse(event.data)); refreshTimeline(); });
+    stream = source;
+  };
+  open();
 
   const from = h("input", { value: agentName, "aria-label": "Agent name", size: 12, onchange: () => localStorage.setItem("flexchat.agent", from.value.trim() || "agent") });
   const text = h("textarea", { "aria-label": "Reply as the agent", placeholder: "Reply as the agent (r) — Enter sends, Shift+Enter new line", "data-reply": true });
