@@ -23,7 +23,7 @@ $(RUN_STAMP): pyproject.toml
 	touch $(RUN_STAMP)
 
 $(DEV_STAMP): $(RUN_STAMP)
-	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(DEV_STAMP)
 
 run: $(RUN_STAMP)  ## start the server on ./flexchat.db (SQLite); installs only what serving needs
@@ -57,7 +57,7 @@ clients:  ## install the Node.js clients the docs' examples use into $(CACHE)/no
 	FLEXCHAT_CACHE_DIR=$(CACHE) $(PYTHON) -m tests.node_clients install
 
 # The console's browser tests need Chromium: Debian's package, never a browser download
-# (PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD keeps pip's playwright from fetching one).
+# (playwright from PyPI fetches no browser unless `playwright install` is run; nothing runs it).
 browser:  ## install Debian's chromium for the console's browser tests (needs root)
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
