@@ -43,8 +43,10 @@ async function call(method, path, body) {
 }
 
 function toast(text) {
+  let stack = document.querySelector(".toasts");
+  if (!stack) { stack = h("div", { class: "toasts" }); document.body.append(stack); }
   const el = h("div", { class: "toast", role: "status" }, text);
-  document.body.append(el);
+  stack.append(el);
   setTimeout(() => el.remove(), 2500);
 }
 
@@ -340,10 +342,10 @@ async function requestsPage(main) {
     const text = filter.value.trim().toLowerCase();
     const list = data.requests.filter((r) => !text || `${r.method} ${r.path} ${r.status}`.toLowerCase().includes(text));
     const rows = list.map((r) => h("tr", {},
-      h("td", { class: "muted" }, when(r.time)), h("td", {}, r.method), h("td", { class: "mono" }, r.path),
+      h("td", { class: "muted nowrap", title: r.time }, r.time.slice(11, 23)), h("td", {}, r.method), h("td", { class: "mono wrap" }, r.path),
       h("td", {}, pill(String(r.status), "s" + String(r.status)[0]), r.fault ? h("span", { class: "muted" }, ` ${r.fault}`) : null),
       h("td", {}, `${r.duration_ms} ms`),
-      h("td", { class: "mono" }, Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join("  "))));
+      h("td", { class: "mono wrap" }, Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join("  "))));
     body.replaceChildren(...rows);
     selectable(rows, () => {});
   };
