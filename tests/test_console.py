@@ -322,3 +322,13 @@ def test_stream_resumes_after_last_event_id_and_is_the_accounts_only(
     other = logged_in(server, add_account(server.database_url))
     assert other.http.get(url, timeout=30).status_code == 404
     assert Console(server.base_url).http.get(url, timeout=30).status_code == 401
+
+
+def test_flows_page_and_more(server: Any, account: Account, api: Api) -> None:
+    for n in range(52):
+        api.create_flow(FriendlyName=f"Flow {n}")
+    console = logged_in(server, account)
+    first = console.get("/flows").json()
+    assert len(first["flows"]) == 50 and first["next_after"] is not None
+    rest = console.get(f"/flows?after={first['next_after']}").json()
+    assert [f["friendly_name"] for f in rest["flows"]] == ["Flow 50", "Flow 51"] and rest["next_after"] is None

@@ -61,7 +61,7 @@ const PAGES = [
 ];
 
 function route() {
-  const [page, arg] = location.hash.replace(/^#\/?/, "").split("/");
+  const [page, arg] = location.hash.replace(/^#\/?/, "").split("?")[0].split("/");
   return { page: page || "channels", arg };
 }
 
@@ -319,7 +319,8 @@ function eventView(e) {
 // -- flows ---------------------------------------------------------------------------
 
 async function flowsPage(main) {
-  const data = await call("GET", "/flows");
+  const after = new URLSearchParams(location.hash.split("?")[1] || "").get("after");
+  const data = await call("GET", "/flows" + (after ? `?after=${encodeURIComponent(after)}` : ""));
   const rows = data.flows.map((f) => h("tr", {},
     h("td", { class: "mono" }, f.sid), h("td", {}, f.friendly_name), h("td", {}, f.channel_type),
     h("td", {}, f.integration_type, " ", h("span", { class: "muted mono" }, f.integration.url || f.integration.flow_sid || f.integration.workflow_sid || "")),
@@ -328,7 +329,10 @@ async function flowsPage(main) {
     h("table", { "aria-label": "Flows" },
       h("thead", {}, h("tr", {}, ["Flow", "Name", "Channel type", "Integration", "Chat service", "State"].map((t) => h("th", {}, t)))),
       h("tbody", {}, rows)),
-    data.flows.length ? null : h("p", { class: "muted" }, "No flows yet: create one with POST /v1/FlexFlows."));
+    data.flows.length ? null : h("p", { class: "muted" }, "No flows yet: create one with POST /v1/FlexFlows."),
+    h("div", { class: "bar" },
+      after ? h("button", { onclick: () => go("#/flows") }, "← First") : null,
+      data.next_after !== null ? h("button", { onclick: () => go(`#/flows?after=${data.next_after}`) }, "More →") : null));
   selectable(rows, () => {});
 }
 
