@@ -14,7 +14,7 @@ CLI_CORE = @twilio/cli-core@9.0.0
 FLEX_V1_SHA256 = ea1db919b6ccc106a1b40807965c867fbf13cd82771486de8c9e305d26bac177
 REFERENCE = $(CACHE)/twilio-api
 
-.PHONY: run test lint check bench reference clients clean
+.PHONY: run test lint check bench reference clients clean browser
 
 $(RUN_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,11 @@ $(REFERENCE)/twilio_flex_v1.json:
 # fixture runs this same step when it finds them missing.
 clients:  ## install the Node.js clients the docs' examples use into $(CACHE)/node
 	FLEXCHAT_CACHE_DIR=$(CACHE) $(PYTHON) -m tests.node_clients install
+
+# The console's browser tests need Chromium: Debian's package, never a browser download
+# (playwright from PyPI fetches no browser unless `playwright install` is run; nothing runs it).
+browser:  ## install Debian's chromium for the console's browser tests (needs root)
+	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 # Not part of `test`: seeds 1,000,000 channels per engine, measures granian and uvicorn
 # side by side and Prism (npm installs it into ~/.cache/flexchat-bench on first use;

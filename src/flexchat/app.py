@@ -25,6 +25,8 @@ from .api.studio import urls as studio_urls
 from .api.taskrouter import urls as taskrouter_urls
 from .api.v2010 import urls as v2010_urls
 from .auth import Authenticator
+from .console.handler import PREFIX as CONSOLE_PREFIX
+from .console.handler import Console
 from .context import AppContext
 from .delivery.worker import DeliveryWorker
 from .domain import flex, taskrouter
@@ -105,6 +107,9 @@ class FlexchatApp:
         self.limiter = ConcurrencyLimiter(
             settings.max_concurrent_requests_per_account, settings.max_concurrent_requests
         )
+        # The web console (/console, docs/console.md) and its per-account request log.
+        patterns = {route.pattern for route in routes()}
+        self.console = Console(self.context, self.authenticator, patterns.__contains__)
         # Looked up along the exception's class hierarchy, most specific first.
         self.error_handlers: dict[type[BaseException], ErrorHandler] = {
             TwilioError: lambda error: error,  # type: ignore[dict-item,return-value]
@@ -171,16 +176,25 @@ class FlexchatApp:
         try:
             if not self._open:
                 await self.startup()
-            found, request.path_params = self.router.find(request.path)
-            if found is not None:
-                route = found.pattern
-            response = await self.dispatch(request, found)
+            path = request.path
+            if path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/"):
+                route = CONSOLE_PREFIX
+                console_response = await self.console.handle(request, send)
+                if console_response is None:  # a stream, already sent
+                    self.record(request, 200, started, request_id, route)
+                    return
+                response = console_response
+            else:
+                found, request.path_params = self.router.find(path)
+                if found is not None:
+                    route = found.pattern
+                response = await self.dispatch(request, found)
         except ClientDisconnected:
             self.record(request, CLIENT_GONE, started, request_id, route)
             return
         except Exception as error:
             response = self.error_response(error)
-        await self.send_response(send, request, response, started, request_id)
+        await self.send_response(send, request, response, started, request_id, cors=route != CONSOLE_PREFIX)
         self.record(request, response.status, started, request_id, route)
 
     def record(self, request: Request, status: int, started: float, request_id: str, route: str) -> None:
@@ -189,6 +203,12 @@ class FlexchatApp:
         self.metrics.requests.observe(route, request.method, status, seconds)
         if self.access_log is not None:
             self.access_log.write(request, status, seconds, request_id, route)
+        if request.account_sid and route != CONSOLE_PREFIX:
+            self.console.request_log.add(
+                request.account_sid, request.method, request.path, route, status, seconds,
+                request.scope.get("query_string", b""), request.received_body,
+                request.headers.get("content-type", ""), request.fault,
+            )
 
     async def dispatch(self, request: Request, route: Route | None) -> Response:
         """Preflight, admission (limits.py), authentication, routing, faults, endpoint.
@@ -227,12 +247,13 @@ class FlexchatApp:
         return json_response(twilio_error.to_wire(), twilio_error.status, twilio_error.headers)
 
     async def send_response(
-        self, send: Send, request: Request, response: Response, started: float, request_id: str
+        self, send: Send, request: Request, response: Response, started: float, request_id: str, cors: bool = True
     ) -> None:
-        """Send status, headers (CORS and request id on every response) and body."""
+        """Send status, headers (CORS, except on the console's same-origin pages, and the
+        request id on every response) and body."""
         headers = [
             (b"content-length", str(len(response.body)).encode()),
-            *self.cors_headers(request),
+            *(self.cors_headers(request) if cors else ()),
             (b"twilio-request-id", request_id.encode()),
             (b"twilio-request-duration", f"{time.perf_counter() - started:.3f}".encode()),
         ]

@@ -141,6 +141,16 @@ class Request:
         self._body = b"".join(chunks)
         return self._body
 
+    async def disconnected(self) -> None:
+        """Return once the client has gone away (what a streamed response waits on)."""
+        while (await self._receive())["type"] != "http.disconnect":
+            pass
+
+    @property
+    def received_body(self) -> bytes | None:
+        """The body if an endpoint read it, else None (for the console's request log)."""
+        return self._body
+
     async def _form_body(self, limit: int) -> bytes:
         raw = await self.body(limit)
         if raw:
