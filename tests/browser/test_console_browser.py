@@ -171,6 +171,7 @@ def test_console_end_to_end(page: Any, server: Any, account: Account, api: Api, 
         assert task_sid is not None
         timeline = api.get(f"/flexchat/v1/Channels/{sid}/Timeline").json()["timeline"]
         assert [e["to_status"] for e in timeline if e["type"] == "task"][-1] == "assigned"
+        page.locator("[data-task=assigned]").first.wait_for()  # the console's timeline shows the moves
         shot(page, "conversation", engine)
 
         # End the chat.

@@ -27,7 +27,7 @@ import orjson
 from ..access_log import mask_params
 from ..auth import Authenticator
 from ..context import AppContext
-from ..domain import agent, flex
+from ..domain import agent, flex, studio, taskrouter
 from ..domain.records import ChatMessage
 from ..errors import InvalidParameter, NotFound, TwilioError, Unauthorized
 from ..faults import FAMILIES, FaultRule, updated_rule
@@ -303,9 +303,20 @@ class Console:
         if await self.ctx.store.read(find_channel(session.account_sid, sid)) is None:
             raise NotFound(f"/console/api/channels/{sid}")
         messages, events = await self.ctx.store.read(timeline(session.account_sid, sid, 200))
+        moves = await self.ctx.store.read(taskrouter.channel_task_events(session.account_sid, sid))
+        executions = await self.ctx.store.read(studio.executions_of_channel(session.account_sid, sid))
         return json_response({
             "messages": [_message(m) for m in messages],
             "events": events,
+            "tasks": [
+                {"task_sid": m.task_sid, "from_status": m.from_status, "to_status": m.to_status,
+                 "reason": m.reason, "date_created": m.date_created}
+                for m in moves
+            ],
+            "executions": [
+                {"sid": e.sid, "flow_sid": e.flow_sid, "status": e.status, "date_created": e.date_created}
+                for e in executions
+            ],
             "capabilities": self.capabilities,
         })
 

@@ -303,11 +303,13 @@ function timelineView(data) {
   const items = [
     ...data.messages.map((m) => ({ at: m.date_created, node: h("div", { class: "event" }, h("strong", {}, "message "), `#${m.index} from ${m.from}: `, m.body || "") })),
     ...data.events.map((e) => ({ at: e.date_created, node: eventView(e) })),
+    ...(data.tasks || []).map((t) => ({ at: t.date_created, node: h("div", { class: "event", "data-task": t.to_status },
+      h("strong", {}, "task "), h("span", { class: "mono" }, t.task_sid), " ", t.from_status || "created", " → ", pill(t.to_status),
+      t.reason ? ` (${t.reason})` : "") })),
+    ...(data.executions || []).map((x) => ({ at: x.date_created, node: h("div", { class: "event", "data-execution": x.sid },
+      h("strong", {}, "studio execution "), h("span", { class: "mono" }, x.sid), " of ", h("span", { class: "mono" }, x.flow_sid), " ", pill(x.status)) })),
   ].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
-  const tasks = data.capabilities && data.capabilities.timeline
-    ? h("p", { class: "muted" }, "Tasks and executions: see GET /flexchat/v1/Channels/{Sid}/Timeline.")
-    : h("p", { class: "muted", "data-pending": "tasks" }, "Tasks and Studio executions appear here once this build has the channel timeline endpoint (/flexchat/v1/Channels/{Sid}/Timeline).");
-  return [tasks, ...(items.length ? items.map((i) => i.node) : [h("p", { class: "muted" }, "Nothing yet.")])];
+  return items.length ? items.map((i) => i.node) : [h("p", { class: "muted" }, "Nothing yet.")];
 }
 
 function eventView(e) {
