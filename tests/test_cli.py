@@ -46,6 +46,14 @@ COMMANDS = [
     ["faults", "clear", "--account-sid", "AC" + "0" * 32],
     ["faults", "list", "--account-sid", "AC" + "0" * 32],
     ["deliveries", "list", "--account-sid", "AC" + "0" * 32],
+    ["agent", "accept", "--account-sid", "AC" + "0" * 32, "--agent", "a", "WT" + "0" * 32],
+    ["agent", "reply", "--account-sid", "AC" + "0" * 32, "--agent", "a", "CH" + "0" * 32, "hello"],
+    *(
+        ["agent", action, "--account-sid", "AC" + "0" * 32, prefix + "0" * 32]
+        for action, prefix in (
+            ("send-to-flex", "CH"), ("wrap-up", "WT"), ("complete", "WT"), ("end-chat", "CH"), ("timeline", "CH"),
+        )
+    ),
 ]
 
 

@@ -208,3 +208,36 @@ def test_every_move_taskrouter_refuses_is_refused(flexchat: InProcessFlexchat, c
     with pytest.raises(ControlError) as unknown:
         accept_task(flexchat, missing, "agent-joe")
     assert unknown.value.status == 404
+
+
+def test_the_cli_plays_the_agent(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'agent.db'}"
+    with InProcessFlexchat(url) as instance:
+        client = twilio_client(flexchat=instance)
+        flow = task_flow(client, integration_creation_on_message=False, janitor_enabled=True)
+        channel = open_channel(client, flow, "cli")
+        account = instance.account_sid
+
+    def agent(*args: str) -> Any:
+        done = subprocess.run(
+            [sys.executable, "-m", "flexchat.cli", "agent", *args, "--database", url, "--account-sid", account],
+            capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    assert agent("accept", channel.task_sid, "--agent", "agent-cli")["assignment_status"] == "assigned"
+    assert agent("reply", channel.sid, "hi", "--agent", "agent-cli")["from"] == "agent-cli"
+    assert agent("complete", channel.task_sid)["assignment_status"] == "completed"
+    timeline = agent("timeline", channel.sid)
+    assert [e["to_status"] for e in timeline if e["type"] == "task"] == ["pending", "reserved", "assigned", "completed"]
+    assert any(e["type"] == "delivery" and e["event_type"] == "onMessageSent" for e in timeline)
+    refused = subprocess.run(
+        [sys.executable, "-m", "flexchat.cli", "agent", "wrap-up", channel.task_sid,
+         "--database", url, "--account-sid", account],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert refused.returncode == 1 and "Cannot wrap up" in refused.stderr and "Traceback" not in refused.stderr

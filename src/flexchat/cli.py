@@ -32,9 +32,10 @@ from urllib.parse import quote
 
 from . import __version__
 from .auth import CACHE_SECONDS, hash_secret, new_secret
-from .domain import credentials
+from .delivery.reads import delivery_to_wire
+from .domain import agent, credentials
 from .domain.accounts import list_accounts
-from .errors import InvalidParameter
+from .errors import InvalidParameter, TwilioError
 from .faults import FAMILIES, FaultRule, check_family, clear_faults, list_faults, put_fault, updated_rule
 from .paging import Window
 from .settings import Settings, SettingsError, redact_url, setting_environ_name, url_secrets
@@ -285,6 +286,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     seed.add_argument("--quiet", action="store_true", help="no progress on stderr [default: progress shown]")
 
+    agent_commands = commands.add_parser(
+        "agent", help="play the agent: accept, reply, send to Flex, wrap up, complete, end the chat",
+        description="Play the agent, straight in the database (docs/compatibility.md, \"Flex's orchestration\"):\n"
+        "what an agent did in Flex's UI. Webhooks these raise are sent by the running servers.",
+    ).add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text, needs in AGENT_ACTIONS:
+        sub = _command(agent_commands, name, text, text[0].upper() + text[1:] + ".", run_agent)
+        _database_option(sub)
+        _account_option(sub, "the account the task or channel belongs to")
+        for option in needs:
+            if option == "agent":
+                sub.add_argument(
+                    "--agent", default="agent", metavar="NAME", help="the agent's identity [default: agent]"
+                )
+            else:
+                sub.add_argument(option, metavar=option.upper(), help=AGENT_OPTIONS[option])
+
     faults = commands.add_parser(
         "faults", help="switch faults on and off (straight in the database; servers apply them within a second)",
         description="Faults on demand (docs/operations.md): error rates, 429 bursts, latency and dropped\n"
@@ -309,6 +327,22 @@ def _parser() -> argparse.ArgumentParser:
                 )
     return parser
 
+
+# `agent` actions: name, help, the options each needs.
+AGENT_ACTIONS = (
+    ("accept", "accept a task as a named agent: assigned, and the agent joins its chat", ("task", "agent")),
+    ("reply", "send a message as the agent (Source=SDK: the channel's webhooks fire)", ("channel", "agent", "body")),
+    ("send-to-flex", "Studio's Send to Flex: the channel's task is made, the studio webhook removed", ("channel",)),
+    ("wrap-up", "wrap up the task (wrapping)", ("task",)),
+    ("complete", "complete the task; a janitor-enabled flow's chat ends", ("task",)),
+    ("end-chat", "end the chat (INACTIVE; an assigned task moves to wrapping)", ("channel",)),
+    ("timeline", "the chat's messages, deliveries, task moves and executions, in order", ("channel",)),
+)
+AGENT_OPTIONS = {
+    "task": "the task's WT... sid",
+    "channel": "the chat channel's CH... sid",
+    "body": "the message text",
+}
 
 # `faults set` options and the control API parameters they stand for.
 FAULT_OPTIONS = {
@@ -769,6 +803,44 @@ class SeedProgress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def run_agent(settings: Settings, args: argparse.Namespace) -> int:
+    """``flexchat agent ...``: one of the agent's operations (domain/agent.py) on the
+    database; prints what it changed as JSON."""
+    sid = _account_sid(settings)
+    _note(f"database {describe_database(settings.database_url)}")
+    _require_database(settings)
+
+    async def act(store: Store) -> Any:
+        await _check_account(store, sid, settings)
+        if args.action == "accept":
+            return agent.task_to_wire(await store.write(agent.accept_task(sid, args.task, args.agent)))
+        if args.action == "wrap-up":
+            return agent.task_to_wire(await store.write(agent.wrap_up(sid, args.task)))
+        if args.action == "complete":
+            return agent.task_to_wire(await store.write(agent.complete(sid, args.task)))
+        if args.action == "reply":
+            message = await store.write(agent.send_message(sid, args.channel, args.agent, args.body))
+            return {"sid": message.sid, "index": message.message_index, "from": message.author, "body": message.body}
+        if args.action == "send-to-flex":
+            return {"channel_sid": args.channel, "task_sid": await store.write(agent.send_to_flex(sid, args.channel))}
+        if args.action == "end-chat":
+            channel = await store.write(agent.end_chat(sid, args.channel))
+            return {"channel_sid": channel.sid, "attributes": json.loads(channel.attributes)}
+        entries = await store.read(agent.timeline(sid, args.channel))
+        for entry in entries:
+            if entry["type"] == "delivery":
+                event, attempts = entry.pop("event"), entry.pop("attempts")
+                entry.update(delivery_to_wire(event, attempts=attempts))
+        return entries
+
+    try:
+        result = _with_store(settings, act)
+    except TwilioError as error:  # a refused move, an unknown task or channel
+        raise CommandError(error.message, code=1) from None
+    print(json.dumps(result), flush=True)
+    return 0
 
 
 def run_faults(settings: Settings, args: argparse.Namespace) -> int:
