@@ -157,6 +157,12 @@ class _Writer(threading.Thread):
         self.conn.close()
 
     def _run_batch(self, batch: list[_Job]) -> None:
+        # A write whose caller was cancelled before it ran (a client gone, a shutdown) is
+        # skipped; the others can no longer be cancelled, so setting their result cannot
+        # fail and take this thread down with it.
+        batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
+        if not batch:
+            return
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
