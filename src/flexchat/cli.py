@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 from . import __version__
 from .auth import CACHE_SECONDS, hash_secret, new_secret
-from .delivery.reads import delivery_to_wire
+from .delivery.reads import timeline_to_wire
 from .domain import agent, credentials
 from .domain.accounts import list_accounts
 from .errors import InvalidParameter, TwilioError
@@ -828,12 +828,7 @@ def run_agent(settings: Settings, args: argparse.Namespace) -> int:
         if args.action == "end-chat":
             channel = await store.write(agent.end_chat(sid, args.channel))
             return {"channel_sid": channel.sid, "attributes": json.loads(channel.attributes)}
-        entries = await store.read(agent.timeline(sid, args.channel))
-        for entry in entries:
-            if entry["type"] == "delivery":
-                event, attempts = entry.pop("event"), entry.pop("attempts")
-                entry.update(delivery_to_wire(event, attempts=attempts))
-        return entries
+        return timeline_to_wire(await store.read(agent.timeline(sid, args.channel)))
 
     try:
         result = _with_store(settings, act)

@@ -27,7 +27,7 @@ import orjson
 from ..access_log import mask_params
 from ..auth import Authenticator
 from ..context import AppContext
-from ..domain import agent, flex, studio, taskrouter
+from ..domain import agent, studio, taskrouter
 from ..domain.records import ChatMessage
 from ..errors import InvalidParameter, NotFound, TwilioError, Unauthorized
 from ..faults import FAMILIES, FaultRule, updated_rule
@@ -371,22 +371,11 @@ class Console:
         return json_response({"channel": _channel(updated)})
 
     async def end_chat(self, session: sessions.Session, sid: str) -> Response:
-        """Mark the chat INACTIVE (its attributes' status), which closes the Flex channel,
-        through the same script as Chat's channel update, with onChannelUpdated."""
-        row = await self.ctx.store.read(find_channel(session.account_sid, sid))
-        if row is None:
+        """The agent's End chat (domain/agent.end_chat, as the control API's): INACTIVE,
+        the Flex channel closed, onChannelUpdated, an assigned task moved to wrapping."""
+        if await self.ctx.store.read(find_channel(session.account_sid, sid)) is None:
             raise NotFound(f"/console/api/channels/{sid}")
-        try:
-            attributes = orjson.loads(row[9] or "{}")
-        except orjson.JSONDecodeError:
-            attributes = {}
-        if not isinstance(attributes, dict):
-            attributes = {}
-        attributes["status"] = "INACTIVE"
-        await self.ctx.store.write(flex.update_chat_channel(
-            session.account_sid, row[3], sid, {"attributes": orjson.dumps(attributes).decode()},
-            webhooks_enabled=True,
-        ))
+        await self.ctx.store.write(agent.end_chat(session.account_sid, sid))
         updated = await self.ctx.store.read(find_channel(session.account_sid, sid))
         assert updated is not None
         return json_response({"channel": _channel(updated)})

@@ -92,3 +92,13 @@ def delivery_to_wire(
     if attempts is not None:
         wire["attempts"] = [attempt_to_wire(attempt) for attempt in attempts]
     return wire
+
+
+def timeline_to_wire(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A channel's timeline (domain/agent.timeline) as the API and the CLI show it: each
+    delivery entry's event and attempts in this module's representation."""
+    for entry in entries:
+        if entry["type"] == "delivery":
+            event, attempts = entry.pop("event"), entry.pop("attempts")
+            entry.update(delivery_to_wire(event, attempts=attempts))
+    return entries

@@ -42,7 +42,7 @@ from . import taskrouter
 from .chat import channels as chat_channels
 from .chat import messages as chat_messages
 from .chat.channels import delete_channel as delete_chat_channel
-from .chat.channels import insert_channel, require_channel
+from .chat.channels import insert_channel
 from .chat.members import add_member
 from .chat.messages import MessageCreate
 from .chat.services import ensure_service
@@ -237,24 +237,17 @@ def update_web_channel(
     if not rows:
         return None
     web = WebChannel(*rows[0])
+    changes: dict[str, Any] = {}
+    if chat_status == "inactive":
+        changes["status"] = "INACTIVE"
+    if post_engagement_data is not None:
+        changes["post_engagement_data"] = _pre_engagement(post_engagement_data)
+    if changes:
+        changed = yield from set_chat_attributes(account_sid, sid, **changes)
+        if changed is not None:
+            yield from channel_status_changed(changed)
+            yield from emit(account_sid, changed.service_sid, sid, "onChannelUpdated", channel_fields(changed))
     now = now_iso()
-    service = yield FETCH_CHAT_SERVICE_OF_FLEX_CHANNEL(sid, account_sid)
-    if service and (chat_status is not None or post_engagement_data is not None):
-        channel = yield from require_channel(account_sid, service[0][0], sid, lock=True)
-        attributes = orjson.loads(channel.attributes)
-        if not isinstance(attributes, dict):
-            attributes = {}
-        if chat_status == "inactive":
-            attributes["status"] = "INACTIVE"
-        if post_engagement_data is not None:
-            attributes["post_engagement_data"] = _pre_engagement(post_engagement_data)
-        updated = yield UPDATE_CHANNEL(
-            channel.friendly_name, channel.unique_name, orjson.dumps(attributes).decode(), channel.created_by,
-            channel.date_created, now, channel.seq, account_sid,
-        )
-        changed = ChatChannel(*updated[0])
-        yield from channel_status_changed(changed)
-        yield from emit(account_sid, channel.service_sid, sid, "onChannelUpdated", channel_fields(changed))
     rows = yield UPDATE_WEB_CHANNEL(
         post_engagement_data if post_engagement_data is not None else web.post_engagement_data, now, web.seq
     )

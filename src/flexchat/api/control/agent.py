@@ -5,7 +5,7 @@ account's credentials: accept a task, reply, Send to Flex, wrap up, complete, en
 from __future__ import annotations
 
 from ...context import AppContext
-from ...delivery.reads import delivery_to_wire
+from ...delivery.reads import timeline_to_wire
 from ...domain import agent
 from ...http import Request, Response, json_response
 from ...params import Param, parse, sid, text
@@ -77,8 +77,4 @@ async def fetch_channel_timeline(request: Request, ctx: AppContext) -> Response:
     """``GET /flexchat/v1/Channels/{Sid}/Timeline``: the chat's messages, deliveries (with
     their attempts), task moves and Studio executions, in order."""
     entries = await ctx.store.read(agent.timeline(request.account_sid, path_sid(request, "CH")))
-    for entry in entries:
-        if entry["type"] == "delivery":
-            event, attempts = entry.pop("event"), entry.pop("attempts")
-            entry.update(delivery_to_wire(event, attempts=attempts))
-    return json_response({"channel_sid": request.path_params["Sid"], "timeline": entries})
+    return json_response({"channel_sid": request.path_params["Sid"], "timeline": timeline_to_wire(entries)})
