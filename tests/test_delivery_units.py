@@ -3,6 +3,7 @@ allow-list, its settings, the outbox gauges, and the worker in the in-process do
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -120,6 +121,28 @@ def test_the_in_process_double_delivers_at_once_on_commit() -> None:
         # Delivery's own namespace is served whatever the host (paths decide).
         assert listed.status == 200
         assert listed.json()["deliveries"][0]["channel_sid"] == channel
+
+
+def test_the_worker_stops_when_a_wake_up_meets_the_stop() -> None:
+    """A commit's wake-up arriving in the same tick as the stop: on Python 3.11 a
+    ``wait_for`` cancelled as its event is set returns normally, and a claim loop built
+    on it never ended (the in-process double's close then timed out)."""
+    with InProcessFlexchat(settings=Settings(webhook_poll_interval=60)) as flexchat:
+        worker = flexchat.app.delivery
+        assert worker is not None
+
+        async def wake_and_stop() -> None:
+            for _ in range(3):  # stopped, started and stopped again: each stop returns
+                worker.wake()
+                await asyncio.sleep(0)  # the event's waiter is done, the loop not resumed yet
+                stopping = asyncio.ensure_future(worker.stop())
+                done, _ = await asyncio.wait({stopping}, timeout=5)
+                assert stopping in done, "the worker did not stop"
+                assert not worker.running
+                await worker.start()
+                await asyncio.sleep(0)
+
+        flexchat.run(wake_and_stop())
 
 
 def test_outbox_gauges_show_what_waits_and_since_when() -> None:

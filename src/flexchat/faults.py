@@ -26,7 +26,6 @@ A response shaped by a fault says so: ``X-Flexchat-Fault: latency, throttle, err
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Mapping
@@ -204,8 +203,7 @@ class Faults:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await asyncio.wait({task})  # not `await`: a cancel of this stop must not be swallowed
 
     async def reload(self) -> None:
         """Read every active rule from the store."""

@@ -459,7 +459,8 @@ class Console:
                     await send({"type": "http.response.body", "body": "".join(chunks).encode(), "more_body": True})
                 if len(messages) < 100:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(gone.wait(), POLL_SECONDS)
+                        async with asyncio.timeout(POLL_SECONDS):  # not wait_for: see DeliveryWorker._run
+                            await gone.wait()
             if not gone.is_set():
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except OSError:
@@ -473,8 +474,7 @@ class Console:
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            await asyncio.wait({watcher})  # not `await`: a cancel of this stream must not be swallowed
 
 
 def _int(raw: str | None, default: int) -> int:

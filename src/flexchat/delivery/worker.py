@@ -202,6 +202,7 @@ class DeliveryWorker:
         self._wakeup = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._stopping = False
         self._settler: asyncio.Task[None] | None = None
         self._settlements: asyncio.Queue[Settlement] = asyncio.Queue()
         self._session: aiohttp.ClientSession | None = None
@@ -260,6 +261,7 @@ class DeliveryWorker:
         )
         self._wakeup = asyncio.Event()
         self._settlements = asyncio.Queue()
+        self._stopping = False
         self.store.outbox_listeners.append(self.wake)
         self._settler = asyncio.create_task(self._settle_batches(), name="flexchat-delivery-settle")
         self._runner = asyncio.create_task(self._run(), name="flexchat-delivery")
@@ -271,9 +273,11 @@ class DeliveryWorker:
             self.store.outbox_listeners.remove(self.wake)
         runner, self._runner = self._runner, None
         if runner is not None:
+            # The flag ends the loop even where a cancel is lost (see _run).
+            self._stopping = True
+            self._wakeup.set()
             runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+            await asyncio.wait({runner})  # not `await`: a cancel of this stop must not be swallowed
         if self._in_flight:
             _, pending = await asyncio.wait(set(self._in_flight), timeout=STOP_GRACE)
             for task in pending:
@@ -282,8 +286,7 @@ class DeliveryWorker:
         settler, self._settler = self._settler, None
         if settler is not None:
             settler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await settler
+            await asyncio.wait({settler})  # not `await`: a cancel of this stop must not be swallowed
         # What finished but was not recorded yet is recorded now, while the store is open.
         leftover = []
         while not self._settlements.empty():
@@ -319,7 +322,7 @@ class DeliveryWorker:
     # -- claiming ------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wakeup.clear()
             try:
                 await self.claim()
@@ -329,8 +332,11 @@ class DeliveryWorker:
                     self.oldest_age = await oldest_pending_age(self.store)
             except Exception as error:  # the database is away: try again at the next poll
                 self._log_trouble("cannot claim webhook events", error)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for returns normally when
+            # it is cancelled just as the event is set, and this loop would never stop.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.settings.webhook_poll_interval)
+                async with asyncio.timeout(self.settings.webhook_poll_interval):
+                    await self._wakeup.wait()
 
     async def claim(self) -> int:
         """Claim as many due events as there are free slots and start sending them; how many."""
