@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import statistics
 import subprocess
@@ -435,3 +436,41 @@ def test_delivery_resumes_after_a_database_outage(postgres_url: str) -> None:
         proxy.close()
     assert sorted(received) == sorted(sids)
     assert all(item["state"] == "delivered" and item["attempt_count"] == 1 for item in items)
+
+
+def _sender_processes(server: ServerProcess) -> list[int]:
+    """The webhook sender processes under ``server`` (one per API worker)."""
+    found = subprocess.run(
+        ["pgrep", "-f", "flexchat.delivery.sender_process"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    mine = []
+    for pid in map(int, found):
+        parent = pid
+        while parent > 1:  # walk up to the server's process, or to init
+            with open(f"/proc/{parent}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            if parent == server.process.pid:
+                mine.append(pid)
+                break
+    return mine
+
+
+def test_a_killed_sender_process_is_replaced_and_nothing_is_lost(
+    hub: ServerProcess, hub_api: Api, tenant: Account
+) -> None:
+    """The requests go out from a process beside the API worker (FLEXCHAT_WEBHOOK_SENDER
+    =process, serve's default). Killed, it is started again at the next send; an event
+    it held comes back as a retryable attempt and is sent again."""
+    (sender,) = _sender_processes(hub)
+    with receiving() as receiver:
+        service, channel = external_channel(hub_api, receiver.url, retry_count=3)
+        send_messages(hub, tenant, service, channel, ["before"])
+        receiver.wait_for(1)
+        os.kill(sender, signal.SIGKILL)
+        send_messages(hub, tenant, service, channel, ["after"])
+        got = receiver.wait_for(2, timeout=20)
+        items = settled(hub_api, channel, count=2)
+    assert sorted(request.form["Body"] for request in got) == ["after", "before"]
+    assert all(item["state"] == "delivered" for item in items)
+    (replacement,) = _sender_processes(hub)
+    assert replacement != sender

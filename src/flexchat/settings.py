@@ -54,6 +54,10 @@ class Settings:
     webhook_retry_backoff: float = 1.0
     webhook_poll_interval: float = 0.25
     webhook_allowed_hosts: str | None = None
+    # Where the requests are sent from: "process", a sender process beside each API
+    # process (the API's loop keeps only the database work; docs/webhooks.md), or
+    # "inline", the API process's own event loop (the in-process double's choice).
+    webhook_sender: str = "process"
     # Overload (limits.py): requests in flight per account and per process; 0 = no limit.
     # Both are per process: with N processes the totals are N times these.
     max_concurrent_requests_per_account: int = 100
@@ -110,6 +114,8 @@ class Settings:
             raise SettingsError("webhook_retry_backoff must not be negative")
         if self.webhook_poll_interval <= 0:
             raise SettingsError("webhook_poll_interval must be positive")
+        if self.webhook_sender not in ("process", "inline"):
+            raise SettingsError(f"webhook_sender must be process or inline, not {self.webhook_sender!r}")
         if self.webhook_allowed_hosts is not None:
             from .delivery.destinations import AllowList
 

@@ -360,7 +360,8 @@ class InProcessFlexchat:
         # must not change the URLs a test sees. No access log: it would print a line per
         # request into the output of the suite that embeds flexchat.
         base = settings or InProcessFlexchat.default_settings or Settings(access_log=False)
-        self.settings = base.with_(database_url=database_url)
+        # Webhooks go out from the double's own loop: no sender process per instance.
+        self.settings = base.with_(database_url=database_url, webhook_sender="inline")
         self.app: FlexchatApp = create_app(self.settings)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="flexchat-inprocess", daemon=True)

@@ -5,7 +5,7 @@ localhost. A shared deployment lists what tenants may reach: host names (``hooks
 name suffixes (``*.example.com``), IP addresses and CIDR blocks (``203.0.113.0/24``). A
 name listed as a name is allowed whatever it resolves to; any other host is allowed only
 if every address it resolves to lies in a listed block. The check is made on the
-addresses the HTTP client then connects to (see :class:`worker.AllowListResolver`), so a
+addresses the HTTP client then connects to (see :class:`sending.AllowListResolver`), so a
 name cannot resolve one way for the check and another for the connection.
 """
 

@@ -26,20 +26,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import logging
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
-
-import aiohttp
-import orjson
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
-from yarl import URL
 
 from ..domain.records import OutboxEvent
 from ..faults import Faults
@@ -56,18 +48,15 @@ from ..store.queries.delivery import (
     settle_sizes,
 )
 from ..store.sql import Rows, Script, fetch
-from .destinations import AllowList, DestinationRefused
 from .metrics import oldest_pending_age, outbox_depth
 from .reads import delivery_id
-from .signing import build_request
+from .sender_process import ProcessSender
+from .sending import HttpSender, Job, Outcome
 
 log = logging.getLogger("flexchat.delivery")
 
 # The longest wait between two attempts, whatever the backoff doubles to.
 MAX_BACKOFF = 600.0
-# How much of an answer is kept with its attempt (characters; bytes read for it).
-RESPONSE_START_CHARS = 512
-RESPONSE_START_BYTES = 2048
 # Auth tokens are read once per account for this long (a rotation reaches delivery within it).
 TOKEN_CACHE_SECONDS = 5.0
 # How often database trouble is logged, at most (the worker retries on every poll).
@@ -80,11 +69,6 @@ SETTLE_BATCH = 64
 # An in-flight attempt may finish this long on shutdown; the rest are left to their lease.
 STOP_GRACE = 2.0
 
-NO_AUTH_TOKEN = (
-    "account {account} has no stored auth token to sign webhooks with (it was created before"
-    " flexchat kept tokens); rotate it with `flexchat account rotate-token --account-sid {account}`"
-    " or restart `flexchat serve` with FLEXCHAT_ACCOUNT_SID/FLEXCHAT_AUTH_TOKEN (docs/webhooks.md)"
-)
 
 
 def lease_seconds(settings: Settings) -> float:
@@ -95,48 +79,6 @@ def lease_seconds(settings: Settings) -> float:
 def iso_millis(epoch: float) -> str:
     """``2026-11-25T20:01:02.345Z``."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}Z"
-
-
-class AllowListResolver(AbstractResolver):
-    """The system resolver, refusing names that resolve outside the allow-list: the check
-    is made on the very addresses the connection then uses."""
-
-    def __init__(self, allow: AllowList) -> None:
-        self.allow = allow
-        self.inner = ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """The addresses of ``host``; :class:`DestinationRefused` if any is not allowed."""
-        results = await self.inner.resolve(host, port, family)
-        self.allow.check(host, [result["host"] for result in results])
-        return results
-
-    async def close(self) -> None:
-        """Release the inner resolver."""
-        await self.inner.close()
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one attempt came to."""
-
-    status_code: int | None = None
-    error: str | None = None
-    response_start: str | None = None
-    retry: bool = False  # worth another attempt (timeout, connection error, 429, 5xx)
-    signature: str = ""
-
-    @property
-    def delivered(self) -> bool:
-        """A 2xx came back."""
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def classify(status: int) -> bool:
-    """Whether an answer with ``status`` (not 2xx) is worth retrying: 429 and 5xx are."""
-    return status == 429 or status >= 500
 
 
 def claim_due(lease_until: int, now: int, limit: int) -> Script[Rows]:
@@ -197,7 +139,10 @@ class DeliveryWorker:
         self.clock = clock
         self.faults = faults
         self.concurrency = settings.webhook_concurrency
-        self.allow = AllowList.parse(settings.webhook_allowed_hosts) if settings.webhook_allowed_hosts else None
+        # Sends the requests: from this loop, or from a process of its own (sender_process.py).
+        self.sender: HttpSender | ProcessSender = (
+            ProcessSender(settings) if settings.webhook_sender == "process" else HttpSender(settings)
+        )
         self._lease_ms = int(lease_seconds(settings) * 1000)
         self._wakeup = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -205,7 +150,6 @@ class DeliveryWorker:
         self._stopping = False
         self._settler: asyncio.Task[None] | None = None
         self._settlements: asyncio.Queue[Settlement] = asyncio.Queue()
-        self._session: aiohttp.ClientSession | None = None
         self._tokens: dict[str, tuple[str | None, float]] = {}
         self._last_logged = 0.0
         # The outbox gauges as last read (every GAUGE_INTERVAL seconds by the claim loop):
@@ -244,21 +188,10 @@ class DeliveryWorker:
     # -- life cycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the HTTP client, listen for this process's commits, start claiming."""
+        """Open the sender, listen for this process's commits, start claiming."""
         if self._runner is not None:
             return
-        connector = aiohttp.TCPConnector(
-            limit=self.concurrency,
-            resolver=AllowListResolver(self.allow) if self.allow is not None else None,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout),
-            # No cookies carried from one tenant's receiver to the next request.
-            cookie_jar=aiohttp.DummyCookieJar(),
-            # Answers come uncompressed, so the start of each is readable as recorded.
-            skip_auto_headers=("Accept-Encoding",),
-        )
+        await self.sender.open()
         self._wakeup = asyncio.Event()
         self._settlements = asyncio.Queue()
         self._stopping = False
@@ -267,7 +200,7 @@ class DeliveryWorker:
         self._runner = asyncio.create_task(self._run(), name="flexchat-delivery")
 
     async def stop(self) -> None:
-        """Stop claiming; let attempts in flight finish briefly, then close the client.
+        """Stop claiming; let attempts in flight finish briefly, then close the sender.
         Events still held are claimed again when their lease ends."""
         if self.wake in self.store.outbox_listeners:
             self.store.outbox_listeners.remove(self.wake)
@@ -294,9 +227,7 @@ class DeliveryWorker:
         if leftover:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._settle(leftover), STOP_GRACE)
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        await self.sender.close()
 
     @property
     def running(self) -> bool:
@@ -427,65 +358,9 @@ class DeliveryWorker:
     async def attempt(self, event: OutboxEvent, attempt: int, token: str | None) -> Outcome:
         """Send ``event`` once (``RetryCount`` = ``attempt`` - 1) signed with the account's
         auth ``token``; what came of it."""
-        url = event.url or ""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            # The URL itself is not repeated: it may carry credentials, and errors are logged.
-            return Outcome(error=f"not an http(s) URL (scheme {parts.scheme!r}, host {parts.hostname!r})")
-        if self.allow is not None:
-            refusal = self._refused_by_name(parts.hostname)
-            if refusal is not None:
-                return Outcome(error=refusal)
-        if not token:
-            return Outcome(error=NO_AUTH_TOKEN.format(account=event.account_sid))
-        params = {name: str(value) for name, value in orjson.loads(event.params).items()}
-        params["RetryCount"] = str(attempt - 1)
-        request = build_request(event.method, url, params, token, delivery_id(event.seq))
-        session = self._session
-        assert session is not None, "the worker is not started"
-        try:
-            async with session.request(
-                request.method, URL(request.url, encoded=True), data=request.body, headers=request.headers,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                start = (await response.content.read(RESPONSE_START_BYTES)).decode("utf-8", "replace")
-        except TimeoutError:
-            return Outcome(
-                error=f"no answer within {self.settings.webhook_timeout:g} s (FLEXCHAT_WEBHOOK_TIMEOUT)",
-                retry=True, signature=request.signature,
-            )
-        except aiohttp.ClientConnectorError as error:
-            if isinstance(error.os_error, DestinationRefused):
-                return Outcome(error=str(error.os_error), signature=request.signature)
-            return Outcome(error=f"cannot connect: {error.os_error}", retry=True, signature=request.signature)
-        except aiohttp.InvalidURL:
-            return Outcome(error="the URL cannot be requested as it is written", signature=request.signature)
-        except aiohttp.ClientResponseError as error:  # an answer that is not HTTP; its text names the URL
-            return Outcome(error=f"invalid answer: {error.message}", retry=True, signature=request.signature)
-        except (aiohttp.ClientError, OSError) as error:
-            return Outcome(error=f"{error.__class__.__name__}: {error}", retry=True, signature=request.signature)
-        return Outcome(
-            status_code=status,
-            response_start=start[:RESPONSE_START_CHARS],
-            retry=classify(status),
-            signature=request.signature,
-        )
-
-    def _refused_by_name(self, host: str) -> str | None:
-        """Why ``host`` is refused before resolving it: an address literal outside the
-        allowed blocks. Names are checked by the resolver, on the addresses used."""
-        assert self.allow is not None
-        literal = host.strip("[]")
-        try:
-            ipaddress.ip_address(literal)
-        except ValueError:
-            return None
-        try:
-            self.allow.check(literal, [literal])
-        except DestinationRefused as refused:
-            return str(refused)
-        return None
+        return await self.sender.send(Job(
+            event.account_sid, event.method, event.url or "", event.params, attempt, token, delivery_id(event.seq),
+        ))
 
     async def _auth_token(self, account_sid: str) -> str | None:
         now = time.monotonic()

@@ -15,15 +15,16 @@ _DUE = "state = 'pending' AND next_attempt_at <= ? AND claimed_until < ?"
 # A cheap look before the claim, so an idle process does not open a write transaction
 # (on SQLite: take the write lock) on every poll.
 ANY_DUE = sql(f"SELECT seq FROM outbox WHERE {_DUE} LIMIT 1")
-# Up to ? due events, leased until the first ?: one statement, so two processes never
-# claim the same row. PostgreSQL skips rows another claim holds locked instead of
+# Up to ? due events, leased until the first ?, those due longest first (the order of
+# the outbox_pending index, walked without a sort): one statement, so two processes
+# never claim the same row. PostgreSQL skips rows another claim holds locked instead of
 # waiting for them; SQLite's single writer serialises claims (the lock clause is dropped).
 # UPDATE ... FROM rather than ``(account_sid, seq) IN (SELECT ...)``: SQLite 3.40 plans
 # that row-value IN through the (account_sid, seq) index and matches nothing.
 CLAIM = sql(
     "UPDATE outbox SET claimed_until = ? FROM"
     f" (SELECT account_sid AS due_account, seq AS due_seq FROM outbox WHERE {_DUE}"
-    " ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) AS due"
+    " ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED) AS due"
     f" WHERE outbox.account_sid = due.due_account AND outbox.seq = due.due_seq RETURNING {EVENT}"
 )
 # Claims and settlements need not wait for their commit to reach the disk: one lost in a
