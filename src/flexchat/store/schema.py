@@ -430,3 +430,12 @@ _STEP_9_AFTER = (
 def step_9(engine: str) -> str:
     """Migration step 9 for ``engine``."""
     return render(STEP_9_TABLES, engine, _STEP_9_BEFORE, _STEP_9_AFTER)
+
+
+# Step 10: a message's ``version``, bumped by every update of its row (deletes remove the
+# row, and row numbers are never reused). A process keeps the rendered JSON of messages it
+# listed keyed by (row number, version): a page reads only the two numbers of its rows and
+# renders just the ones it does not hold at that version (api/chat/messages.py).
+def step_10(engine: str) -> str:
+    """Migration step 10 for ``engine``."""
+    return render((), engine, (f"ALTER TABLE chat_messages ADD COLUMN version {_TYPES[engine]['int']} NOT NULL DEFAULT 0",))
