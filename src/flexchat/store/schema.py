@@ -438,4 +438,5 @@ def step_9(engine: str) -> str:
 # renders just the ones it does not hold at that version (api/chat/messages.py).
 def step_10(engine: str) -> str:
     """Migration step 10 for ``engine``."""
-    return render((), engine, (f"ALTER TABLE chat_messages ADD COLUMN version {_TYPES[engine]['int']} NOT NULL DEFAULT 0",))
+    column = f"version {_TYPES[engine]['int']} NOT NULL DEFAULT 0"
+    return render((), engine, (f"ALTER TABLE chat_messages ADD COLUMN {column}",))

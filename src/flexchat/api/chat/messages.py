@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -15,7 +13,9 @@ from ...domain.records import ChatMessage
 from ...http import Request, Response, empty_response, json_response
 from ...paging import ListScope, parse_page_request
 from ...params import Param, date_time, enum, json_object, parse, sid
-from ..common import page_response, path_sid, webhooks_enabled
+from ...rendered import RenderedRows
+from ...store.sql import Row
+from ..common import path_sid, rendered_page_response, webhooks_enabled
 from .channel_scope import channel_base, channel_path
 
 LIST_KEY = "messages"
@@ -59,23 +59,6 @@ def message_to_wire(message: ChatMessage, base: str) -> dict[str, Any]:
     }
 
 
-@dataclass(slots=True)
-class RenderedMessage:
-    """A message of a list page as its wire JSON (``message_to_wire`` through orjson)."""
-
-    seq: int
-    json: str
-
-
-def _rendered_to_wire(item: RenderedMessage, base: str) -> dict[str, Any]:
-    # page_response's dict path, never taken here (_join never declines); kept exact.
-    return dict(orjson.loads(item.json))
-
-
-def _join(items: Sequence[RenderedMessage], base: str) -> str:
-    return ",".join([item.json for item in items])
-
-
 async def list_messages(request: Request, ctx: AppContext) -> Response:
     """``GET .../Messages``: one page by index, ``Order=asc`` (default) or ``desc``; the
     page tokens are bound to the order and the channel.
@@ -95,28 +78,35 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
     )
     base = ctx.base_url(request)
     cache = ctx.rendered_messages
-    # What was found while the script ran: a concurrent request may replace an entry
-    # (another version, another base) before the page is assembled.
-    held: dict[int, str] = {}
+    # Looked up while the script runs and kept here: on PostgreSQL a concurrent request
+    # may change the cache before this page is assembled.
+    held: list[str | None] = []
 
-    def known(seq: int, version: int) -> bool:
-        text = cache.get(seq, version, base)
-        if text is None:
-            return False
-        held[seq] = text
-        return True
+    def wanted(pairs: list[tuple[int, int]]) -> list[int]:
+        held[:] = cache.lookup(base, pairs)
+        return [pair[0] for pair, text in zip(pairs, held, strict=True) if text is None]
 
     found = await ctx.store.read(messages.list_messages(
-        request.account_sid, service_sid, ref, page.window, newest_first=order == "desc", known=known
+        request.account_sid, service_sid, ref, page.window, newest_first=order == "desc", wanted=wanted
     ))
-    for row in found.rows:
-        message = ChatMessage(*row[:-1])
-        text = orjson.dumps(message_to_wire(message, base)).decode()
-        held[message.seq] = text
-        cache.put(message.seq, row[-1], base, text)
-    # A message deleted between the two reads is left out, as if deleted just before.
-    items = [RenderedMessage(seq, held[seq]) for seq, _ in found.versions if seq in held]
-    return page_response(request, ctx, scope, page, items, found.more, _rendered_to_wire, _join)
+    seqs = [seq for seq, _ in found.versions]
+    if found.rows:
+        fresh = {row[0]: _render(row, base, cache) for row in found.rows}
+        held = [text if text is not None else fresh.get(seq) for seq, text in zip(seqs, held, strict=True)]
+    texts = [text for text in held if text is not None]
+    if len(texts) < len(seqs):
+        # A message deleted between the two reads is left out, as if deleted just before.
+        seqs = [seq for seq, text in zip(seqs, held, strict=True) if text is not None]
+    ends = (seqs[0], seqs[-1]) if seqs else ()
+    return rendered_page_response(request, ctx, scope, page, ends, found.more, base, ",".join(texts))
+
+
+def _render(row: Row, base: str, cache: RenderedRows) -> str:
+    """The wire JSON of a message row (``ChatMessage``'s columns, then ``version``), held
+    in ``cache`` for the next page that shows it."""
+    text = orjson.dumps(message_to_wire(ChatMessage(*row[:-1]), base)).decode()
+    cache.put(base, (row[0], row[-1]), text)
+    return text
 
 
 async def create_message(request: Request, ctx: AppContext) -> Response:

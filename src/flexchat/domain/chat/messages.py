@@ -75,8 +75,8 @@ class MessagePage:
     """One page of a channel's messages, as :func:`list_messages` reads it.
 
     ``versions``: (seq, version) of each message on the page, in the list's order;
-    ``rows``: the ``ChatMessage`` columns plus ``version`` of those the caller did not
-    know at that version (and of any others between the first and last of them).
+    ``rows``: the ``ChatMessage`` columns plus ``version`` of the messages the caller
+    asked for (and of any others between the first and last of them).
     """
 
     versions: list[tuple[int, int]]
@@ -91,15 +91,16 @@ def list_messages(
     window: Window,
     *,
     newest_first: bool,
-    known: Callable[[int, int], bool] = lambda seq, version: False,
+    wanted: Callable[[list[tuple[int, int]]], list[int]] | None = None,
 ) -> Script[MessagePage]:
     """One page of the channel's messages (by index, either way), and whether more lie beyond.
 
-    The page is read as (seq, version) pairs; the rows are read only for the messages
-    ``known(seq, version)`` says the caller does not hold (a rendering of that version),
-    in one statement over their range. A channel named by its sid is read in one
-    statement: messages of that channel in that service prove both exist. Only an empty
-    page looks the channel up, for the 404.
+    The page is read as (seq, version) pairs; ``wanted(pairs)`` says which of them (by
+    seq) the caller needs the rows of (by default all: a caller that holds a rendering of
+    a message at its version needs no row), read in one statement over their range.
+
+    A channel named by its sid is read in one statement: messages of that channel in that
+    service prove both exist. Only an empty page looks the channel up, for the 404.
     """
     channel_sid = channel_ref
     versions: Rows = []
@@ -113,7 +114,7 @@ def list_messages(
         channel_sid = channel.sid
         versions, more = yield from page(LIST_MESSAGE_VERSIONS, (channel_sid, account_sid), window, newest_first)
     pairs = [(seq, version) for seq, version in versions]
-    missing = [seq for seq, version in pairs if not known(seq, version)]
+    missing = wanted(pairs) if wanted is not None else [seq for seq, _ in pairs]
     rows: Rows = []
     if missing:
         rows = yield MESSAGE_RANGE(channel_sid, account_sid, min(missing), max(missing))
