@@ -166,6 +166,65 @@ def test_messages_page_both_ways_with_tokens_bound_to_the_order(
     assert api.get(f"{conversation.path}/Messages?Order=sideways").status_code == 400
 
 
+# Values whose JSON escaping a rendering could get wrong.
+AWKWARD = [
+    'say "hi" \\ C:\\path\\',
+    "line one\nline two\r\n\ttab \b\f \x01\x1f\x7f",
+    "emoji \U0001f600 accents \u00e9\u00fc, CJK \u4e2d\u6587, separators \u2028\u2029, </script>",
+    "",
+]
+
+
+def test_listed_messages_are_the_bytes_of_their_dicts(client: Client, conversation: Conversation, api: Api) -> None:
+    """The list serves messages as JSON rendered once and kept per (row, version): every
+    item must be byte for byte what ``message_to_wire`` and orjson make of the message
+    (the fetch endpoint's body), on a first read and from the cache, in both orders, after
+    an edit, and with awkward text everywhere a client writes it."""
+    path = f"{conversation.path}/Messages"
+    for text in AWKWARD:
+        attributes = orjson.dumps({"t": text}).decode()
+        values = {"Body": text, "From": text or "system", "Attributes": attributes, "LastUpdatedBy": text}
+        created = api.post(path, values)
+        assert created.status_code == 201, created.text
+    api.post(path, {"MediaSid": "ME" + "c" * 32, "From": AWKWARD[0]})
+    api.post(path, {})
+    edited = api.post(path, {"Body": "before"}).json()
+    assert api.post(f"{path}/{edited['sid']}", {"Body": AWKWARD[1]}).status_code == 200
+
+    def check_pages(order: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        url: str | None = f"{path}?PageSize=3&Order={order}"
+        while url:
+            response = api.get(url)
+            assert response.status_code == 200
+            assert orjson.dumps(orjson.loads(response.content)) == response.content  # orjson's own bytes
+            page = orjson.loads(response.content)
+            for item in page["messages"]:
+                assert orjson.dumps(item) == api.get(f"{path}/{item['sid']}").content
+            items += page["messages"]
+            url = page["meta"]["next_page_url"]
+        return items
+
+    for order in ("asc", "desc", "asc", "desc"):  # the second time from the cache
+        items = check_pages(order)
+        indexes = [item["index"] for item in items]
+        assert indexes == sorted(indexes, reverse=order == "desc") and len(items) == len(AWKWARD) + 3
+    by_sid = {item["sid"]: item for item in items}
+    assert by_sid[edited["sid"]]["was_edited"] is True and by_sid[edited["sid"]]["body"] == AWKWARD[1]
+    assert [item["type"] for item in items].count("media") == 1
+    media = next(item for item in items if item["type"] == "media")
+    assert media["media"]["sid"] == "ME" + "c" * 32 and media["body"] is None
+
+    # An edit after the pages were cached shows on the next read, in every order.
+    assert api.post(f"{path}/{edited['sid']}", {"Attributes": '{"again": "\\u00e9"}'}).status_code == 200
+    for order in ("asc", "desc"):
+        after = {item["sid"]: item for item in check_pages(order)}
+        assert after[edited["sid"]]["attributes"] == '{"again": "\\u00e9"}'
+    # The official client reads the same page.
+    listed = conversation.chat.messages.list(order="desc", page_size=4)
+    assert [m.body for m in listed][-len(AWKWARD):] == list(reversed(AWKWARD))
+
+
 def test_concurrent_creates_get_distinct_indexes(
     conversation: Conversation, server: ServerProcess, account: Account
 ) -> None:

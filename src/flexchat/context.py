@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .http import Request
+from .rendered import RenderedRows
 from .settings import Settings
 from .store import Store
 
@@ -36,6 +37,8 @@ class AppContext:
     # Called with an Account Sid after its keys or tokens changed: this process stops
     # trusting what it remembered of them at once (auth.Authenticator.forget).
     forget_credentials: Callable[[str], None] = field(default=lambda account_sid: None)
+    # The Chat message list's rendered messages (api/chat/messages.py), this process's.
+    rendered_messages: RenderedRows = field(default_factory=RenderedRows)
 
     def base_url(self, request: Request) -> str:
         """The absolute base of the URLs this response contains, without trailing slash.

@@ -65,12 +65,30 @@ def page_response(
     base = ctx.base_url(request)
     # Only the first and last row numbers matter for the neighbours' tokens.
     ends = (items[0].seq, items[-1].seq) if items else ()  # type: ignore[attr-defined]
-    links = neighbour_links(ctx.store.paging_secret, scope, page.window, ends, has_more)
-    meta = build_meta(base + url_path(request.path), page, scope, links)
     rendered = items_json(items, base) if items_json is not None else None
     if rendered is None:
+        meta = page_meta(request, ctx, scope, page, ends, has_more, base)
         return json_response({scope.key: [to_wire(item, base) for item in items], "meta": meta})
-    body = b"".join([b'{"', scope.key.encode(), b'":[', rendered.encode(), b'],"meta":', orjson.dumps(meta), b"}"])
+    return rendered_page_response(request, ctx, scope, page, ends, has_more, base, rendered)
+
+
+def page_meta(
+    request: Request, ctx: AppContext, scope: ListScope, page: PageRequest, ends: tuple[int, int] | tuple[()],
+    has_more: bool, base: str,
+) -> dict[str, Any]:
+    """A list page's ``meta`` object; ``ends``: the first and last row numbers on the page."""
+    links = neighbour_links(ctx.store.paging_secret, scope, page.window, ends, has_more)
+    return build_meta(base + url_path(request.path), page, scope, links)
+
+
+def rendered_page_response(
+    request: Request, ctx: AppContext, scope: ListScope, page: PageRequest, ends: tuple[int, int] | tuple[()],
+    has_more: bool, base: str, items_json: str,
+) -> Response:
+    """A list page whose items are already JSON text (the array's contents, byte for byte
+    what orjson would write for their dicts); ``ends`` as for :func:`page_meta`."""
+    meta = page_meta(request, ctx, scope, page, ends, has_more, base)
+    body = b"".join([b'{"', scope.key.encode(), b'":[', items_json.encode(), b'],"meta":', orjson.dumps(meta), b"}"])
     return Response(200, body)
 
 

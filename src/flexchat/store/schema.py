@@ -432,17 +432,27 @@ def step_9(engine: str) -> str:
     return render(STEP_9_TABLES, engine, _STEP_9_BEFORE, _STEP_9_AFTER)
 
 
-# Step 10: a claim walks only pending events, in the order they fall due. Its index
+# Step 10: a message's ``version``, bumped by every update of its row (deletes remove the
+# row, and row numbers are never reused). A process keeps the rendered JSON of messages it
+# listed keyed by (row number, version): a page reads only the two numbers of its rows and
+# renders just the ones it does not hold at that version (api/chat/messages.py).
+def step_10(engine: str) -> str:
+    """Migration step 10 for ``engine``."""
+    column = f"version {_TYPES[engine]['int']} NOT NULL DEFAULT 0"
+    return render((), engine, (f"ALTER TABLE chat_messages ADD COLUMN {column}",))
+
+
+# Step 11: a claim walks only pending events, in the order they fall due. Its index
 # holds what the claim filters on, so events in flight (claimed) are skipped inside the
 # index, events waiting for a retry lie beyond the range, and delivered ones are not in
 # it at all. With (state, next_attempt_at) and ORDER BY seq, a claim under a backlog of
 # 5,000 read every pending row and sorted them: 1.2 ms, on the single writer.
-_STEP_10_AFTER = (
+_STEP_11_AFTER = (
     "DROP INDEX outbox_due",
     "CREATE INDEX outbox_pending ON outbox (next_attempt_at, claimed_until) WHERE state = 'pending'",
 )
 
 
-def step_10(engine: str) -> str:
-    """Migration step 10 for ``engine``."""
-    return render((), engine, after=_STEP_10_AFTER)
+def step_11(engine: str) -> str:
+    """Migration step 11 for ``engine``."""
+    return render((), engine, after=_STEP_11_AFTER)

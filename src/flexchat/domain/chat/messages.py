@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...dates import now_iso
@@ -12,8 +13,9 @@ from ...store.queries.messages import (
     DELETE_MESSAGE,
     FETCH_MESSAGE,
     INSERT_MESSAGE,
-    LIST_MESSAGES,
-    LIST_SERVICE_MESSAGES,
+    LIST_MESSAGE_VERSIONS,
+    LIST_SERVICE_MESSAGE_VERSIONS,
+    MESSAGE_RANGE,
     TAKE_MESSAGE_INDEX,
     UNCOUNT_MESSAGE,
     UPDATE_MESSAGE,
@@ -68,22 +70,55 @@ def _require_message(channel: ChatChannel, sid: str) -> Script[ChatMessage]:
     return ChatMessage(*rows[0])
 
 
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """One page of a channel's messages, as :func:`list_messages` reads it.
+
+    ``versions``: (seq, version) of each message on the page, in the list's order;
+    ``rows``: the ``ChatMessage`` columns plus ``version`` of the messages the caller
+    asked for (and of any others between the first and last of them).
+    """
+
+    versions: list[tuple[int, int]]
+    more: bool
+    rows: Rows
+
+
 def list_messages(
-    account_sid: str, service_sid: str, channel_ref: str, window: Window, *, newest_first: bool
-) -> Script[tuple[Rows, bool]]:
+    account_sid: str,
+    service_sid: str,
+    channel_ref: str,
+    window: Window,
+    *,
+    newest_first: bool,
+    wanted: Callable[[list[tuple[int, int]]], list[int]] | None = None,
+) -> Script[MessagePage]:
     """One page of the channel's messages (by index, either way), and whether more lie beyond.
+
+    The page is read as (seq, version) pairs; ``wanted(pairs)`` says which of them (by
+    seq) the caller needs the rows of (by default all: a caller that holds a rendering of
+    a message at its version needs no row), read in one statement over their range.
 
     A channel named by its sid is read in one statement: messages of that channel in that
     service prove both exist. Only an empty page looks the channel up, for the 404.
     """
+    channel_sid = channel_ref
+    versions: Rows = []
+    more = False
     if is_sid(channel_ref, "CH"):
-        rows, more = yield from page(LIST_SERVICE_MESSAGES, (channel_ref, account_sid, service_sid), window,
-                                     newest_first)
-        if rows:
-            return rows, more
-    channel = yield from find_channel_of(account_sid, service_sid, channel_ref)
-    rows, more = yield from page(LIST_MESSAGES, (channel.sid, account_sid), window, newest_first)
-    return rows, more
+        versions, more = yield from page(
+            LIST_SERVICE_MESSAGE_VERSIONS, (channel_ref, account_sid, service_sid), window, newest_first
+        )
+    if not versions:
+        channel = yield from find_channel_of(account_sid, service_sid, channel_ref)
+        channel_sid = channel.sid
+        versions, more = yield from page(LIST_MESSAGE_VERSIONS, (channel_sid, account_sid), window, newest_first)
+    pairs = [(seq, version) for seq, version in versions]
+    missing = wanted(pairs) if wanted is not None else [seq for seq, _ in pairs]
+    rows: Rows = []
+    if missing:
+        rows = yield MESSAGE_RANGE(channel_sid, account_sid, min(missing), max(missing))
+    return MessagePage(pairs, more, rows)
 
 
 def create_message(
