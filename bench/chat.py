@@ -10,7 +10,10 @@ On a fresh database per engine, with one ``flexchat serve`` worker:
    target >= 0.8;
 3. under that sustained create load, the outbox: its pending depth sampled every 100 ms
    (it must drain, not grow), the time to drain after the load stops, and the delivery
-   latency p50 / p99 (receiver arrival minus the outbox row's creation, first attempts).
+   latency p50 / p99 under it: a probe thread posts a message with the header to the
+   same channel every 20 ms while wrk runs, and each probe's latency is the receiver's
+   arrival of its webhook minus the moment the probe's request was sent (so it holds the
+   create itself, the wake-up, the claim and the send; one clock, one machine).
 
 Read and write figures run in interleaved rounds (``BENCH_ROUNDS``, default 3), best
 round kept. All traffic stays on 127.0.0.1. Run by ``make bench`` after bench/run.py.
@@ -36,11 +39,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from flexchat.delivery.reads import delivery_id
 from flexchat.testing import free_port, run_server
 from run import DEFAULT_POSTGRES_URL, Wrk, ensure_wrk, log, postgres_available, postgres_database
 
@@ -52,7 +55,7 @@ FILL = 200
 def _receive(port: int, out_path: str) -> None:
     """A minimal HTTP receiver (own process): answers 200 at once, notes each request's
     arrival time and idempotency token, writes them to ``out_path`` on SIGTERM."""
-    arrivals: list[tuple[str, float]] = []
+    arrivals: list[tuple[str, str, float]] = []
 
     class Receiver(asyncio.Protocol):
         def connection_made(self, transport: Any) -> None:
@@ -70,9 +73,10 @@ def _receive(port: int, out_path: str) -> None:
                 length = int(lowered.get(b"content-length", b"0"))
                 if len(rest) < length:
                     return
-                self.buffer = rest[length:]
+                body, self.buffer = rest[:length], rest[length:]
                 token = lowered.get(b"i-twilio-idempotency-token", b"").decode()
-                arrivals.append((token, time.time() * 1000))
+                message = parse_qs(body.decode()).get("MessageSid", [""])[0]
+                arrivals.append((token, message, time.time() * 1000))
                 self.transport.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
 
     async def serve() -> None:
@@ -88,14 +92,14 @@ def _receive(port: int, out_path: str) -> None:
 
 
 @contextlib.contextmanager
-def receiver() -> Iterator[tuple[str, list[tuple[str, float]]]]:
+def receiver() -> Iterator[tuple[str, list[tuple[str, str, float]]]]:
     """A receiver process on a free port; yields its URL and, after the block, its arrivals."""
     port = free_port()
     out = tempfile.NamedTemporaryFile(suffix=".json", delete=False)  # noqa: SIM115
     out.close()
     process = multiprocessing.Process(target=_receive, args=(port, out.name), daemon=True)
     process.start()
-    arrivals: list[tuple[str, float]] = []
+    arrivals: list[tuple[str, str, float]] = []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
@@ -107,7 +111,7 @@ def receiver() -> Iterator[tuple[str, list[tuple[str, float]]]]:
         assert process.pid is not None
         os.kill(process.pid, signal.SIGTERM)
         process.join(10)
-        arrivals.extend(tuple(item) for item in json.loads(Path(out.name).read_text() or "[]"))
+        arrivals.extend((token, sid, at) for token, sid, at in json.loads(Path(out.name).read_text() or "[]"))
         os.unlink(out.name)
 
 
@@ -160,23 +164,33 @@ def outbox_depth(database_url: str) -> int:
     return asyncio.run(count())
 
 
-def first_attempt_created(database_url: str) -> dict[str, float]:
-    """Creation time (ms) of each outbox row delivered on its first attempt, by the id
-    its request carries (``I-Twilio-Idempotency-Token``)."""
-    query = "SELECT seq, next_attempt_at FROM outbox WHERE state = 'delivered' AND attempts = 1"
-    if database_url.startswith("sqlite"):
-        with contextlib.closing(sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=5)) as conn:
-            return {delivery_id(seq): float(at) for seq, at in conn.execute(query)}
-    import asyncpg
+class Probes:
+    """Messages posted at a steady pace beside the load: (message sid, ms when sent)."""
 
-    async def rows() -> dict[str, float]:
-        conn = await asyncpg.connect(database_url)
-        try:
-            return {delivery_id(seq): float(at) for seq, at in await conn.fetch(query)}
-        finally:
-            await conn.close()
+    def __init__(self, setup: Setup) -> None:
+        self.setup, self.sent, self.stop = setup, [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
 
-    return asyncio.run(rows())
+    def _run(self) -> None:
+        path = self.setup.messages(self.setup.hooked)
+        n = 0
+        while not self.stop.wait(0.02):
+            n += 1
+            started = time.time() * 1000
+            response = self.setup.session.post(
+                self.setup.base + path, data={"From": "probe", "Body": f"probe {n}"},
+                headers={"X-Twilio-Webhook-Enabled": "true"}, timeout=30,
+            )
+            if response.status_code == 201:
+                self.sent.append((response.json()["sid"], started))
+
+    def __enter__(self) -> Probes:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
 
 
 def run_engine(engine: str, database_url: str, wrk: Wrk, rounds: int) -> dict[str, Any]:
@@ -186,6 +200,7 @@ def run_engine(engine: str, database_url: str, wrk: Wrk, rounds: int) -> dict[st
         setup = Setup(server.base_url, server.auth, hook_url)
         best: dict[str, float] = {}
         depth_samples: list[int] = []
+        sent: list[tuple[str, float]] = []
         for _ in range(rounds):
             figures = {
                 "channel list": wrk.figure(engine, "channel list", 1, server.base_url + "/v1/Channels?PageSize=50",
@@ -205,10 +220,12 @@ def run_engine(engine: str, database_url: str, wrk: Wrk, rounds: int) -> dict[st
 
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
-            figures["create, webhook on"] = wrk.figure(
-                engine, "create, webhook on", 1, server.base_url + setup.messages(setup.hooked), "message.lua",
-                auth=auth, args=("webhooks",),
-            )
+            with Probes(setup) as probes:
+                figures["create, webhook on"] = wrk.figure(
+                    engine, "create, webhook on", 1, server.base_url + setup.messages(setup.hooked), "message.lua",
+                    auth=auth, args=("webhooks",),
+                )
+            sent.extend(probes.sent)
             sampling.set()
             sampler.join()
             for name, figure in figures.items():
@@ -217,8 +234,10 @@ def run_engine(engine: str, database_url: str, wrk: Wrk, rounds: int) -> dict[st
         while outbox_depth(database_url) and time.monotonic() - drain_started < 120:
             time.sleep(0.1)
         drained_after = time.monotonic() - drain_started
-        created = first_attempt_created(database_url)
-    latencies = sorted(at - created[token] for token, at in arrivals if token in created)
+    arrived: dict[str, float] = {}
+    for _, message, at in arrivals:
+        arrived[message] = min(at, arrived.get(message, at))
+    latencies = sorted(arrived[sid] - started for sid, started in sent if sid in arrived)
     return {
         "engine": engine,
         "rps": best,
@@ -228,6 +247,7 @@ def run_engine(engine: str, database_url: str, wrk: Wrk, rounds: int) -> dict[st
         "outbox_depth_last": depth_samples[-1] if depth_samples else 0,
         "drained_after_s": drained_after,
         "delivered": len(arrivals),
+        "probes": len(latencies),
         "latency_p50_ms": statistics.median(latencies) if latencies else None,
         "latency_p99_ms": latencies[int(len(latencies) * 0.99) - 1] if latencies else None,
     }
@@ -237,7 +257,7 @@ def render(results: list[dict[str, Any]]) -> str:
     """The figures as a Markdown table, with the targets."""
     lines = [
         "| engine | message list / channel list | create with webhook / without | outbox depth max (last)"
-        " | drained after | delivered | delivery p50 / p99 |",
+        " | drained after | delivered | create → webhook p50 / p99 (probes) |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -248,7 +268,7 @@ def render(results: list[dict[str, Any]]) -> str:
             f"{rps['create, no webhook']:.0f} = **{r['create_with_webhook_ratio']:.2f}** "
             f"(≥ {TARGET_CREATE_WITH_WEBHOOK}) | {r['outbox_depth_max']} ({r['outbox_depth_last']}) | "
             f"{r['drained_after_s']:.1f} s | {r['delivered']} | "
-            f"{r['latency_p50_ms'] or 0:.1f} / {r['latency_p99_ms'] or 0:.1f} ms |"
+            f"{r['latency_p50_ms'] or 0:.1f} / {r['latency_p99_ms'] or 0:.1f} ms ({r['probes']}) |"
         )
     return "\n".join(lines)
 

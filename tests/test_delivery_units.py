@@ -16,6 +16,7 @@ from flexchat.delivery.signing import build_request, signature
 from flexchat.delivery.worker import DROPPED
 from flexchat.domain.events import emit
 from flexchat.settings import Settings, SettingsError
+from flexchat.store.sql import fetch, sql
 from flexchat.testing import InProcessFlexchat
 
 from .webhooks import receiving
@@ -143,6 +144,30 @@ def test_the_worker_stops_when_a_wake_up_meets_the_stop() -> None:
                 await asyncio.sleep(0)
 
         flexchat.run(wake_and_stop())
+
+
+def test_a_worker_holds_the_next_events_and_gives_them_back_when_it_stops() -> None:
+    """Claims take events for the free slots and as many again, so a finished attempt
+    starts the next without a claim's round trip; a stopping worker gives its held events
+    back at once (their lease would otherwise keep them from other processes)."""
+    settings = Settings(webhook_concurrency=1, webhook_timeout=5)
+    with InProcessFlexchat(settings=settings) as flexchat, receiving(default=(200, 1.0)) as receiver:
+        store = flexchat.app.store
+        service, channel = _external_channel(flexchat, receiver.url)
+        for n in range(3):
+            flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", {"Body": f"m{n}"})))
+        receiver.wait_for(1)  # the first is under way, its answer a second away
+
+        def leases() -> list[bool]:
+            rows = flexchat.run(store.read(fetch(sql("SELECT claimed_until FROM outbox ORDER BY seq")())))
+            return [row[0] > 0 for row in rows]
+
+        assert leases() == [True, True, False]  # in flight, held, left for the next claim
+        worker = flexchat.app.delivery
+        assert worker is not None
+        flexchat.run(worker.stop())
+        assert leases()[1:] == [False, False]  # the held one is due again at once
+        assert [r.form["Body"] for r in receiver.received] == ["m0"]
 
 
 def test_outbox_gauges_show_what_waits_and_since_when() -> None:

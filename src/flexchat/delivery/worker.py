@@ -25,6 +25,7 @@ token that signs the request is never logged, nor are URLs (they may carry crede
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
@@ -43,6 +44,7 @@ from ..store.queries.delivery import (
     ANY_DUE,
     CLAIM,
     RELAXED_COMMIT,
+    RELEASE_CLAIM,
     insert_attempts,
     settle_events,
     settle_sizes,
@@ -86,6 +88,13 @@ def claim_due(lease_until: int, now: int, limit: int) -> Script[Rows]:
     yield RELAXED_COMMIT()
     rows = yield CLAIM(lease_until, now, now, limit)
     return rows
+
+
+def release(events: list[OutboxEvent]) -> Script[None]:
+    """Give claimed events back (a stopping worker's held ones): due again at once."""
+    yield RELAXED_COMMIT()
+    for event in events:
+        yield RELEASE_CLAIM(event.account_sid, event.seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +155,8 @@ class DeliveryWorker:
         self._lease_ms = int(lease_seconds(settings) * 1000)
         self._wakeup = asyncio.Event()
         self._in_flight: set[asyncio.Task[None]] = set()
+        # Claimed, waiting for a slot (see claim).
+        self._held: collections.deque[OutboxEvent] = collections.deque()
         self._runner: asyncio.Task[None] | None = None
         self._stopping = False
         self._settler: asyncio.Task[None] | None = None
@@ -201,7 +212,8 @@ class DeliveryWorker:
 
     async def stop(self) -> None:
         """Stop claiming; let attempts in flight finish briefly, then close the sender.
-        Events still held are claimed again when their lease ends."""
+        Held events are given back at once; those still in flight are claimed again when
+        their lease ends."""
         if self.wake in self.store.outbox_listeners:
             self.store.outbox_listeners.remove(self.wake)
         runner, self._runner = self._runner, None
@@ -216,6 +228,10 @@ class DeliveryWorker:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        held, self._held = list(self._held), collections.deque()
+        if held:
+            with contextlib.suppress(Exception):  # the database is away: their leases run out instead
+                await self.store.write(release(held))
         settler, self._settler = self._settler, None
         if settler is not None:
             settler.cancel()
@@ -270,23 +286,37 @@ class DeliveryWorker:
                     await self._wakeup.wait()
 
     async def claim(self) -> int:
-        """Claim as many due events as there are free slots and start sending them; how many."""
-        free = self.concurrency - len(self._in_flight)
-        if free <= 0:
+        """Claim due events for the free slots and as many again to start as slots free
+        up; start what the slots allow; how many were claimed.
+
+        The second share hides the claim's round trip (a write, which waits for the
+        writer's commit): a finished attempt starts the next held event at once instead
+        of waiting for the next claim. Held events keep their lease, as those in flight
+        do, and are claimed again elsewhere only if this process dies holding them.
+        """
+        room = 2 * self.concurrency - len(self._in_flight) - len(self._held)
+        if room <= 0:
             return 0  # a finishing attempt wakes the loop
         now = int(self.clock() * 1000)
         if not await self.store.read(fetch(ANY_DUE(now, now))):
             return 0
-        rows = await self.store.write(claim_due(now + self._lease_ms, now, free))
-        for event in sorted((OutboxEvent(*row) for row in rows), key=lambda event: event.seq):
-            task = asyncio.create_task(self.deliver(event))
+        rows = await self.store.write(claim_due(now + self._lease_ms, now, room))
+        self._held.extend(sorted((OutboxEvent(*row) for row in rows), key=lambda event: event.seq))
+        self._start_held()
+        return len(rows)
+
+    def _start_held(self) -> None:
+        while self._held and len(self._in_flight) < self.concurrency:
+            task = asyncio.create_task(self.deliver(self._held.popleft()))
             self._in_flight.add(task)
             task.add_done_callback(self._finished)
-        return len(rows)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)
-        self.wake()
+        if not self._stopping:
+            self._start_held()
+        if len(self._held) < self.concurrency:
+            self.wake()
 
     # -- sending -------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ CLAIM = sql(
     " ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED) AS due"
     f" WHERE outbox.account_sid = due.due_account AND outbox.seq = due.due_seq RETURNING {EVENT}"
 )
+# A claimed event given back unsent (a stopping worker's held events).
+RELEASE_CLAIM = sql("UPDATE outbox SET claimed_until = 0 WHERE account_sid = ? AND seq = ? AND state = 'pending'")
 # Claims and settlements need not wait for their commit to reach the disk: one lost in a
 # database crash means the event is sent again (as when a lease runs out), which
 # at-least-once delivery allows. PostgreSQL then skips the WAL flush that dominates these
