@@ -12,14 +12,14 @@ from ..store.sql import fetch
 
 async def outbox_depth(store: Store) -> int:
     """Events waiting for delivery (state ``pending``, due or backing off)."""
-    rows = await store.read(fetch(PENDING_COUNT()))
+    rows = await store.read(fetch(PENDING_COUNT()), background=True)
     return int(rows[0][0])
 
 
 async def oldest_pending_age(store: Store, now: datetime | None = None) -> float:
     """Seconds since the oldest pending event was written; 0 when none waits. A value
     that keeps growing means delivery is stuck or a destination keeps failing."""
-    rows = await store.read(fetch(OLDEST_PENDING()))
+    rows = await store.read(fetch(OLDEST_PENDING()), background=True)
     oldest = rows[0][0] if rows else None
     if not oldest:
         return 0.0

@@ -231,7 +231,7 @@ class DeliveryWorker:
         held, self._held = list(self._held), collections.deque()
         if held:
             with contextlib.suppress(Exception):  # the database is away: their leases run out instead
-                await self.store.write(release(held))
+                await self.store.write(release(held), background=True)
         settler, self._settler = self._settler, None
         if settler is not None:
             settler.cancel()
@@ -298,9 +298,9 @@ class DeliveryWorker:
         if room <= 0:
             return 0  # a finishing attempt wakes the loop
         now = int(self.clock() * 1000)
-        if not await self.store.read(fetch(ANY_DUE(now, now))):
+        if not await self.store.read(fetch(ANY_DUE(now, now)), background=True):
             return 0
-        rows = await self.store.write(claim_due(now + self._lease_ms, now, room))
+        rows = await self.store.write(claim_due(now + self._lease_ms, now, room), background=True)
         self._held.extend(sorted((OutboxEvent(*row) for row in rows), key=lambda event: event.seq))
         self._start_held()
         return len(rows)
@@ -369,7 +369,7 @@ class DeliveryWorker:
 
     async def _settle(self, batch: list[Settlement]) -> None:
         try:
-            await self.store.write(settle(batch))
+            await self.store.write(settle(batch), background=True)
         except Exception as error:  # their leases run out and the events are sent again
             self._log_trouble(f"cannot record {len(batch)} webhook attempt(s)", error)
             return
@@ -397,7 +397,7 @@ class DeliveryWorker:
         cached = self._tokens.get(account_sid)
         if cached is not None and cached[1] > now:
             return cached[0]
-        rows = await self.store.read(fetch(ACCOUNT_AUTH_TOKEN(account_sid)))
+        rows = await self.store.read(fetch(ACCOUNT_AUTH_TOKEN(account_sid)), background=True)
         token = rows[0][0] if rows else None
         if len(self._tokens) > 10_000:
             self._tokens.clear()

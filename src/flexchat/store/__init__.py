@@ -29,11 +29,13 @@ class Store(Protocol):
     # Called after a commit that wrote outbox rows (delivery wakes up).
     outbox_listeners: list[Callable[[], None]]
 
-    async def write(self, script: Script[T]) -> T:
-        """Run a transaction script in one transaction; its result."""
+    async def write(self, script: Script[T], *, background: bool = False) -> T:
+        """Run a transaction script in one transaction; its result. ``background``: work
+        of flexchat's own (webhook delivery), which must not queue behind requests for a
+        connection (PostgreSQL gives it connections of its own)."""
 
-    async def read(self, script: Script[T]) -> T:
-        """Run a read-only script."""
+    async def read(self, script: Script[T], *, background: bool = False) -> T:
+        """Run a read-only script (``background`` as for :meth:`write`)."""
 
     async def open(self) -> None:
         """Connect, apply pending migrations and load the paging secret."""

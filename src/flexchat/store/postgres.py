@@ -168,6 +168,10 @@ async def migrate(conn: Any, steps: Sequence[str]) -> bytes:
     return bytes(secret)
 
 
+# Connections for webhook delivery's claims and settlements, beside the requests' pool.
+BACKGROUND_POOL_SIZE = 2
+
+
 class PostgresStore:
     """The store for several API processes on one PostgreSQL database (see module docstring)."""
 
@@ -178,6 +182,9 @@ class PostgresStore:
         self.paging_secret = b""
         self._dsn = asyncpg_dsn(url)
         self._pool: Any = None
+        # Webhook delivery's claims and settlements: with every request connection busy,
+        # they queued behind requests, and under a sustained load the outbox grew.
+        self._background_pool: Any = None
         self._last_logged = 0.0
         self._unlogged = 0
         self.outbox_listeners: list[Callable[[], None]] = []
@@ -212,39 +219,44 @@ class PostgresStore:
                 self.paging_secret = await migrate(conn, STEPS)
             finally:
                 await conn.close()
-            self._pool = await asyncpg.create_pool(
-                self._dsn,
-                min_size=0,
-                max_size=self.pool_size,
-                timeout=self.timeout,
-                reset=_keep_session,
-                server_settings={
-                    "application_name": APPLICATION_NAME,
-                    "statement_timeout": limit_ms,
-                    "idle_in_transaction_session_timeout": limit_ms,
-                    "plan_cache_mode": "force_generic_plan",
-                },
-            )
+            pools = []
+            for size in (self.pool_size, BACKGROUND_POOL_SIZE):
+                pools.append(await asyncpg.create_pool(
+                    self._dsn,
+                    min_size=0,
+                    max_size=size,
+                    timeout=self.timeout,
+                    reset=_keep_session,
+                    server_settings={
+                        "application_name": APPLICATION_NAME,
+                        "statement_timeout": limit_ms,
+                        "idle_in_transaction_session_timeout": limit_ms,
+                        "plan_cache_mode": "force_generic_plan",
+                    },
+                ))
+            self._pool, self._background_pool = pools
         except DATABASE_ERRORS as error:
             raise RuntimeError(
                 f"cannot open PostgreSQL at {redacted(self.url)}: {error.__class__.__name__}: {error}"
             ) from error
 
     async def close(self) -> None:
-        """Close the pool, waiting at most the deadline for borrowed connections."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        try:
-            await asyncio.wait_for(pool.close(), self.timeout)
-        except UNAVAILABLE:
-            pool.terminate()
+        """Close the pools, waiting at most the deadline for borrowed connections."""
+        pools = [self._pool, self._background_pool]
+        self._pool = self._background_pool = None
+        for pool in pools:
+            if pool is None:
+                continue
+            try:
+                await asyncio.wait_for(pool.close(), self.timeout)
+            except UNAVAILABLE:
+                pool.terminate()
 
     # -- plumbing --------------------------------------------------------------------
 
-    async def _run(self, work: Work[T], *, transaction: bool = False) -> T:
-        """``work(conn)`` on a pooled connection, in one transaction if asked, bounded by
-        the deadline.
+    async def _run(self, work: Work[T], *, transaction: bool = False, background: bool = False) -> T:
+        """``work(conn)`` on a pooled connection (of the background pool if asked), in one
+        transaction if asked, bounded by the deadline.
 
         Only a clean finish, or a domain error (its transaction rolled back within the
         deadline), returns the connection to the pool. Anything else terminates it:
@@ -253,7 +265,7 @@ class PostgresStore:
         ROLLBACK sent over a dead link would hang past the deadline. Database
         unavailability of any kind becomes ServiceUnavailable.
         """
-        pool = self._pool
+        pool = self._background_pool if background else self._pool
         if pool is None:
             raise ServiceUnavailable("Service unavailable: the store is not open")
         conn = None
@@ -316,19 +328,21 @@ class PostgresStore:
     async def _execute(self, sql: str, *args: Any) -> str:
         return await self._run(lambda conn: cast(Awaitable[str], conn.execute(sql, *args)))
 
-    async def write(self, script: Script[T]) -> T:
+    async def write(self, script: Script[T], *, background: bool = False) -> T:
         """Run a transaction script in one READ COMMITTED transaction."""
         result, notified = await self._run(
-            lambda conn: run_async(conn, script, asyncpg.UniqueViolationError), transaction=True
+            lambda conn: run_async(conn, script, asyncpg.UniqueViolationError), transaction=True, background=background
         )
         if notified:
             for listener in self.outbox_listeners:
                 listener()
         return result
 
-    async def read(self, script: Script[T]) -> T:
+    async def read(self, script: Script[T], *, background: bool = False) -> T:
         """Run a read-only script, each statement in its own snapshot."""
-        result, _ = await self._run(lambda conn: run_async(conn, script, asyncpg.UniqueViolationError))
+        result, _ = await self._run(
+            lambda conn: run_async(conn, script, asyncpg.UniqueViolationError), background=background
+        )
         return result
 
     # -- accounts --------------------------------------------------------------------

@@ -313,15 +313,16 @@ class SqliteStore:
                 raise ServiceUnavailable(f"Service unavailable: database is busy ({error})") from None
             raise
 
-    async def write(self, script: Script[T]) -> T:
-        """Run a transaction script on the writer thread, in the next group commit."""
+    async def write(self, script: Script[T], *, background: bool = False) -> T:
+        """Run a transaction script on the writer thread, in the next group commit (one
+        queue for all: ``background`` changes nothing here)."""
         result, notified = await self._write(run_sync, script, sqlite3.IntegrityError)
         if notified:
             for listener in self.outbox_listeners:
                 listener()
         return result  # type: ignore[no-any-return]
 
-    async def read(self, script: Script[T]) -> T:
+    async def read(self, script: Script[T], *, background: bool = False) -> T:
         """Run a read-only script on the reader connection, on the event loop."""
         assert self._reader is not None, "store is not open"
         try:
