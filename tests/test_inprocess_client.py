@@ -8,7 +8,6 @@ import gc
 import json
 import re
 import secrets
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,14 +166,14 @@ def test_closed_instance_refuses_requests() -> None:
 def test_an_unclosed_client_is_released_when_collected() -> None:
     client = twilio_client()
     client.flex_api.v1.flex_flow.create(**flow_args())
-    thread = client.http_client.flexchat._thread
-    database = Path(client.http_client.flexchat.app.store._path)
-    assert thread.is_alive() and database.exists()
+    app = client.http_client.flexchat.app
+    store = app.store
+    assert app._open and store._reader is not None
     del client
     gc.collect()
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    assert not database.exists()  # the private :memory: database is gone with it
+    # Stopped, and the store closed: the private in-memory database is gone with it.
+    assert not app._open
+    assert store._reader is None
 
 
 # -- Flex Flows, sync ----------------------------------------------------------------------

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import secrets
+import selectors
 import signal
 import socket
 import subprocess
@@ -300,43 +301,102 @@ def _basic_auth(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(encoded).decode("ascii")
 
 
-async def _shutdown(app: FlexchatApp, loop: asyncio.AbstractEventLoop, stop: bool = False) -> None:
-    try:
-        await app.shutdown()
-        await loop.shutdown_default_executor()
-    finally:
-        if stop:
-            loop.stop()
+class _LockingSelector(selectors.DefaultSelector):
+    """The loop thread's selector: it gives the application lock up while it waits."""
+
+    def __init__(self, lock: threading.Lock) -> None:
+        super().__init__()
+        self.lock = lock
+
+    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        """Wait for I/O or the next timer without the lock; take it back to run callbacks."""
+        self.lock.release()
+        try:
+            return super().select(timeout)
+        finally:
+            self.lock.acquire()
 
 
-def _stop_loop(app: FlexchatApp, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
-    """Close the store and end the loop thread; also the finaliser of an unclosed instance."""
-    if loop.is_closed() or not thread.is_alive():
+class _AppLoop:
+    """The event loop every in-process application of this process runs on, in a daemon
+    thread, and the lock that makes the applications single-threaded as in a server.
+
+    The loop thread holds :attr:`lock` whenever it runs callbacks and gives it up only
+    while it waits in its selector. A synchronous caller takes the lock and runs its
+    request on its own thread (:meth:`InProcessFlexchat.request`): no thread hop, and
+    never at the same time as the application's background tasks (webhook delivery,
+    fault rules), which stay on this loop. One loop for all instances, started once:
+    a thread and a loop per instance were a tenth of a fresh instance's cost.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # The thread running a request under the lock, if any (see _close).
+        self.owner: int | None = None
+        self.loop = asyncio.SelectorEventLoop(_LockingSelector(self.lock))
+        self.thread = threading.Thread(target=self._run, name="flexchat-inprocess", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        with self.lock:
+            self.loop.run_forever()
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive() and not self.loop.is_closed()
+
+
+_APP_LOOP: _AppLoop | None = None
+_APP_LOOP_GUARD = threading.Lock()
+# Each synchronous caller thread's own event loop, on which its requests run.
+_CALLER = threading.local()
+
+
+def _app_loop() -> _AppLoop:
+    """The shared loop, started on first use (and again in a forked child, whose copy
+    has no thread)."""
+    global _APP_LOOP
+    with _APP_LOOP_GUARD:
+        if _APP_LOOP is None or not _APP_LOOP.alive:
+            _APP_LOOP = _AppLoop()
+        return _APP_LOOP
+
+
+def _caller_loop() -> asyncio.AbstractEventLoop:
+    """This thread's loop for running requests here (made on first use)."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_CALLER, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _CALLER.loop = asyncio.new_event_loop()
+    return loop
+
+
+def _close(app: FlexchatApp, app_loop: _AppLoop) -> None:
+    """Stop the application and close its store; also the finaliser of an unclosed instance."""
+    if not app_loop.alive:
         return
-    if threading.current_thread() is thread:
-        # The garbage collector may run this on the loop's own thread: waiting would deadlock.
-        loop.create_task(_shutdown(app, loop, stop=True))
+    ident = threading.get_ident()
+    if ident == app_loop.thread.ident or ident == app_loop.owner:
+        # The garbage collector may run this on the loop's own thread, or on a thread in
+        # the middle of a request under the lock: waiting would deadlock.
+        app_loop.loop.call_soon_threadsafe(app_loop.loop.create_task, app.shutdown())
         return
-    future = asyncio.run_coroutine_threadsafe(_shutdown(app, loop), loop)
-    try:
-        future.result(timeout=30)
-    finally:
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=30)
-        if not thread.is_alive():
-            loop.close()
+    asyncio.run_coroutine_threadsafe(app.shutdown(), app_loop.loop).result(timeout=30)
 
 
 class InProcessFlexchat:
-    """The flexchat application in this process, on a fresh store and a private event loop.
+    """The flexchat application in this process, on a fresh store and a background event loop.
 
     The application is the one ``flexchat serve`` runs (``create_app``); requests reach it
     as ASGI calls, not through a socket. The store defaults to ``sqlite:///:memory:``, a
-    private temporary database removed on :meth:`close`. A first account is created on
+    private in-memory database gone on :meth:`close`. A first account is created on
     start; :attr:`account_sid` and :attr:`auth_token` are its credentials.
 
-    Usable from any thread and from any event loop: every call is handed to the private
-    loop, so the sync and async twilio clients can share one instance.
+    Usable from any thread and from any event loop. The application's background tasks
+    (webhook delivery, fault rules) run on an event loop in a background thread that
+    every instance of the process shares. A request from synchronous code on a SQLite
+    store runs on the caller's own thread, holding the lock that keeps it apart from
+    those tasks (a thread hop cost more than the request); any other call is handed to
+    the background loop. So the sync and async twilio clients can share one instance.
 
     ``database_url`` names the store (any URL ``flexchat serve`` accepts); ``settings``
     supplies the other settings, its own ``database_url`` being ignored. A suite can set
@@ -362,12 +422,14 @@ class InProcessFlexchat:
         base = settings or InProcessFlexchat.default_settings or Settings(access_log=False)
         self.settings = base.with_(database_url=database_url)
         self.app: FlexchatApp = create_app(self.settings)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="flexchat-inprocess", daemon=True)
-        self._thread.start()
-        self._finalizer = weakref.finalize(self, _stop_loop, self.app, self._loop, self._thread)
+        self._app_loop = _app_loop()
+        self._loop = self._app_loop.loop
+        self._thread = self._app_loop.thread
+        # asyncpg's pool belongs to the loop that opened it; SQLite works on any loop.
+        self._runs_anywhere = not getattr(self.app.store, "loop_bound", True)
+        self._finalizer = weakref.finalize(self, _close, self.app, self._app_loop)
         # At interpreter exit thread pools refuse work, so the store could not close
-        # cleanly; its committed data is durable and a temporary database removes itself.
+        # cleanly; its committed data is durable and a temporary database is in memory.
         self._finalizer.atexit = False
         try:
             self.run(self.app.startup())
@@ -379,7 +441,7 @@ class InProcessFlexchat:
     # -- life cycle ------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the store (deleting a ``:memory:`` database) and stop the loop thread."""
+        """Stop the application and close its store (an in-memory database is gone)."""
         self._finalizer()
 
     @property
@@ -396,7 +458,7 @@ class InProcessFlexchat:
         state = "closed" if self.closed else "open"
         return f"<InProcessFlexchat {self.settings.database_url} {state}>"
 
-    # -- running code on the private loop ---------------------------------------------
+    # -- running code on the application's loop ----------------------------------------
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Run ``coro`` on the application's loop and wait for its result."""
@@ -412,6 +474,31 @@ class InProcessFlexchat:
         except concurrent.futures.TimeoutError:
             future.cancel()
             raise TimeoutError(f"flexchat did not answer within {timeout}s") from None
+
+    def _run_here(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro``, which uses the application and its store only, on this thread
+        when it can (a synchronous caller, a store usable from any loop), else as
+        :meth:`run` does."""
+        if not self._runs_anywhere or self.closed:
+            return self.run(coro, timeout)
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:  # a sync call from async code: this thread's loop is busy running it
+            return self.run(coro, timeout)
+        loop = _caller_loop()
+        app_loop = self._app_loop
+        with app_loop.lock:
+            app_loop.owner = threading.get_ident()
+            try:
+                if timeout is None:
+                    return loop.run_until_complete(coro)
+                return loop.run_until_complete(asyncio.wait_for(coro, timeout))
+            except TimeoutError:
+                raise TimeoutError(f"flexchat did not answer within {timeout}s") from None
+            finally:
+                app_loop.owner = None
 
     async def run_async(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
         """Await ``coro`` run on the application's loop, from any other event loop."""
@@ -431,7 +518,7 @@ class InProcessFlexchat:
         from .auth import hash_secret, new_secret
 
         token = new_secret()
-        sid = self.run(self.app.store.create_account(friendly_name, hash_secret(token), token))
+        sid = self._run_here(self.app.store.create_account(friendly_name, hash_secret(token), token))
         return sid, token
 
     def create_api_key(
@@ -441,7 +528,9 @@ class InProcessFlexchat:
         secret. ``key_type="main"`` makes one that may manage keys and tokens."""
         from .domain.credentials import create_key
 
-        new = self.run(self.app.store.write(create_key(account_sid or self.account_sid, friendly_name, key_type)))
+        new = self._run_here(
+            self.app.store.write(create_key(account_sid or self.account_sid, friendly_name, key_type))
+        )
         return new.key.sid, new.secret
 
     @property
@@ -542,7 +631,7 @@ class InProcessFlexchat:
     ) -> InProcessResponse:
         """One request to the application, waited for from this thread."""
         scope, body = self.build_request(method, url, params, data, headers, auth)
-        return self.run(self._call(scope, body), timeout)
+        return self._run_here(self._call(scope, body), timeout)
 
     async def request_async(
         self,

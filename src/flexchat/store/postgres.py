@@ -171,6 +171,8 @@ async def migrate(conn: Any, steps: Sequence[str]) -> bytes:
 class PostgresStore:
     """The store for several API processes on one PostgreSQL database (see module docstring)."""
 
+    loop_bound = True  # asyncpg's pool and connections belong to the loop that opened them
+
     def __init__(self, url: str, settings: Settings) -> None:
         self.url = url
         self.timeout = settings.db_timeout
