@@ -19,6 +19,7 @@ import base64
 import concurrent.futures
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -35,9 +36,9 @@ import urllib.request
 import weakref
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import IO, TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from .sids import mint_sid
 
@@ -281,15 +282,33 @@ class InProcessResponse:
         return json.loads(self.body)
 
 
+# What quote_plus leaves as it is: a value made only of these is its own encoding.
+_FORM_PLAIN = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def _form_quote(value: object) -> str:
+    """One name or value as ``urlencode`` encodes it (``quote_plus`` of its ``str``)."""
+    if isinstance(value, bytes):
+        return quote_plus(value)
+    text = value if isinstance(value, str) else str(value)
+    return text if _FORM_PLAIN.fullmatch(text) else quote_plus(text)
+
+
 def _encode_pairs(values: Mapping[str, object] | None) -> str:
-    """Form/query encoding as ``requests`` does it: None dropped, sequences repeated."""
+    """Form/query encoding as ``requests`` does it: None dropped, sequences repeated.
+
+    The same text as ``urlencode`` gives, in half its time: most names and values need
+    no escaping, and this runs for every request of a test suite."""
     if not values:
         return ""
-    pairs: list[tuple[str, object]] = []
+    pairs: list[str] = []
     for name, value in values.items():
-        items = value if isinstance(value, list | tuple) else [value]
-        pairs.extend((name, item) for item in items if item is not None)
-    return urlencode(pairs)
+        key = _form_quote(name) + "="
+        if isinstance(value, list | tuple):
+            pairs.extend(key + _form_quote(item) for item in value if item is not None)
+        elif value is not None:
+            pairs.append(key + _form_quote(value))
+    return "&".join(pairs)
 
 
 def _basic_auth(user: str, password: str) -> str:
@@ -299,6 +318,12 @@ def _basic_auth(user: str, password: str) -> str:
     except UnicodeEncodeError:
         encoded = raw.encode("utf-8")
     return "Basic " + base64.b64encode(encoded).decode("ascii")
+
+
+@lru_cache(maxsize=256)
+def _cached_basic_auth(user: str, password: str) -> str:
+    # A test suite sends the same few credentials over and over.
+    return _basic_auth(user, password)
 
 
 class _LockingSelector(selectors.DefaultSelector):
@@ -481,11 +506,8 @@ class InProcessFlexchat:
         :meth:`run` does."""
         if not self._runs_anywhere or self.closed:
             return self.run(coro, timeout)
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            pass
-        else:  # a sync call from async code: this thread's loop is busy running it
+        if asyncio._get_running_loop() is not None:
+            # A sync call from async code: this thread's loop is busy running that code.
             return self.run(coro, timeout)
         loop = _caller_loop()
         app_loop = self._app_loop
@@ -570,7 +592,7 @@ class InProcessFlexchat:
             if body:
                 header_map.setdefault("content-type", "application/x-www-form-urlencoded")
         if auth is not None and "authorization" not in header_map:
-            header_map["authorization"] = _basic_auth(*auth)
+            header_map["authorization"] = _cached_basic_auth(*auth)
         header_map["host"] = parts.netloc
         if body or method in ("POST", "PUT", "PATCH"):
             header_map["content-length"] = str(len(body))
@@ -679,14 +701,17 @@ def _twilio_classes() -> tuple[type[Any], type[Any]]:
         kwargs = {
             "method": method.upper(), "url": url, "params": params, "data": data, "headers": headers, "auth": auth
         }
-        client.log_request(kwargs)
+        # twilio's log methods format their lines before the logger decides to drop them.
+        if client.logger.isEnabledFor(logging.INFO):
+            client.log_request(kwargs)
         client._test_only_last_request = TwilioRequest(**kwargs)
         client._test_only_last_response = None
         return timeout if timeout is not None else client.timeout
 
     def finish(client: Any, raw: InProcessResponse) -> Any:
         response = Response(raw.status, raw.text, CaseInsensitiveDict(raw.headers))
-        client.log_response(raw.status, response)
+        if client.logger.isEnabledFor(logging.INFO):
+            client.log_response(raw.status, response)
         client._test_only_last_response = response
         return response
 
@@ -700,8 +725,6 @@ def _twilio_classes() -> tuple[type[Any], type[Any]]:
         def __init__(
             self, flexchat: InProcessFlexchat | None = None, *, timeout: float | None = None, logger: Any = None
         ) -> None:
-            import logging
-
             super().__init__(logger or logging.getLogger("flexchat.testing"), False, timeout)
             self.owns_flexchat = flexchat is None
             self.flexchat = flexchat or InProcessFlexchat()
@@ -732,8 +755,6 @@ def _twilio_classes() -> tuple[type[Any], type[Any]]:
         def __init__(
             self, flexchat: InProcessFlexchat | None = None, *, timeout: float | None = None, logger: Any = None
         ) -> None:
-            import logging
-
             super().__init__(logger or logging.getLogger("flexchat.testing"), True, timeout)
             self.owns_flexchat = flexchat is None
             self.flexchat = flexchat or InProcessFlexchat()

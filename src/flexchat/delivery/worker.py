@@ -245,21 +245,11 @@ class DeliveryWorker:
     # -- life cycle --------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the HTTP client, listen for this process's commits, start claiming."""
+        """Listen for this process's commits, start claiming. The HTTP client is opened
+        with the first webhook: most in-process doubles (flexchat.testing) never send
+        one, and opening it was a tenth of such a double's start."""
         if self._runner is not None:
             return
-        connector = aiohttp.TCPConnector(
-            limit=self.concurrency,
-            resolver=AllowListResolver(self.allow) if self.allow is not None else None,
-        )
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout),
-            # No cookies carried from one tenant's receiver to the next request.
-            cookie_jar=aiohttp.DummyCookieJar(),
-            # Answers come uncompressed, so the start of each is readable as recorded.
-            skip_auto_headers=("Accept-Encoding",),
-        )
         self._wakeup = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._settlements = asyncio.Queue()
@@ -452,8 +442,7 @@ class DeliveryWorker:
         params = {name: str(value) for name, value in orjson.loads(event.params).items()}
         params["RetryCount"] = str(attempt - 1)
         request = build_request(event.method, url, params, token, delivery_id(event.seq))
-        session = self._session
-        assert session is not None, "the worker is not started"
+        session = self._session or self._open_session()
         try:
             async with session.request(
                 request.method, URL(request.url, encoded=True), data=request.body, headers=request.headers,
@@ -482,6 +471,23 @@ class DeliveryWorker:
             retry=classify(status),
             signature=request.signature,
         )
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        """The HTTP client, made on first use and closed by :meth:`stop`."""
+        assert self._runner is not None, "the worker is not started"
+        connector = aiohttp.TCPConnector(
+            limit=self.concurrency,
+            resolver=AllowListResolver(self.allow) if self.allow is not None else None,
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=self.settings.webhook_timeout),
+            # No cookies carried from one tenant's receiver to the next request.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            # Answers come uncompressed, so the start of each is readable as recorded.
+            skip_auto_headers=("Accept-Encoding",),
+        )
+        return self._session
 
     def _refused_by_name(self, host: str) -> str | None:
         """Why ``host`` is refused before resolving it: an address literal outside the
