@@ -2,8 +2,10 @@
 for the official twilio client.
 
 In process, :class:`InProcessFlexchat` runs the very ASGI application ``flexchat serve``
-runs, on a private event loop in a background thread and a fresh store of its own; no
-socket is opened. :class:`FlexchatHttpClient` and :class:`AsyncFlexchatHttpClient` are
+runs, on a fresh store of its own; no socket is opened. Its background tasks run on an
+event loop in a background thread shared by every instance; a synchronous call runs on
+the caller's own thread, under a lock that keeps it apart from them (see
+:class:`_AppLoop`). :class:`FlexchatHttpClient` and :class:`AsyncFlexchatHttpClient` are
 ``twilio.http`` clients that route requests for ``flex-api.twilio.com`` and
 ``chat.twilio.com`` (in any edge or
 region form) into it, and :func:`twilio_client` returns a ready ``twilio.rest.Client``.
@@ -448,6 +450,18 @@ class _CallerLoop(asyncio.SelectorEventLoop):
         return self.run_until_complete(task)
 
 
+def _forget_loops_after_fork() -> None:
+    # A forked child has none of its parent's threads, and must not share the parent's
+    # selectors (an epoll instance survives fork): it starts its own loops on first use.
+    global _APP_LOOP, _APP_LOOP_GUARD, _CALLER
+    _APP_LOOP = None
+    _APP_LOOP_GUARD = threading.Lock()  # another thread may have held it at the fork
+    _CALLER = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_loops_after_fork)
+
+
 def _caller_loop() -> _CallerLoop:
     """This thread's loop for running requests here (made on first use)."""
     loop: _CallerLoop | None = getattr(_CALLER, "loop", None)
@@ -577,9 +591,10 @@ class InProcessFlexchat:
             try:
                 if timeout is None:
                     return loop.run_now(coro)
-                return loop.run_now(asyncio.wait_for(coro, timeout))
-            except TimeoutError:
-                raise TimeoutError(f"flexchat did not answer within {timeout}s") from None
+                try:
+                    return loop.run_now(asyncio.wait_for(coro, timeout))
+                except TimeoutError:
+                    raise TimeoutError(f"flexchat did not answer within {timeout}s") from None
             finally:
                 app_loop.owner = None
 
