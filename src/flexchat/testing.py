@@ -706,9 +706,9 @@ class InProcessFlexchat:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                response_headers.extend(
-                    (name.decode("latin-1"), value.decode("latin-1")) for name, value in message.get("headers", [])
-                )
+                response_headers[:] = [
+                    (name.decode("latin-1"), value.decode("latin-1")) for name, value in message.get("headers", ())
+                ]
             elif message["type"] == "http.response.body":
                 chunks.append(bytes(message.get("body", b"")))
 
