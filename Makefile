@@ -70,6 +70,7 @@ bench: $(DEV_STAMP)  ## benchmark suite and performance budget (see docs/benchma
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/overload.py  # admitted latency while an account is refused (issue 12)
 	$(BIN)/python bench/chat.py  # the conversation: message list, create with a webhook, the outbox (issue 8)
+	$(BIN)/python bench/double.py  # flexchat.testing per call and per fresh client, against the twilio client alone (issue 9)
 
 clean:
 	rm -rf $(VENV) $(CACHE) .pytest_cache .mypy_cache .ruff_cache

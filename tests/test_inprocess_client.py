@@ -8,7 +8,6 @@ import gc
 import json
 import re
 import secrets
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,14 +166,14 @@ def test_closed_instance_refuses_requests() -> None:
 def test_an_unclosed_client_is_released_when_collected() -> None:
     client = twilio_client()
     client.flex_api.v1.flex_flow.create(**flow_args())
-    thread = client.http_client.flexchat._thread
-    database = Path(client.http_client.flexchat.app.store._path)
-    assert thread.is_alive() and database.exists()
+    app = client.http_client.flexchat.app
+    store = app.store
+    assert app._open and store._reader is not None
     del client
     gc.collect()
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    assert not database.exists()  # the private :memory: database is gone with it
+    # Stopped, and the store closed: the private in-memory database is gone with it.
+    assert not app._open
+    assert store._reader is None
 
 
 # -- Flex Flows, sync ----------------------------------------------------------------------
@@ -571,3 +570,46 @@ def test_in_process_on_each_engine(database_url: str) -> None:
         channel = client.flex_api.v1.channel.create(**channel_args(flow.sid, "alice"))
         assert [c.sid for c in client.flex_api.v1.channel.list(page_size=1)] == [channel.sid]
         assert client.flex_api.v1.channel(channel.sid).delete() is True
+
+
+def test_sync_calls_run_on_the_callers_thread_one_at_a_time() -> None:
+    """A sync call on the default store runs on the caller's thread (no hop to the
+    background loop), under the lock that keeps requests of several threads, and the
+    background tasks, from running at once."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    with InProcessFlexchat() as instance:
+        client = Client(*instance.auth, http_client=FlexchatHttpClient(instance))
+        flow = client.flex_api.v1.flex_flow.create(**flow_args())
+        handled_on: list[int] = []
+        inside = 0
+        overlapped = False
+        handle = instance.app.handle
+
+        async def watched(scope: Any, receive: Any, send: Any) -> None:
+            nonlocal inside, overlapped
+            handled_on.append(threading.get_ident())
+            inside += 1
+            overlapped = overlapped or inside > 1
+            try:
+                await handle(scope, receive, send)
+            finally:
+                inside -= 1
+
+        instance.app.handle = watched  # type: ignore[method-assign]
+
+        def open_chats(worker: int) -> int:
+            for number in range(10):
+                client.flex_api.v1.channel.create(
+                    flex_flow_sid=flow.sid, identity=f"w{worker}-{number}",
+                    chat_user_friendly_name="c", chat_friendly_name="c",
+                )
+            return threading.get_ident()
+
+        with ThreadPoolExecutor(4) as pool:
+            callers = set(pool.map(open_chats, range(4)))
+        assert set(handled_on) == callers  # each on its own caller's thread
+        assert instance._thread.ident not in handled_on
+        assert not overlapped
+        assert len(client.flex_api.v1.channel.list()) == 40

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import cache
 
 from . import operations
 from .access_log import AccessLog
@@ -69,13 +70,31 @@ def routes() -> list[Route]:
     """The API: every product's paths (distinct across products, so whatever Host a
     client sends, e.g. chat.twilio.com after a host-level redirect, the path decides),
     flexchat's own control API and the operations endpoints."""
-    return [
+    return list(_route_table())
+
+
+@cache
+def _route_table() -> tuple[Route, ...]:
+    # Built once per process: routes are frozen and their endpoints module functions, and
+    # building them was a third of an in-process double's start (flexchat.testing).
+    return (
         *(replace(route, family=family) for family, product in PRODUCTS.items() for route in product.routes()),
         # Credentials (IAM keys, Accounts token rotation, 2010 keys): family "credentials".
         *iam_urls.routes(), *accounts_urls.routes(), *v2010_urls.routes(),
         *control_urls.routes(),
         *operations.routes(),
-    ]
+    )
+
+
+@cache
+def _router() -> Router:
+    """The router of :func:`routes`, compiled once per process (it keeps no state)."""
+    return Router(routes())
+
+
+@cache
+def _route_patterns() -> frozenset[str]:
+    return frozenset(route.pattern for route in _route_table())
 
 
 def _internal_error(error: Exception) -> TwilioError:
@@ -95,7 +114,7 @@ class FlexchatApp:
         self.context = AppContext(
             settings, store, self.metrics, self.faults, operations.default_readiness_checks()
         )
-        self.router = Router(routes())
+        self.router = _router()
         # Flex's rules that follow a task's moves (the janitor), whoever moves the task.
         if flex.janitor not in taskrouter.TASK_MOVE_HOOKS:
             taskrouter.TASK_MOVE_HOOKS.append(flex.janitor)
@@ -108,8 +127,7 @@ class FlexchatApp:
             settings.max_concurrent_requests_per_account, settings.max_concurrent_requests
         )
         # The web console (/console, docs/console.md) and its per-account request log.
-        patterns = {route.pattern for route in routes()}
-        self.console = Console(self.context, self.authenticator, patterns.__contains__)
+        self.console = Console(self.context, self.authenticator, _route_patterns().__contains__)
         # Looked up along the exception's class hierarchy, most specific first.
         self.error_handlers: dict[type[BaseException], ErrorHandler] = {
             TwilioError: lambda error: error,  # type: ignore[dict-item,return-value]

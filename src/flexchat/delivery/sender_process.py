@@ -65,11 +65,6 @@ class ProcessSender:
         self._lock = asyncio.Lock()
         self._closed = False
 
-    @property
-    def alive(self) -> bool:
-        """Whether the sender process is running."""
-        return self._writer is not None
-
     async def open(self) -> None:
         """Start the sender process."""
         self._closed = False

@@ -154,6 +154,7 @@ class DeliveryWorker:
         )
         self._lease_ms = int(lease_seconds(settings) * 1000)
         self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         # Claimed, waiting for a slot (see claim).
         self._held: collections.deque[OutboxEvent] = collections.deque()
@@ -204,6 +205,7 @@ class DeliveryWorker:
             return
         await self.sender.open()
         self._wakeup = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
         self._settlements = asyncio.Queue()
         self._stopping = False
         self.store.outbox_listeners.append(self.wake)
@@ -263,8 +265,17 @@ class DeliveryWorker:
             raise RuntimeError("the webhook delivery worker is not running")
 
     def wake(self) -> None:
-        """Look for due events now (called after a commit that wrote outbox rows)."""
-        self._wakeup.set()
+        """Look for due events now (called after a commit that wrote outbox rows). Safe
+        from any thread: flexchat.testing commits on the caller's thread."""
+        loop = self._loop
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop or loop is None:
+            self._wakeup.set()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(self._wakeup.set)
 
     # -- claiming ------------------------------------------------------------------------
 

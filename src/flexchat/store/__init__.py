@@ -26,8 +26,12 @@ class Store(Protocol):
     """
 
     paging_secret: bytes
-    # Called after a commit that wrote outbox rows (delivery wakes up).
+    # Called after a commit that wrote outbox rows (delivery wakes up), on whichever
+    # thread committed: a listener must be thread-safe.
     outbox_listeners: list[Callable[[], None]]
+    # Whether the store may only be used from the event loop that opened it (asyncpg's
+    # pool); flexchat.testing runs requests on the caller's own loop where it may not.
+    loop_bound: bool
 
     async def write(self, script: Script[T], *, background: bool = False) -> T:
         """Run a transaction script in one transaction; its result. ``background``: work

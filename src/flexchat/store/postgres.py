@@ -175,6 +175,8 @@ BACKGROUND_POOL_SIZE = 2
 class PostgresStore:
     """The store for several API processes on one PostgreSQL database (see module docstring)."""
 
+    loop_bound = True  # asyncpg's pool and connections belong to the loop that opened them
+
     def __init__(self, url: str, settings: Settings) -> None:
         self.url = url
         self.timeout = settings.db_timeout

@@ -9,19 +9,22 @@ others, and one fsync makes the whole batch durable. A request is answered only 
 the COMMIT that holds its write returned, so every 2xx survives ``kill -9`` and power
 loss. Several server processes on one file wait for each other's write lock
 (``busy_timeout``) instead of failing.
+
+``sqlite:///:memory:`` is a private throw-away database (``flexchat.testing``'s double):
+one in-memory connection, deserialized from a template migrated once per process, and
+writes run inline on the caller's thread, each in its own transaction. There is no
+durability to share an fsync for, so the writer thread would only add two thread hops
+to every write (measured: they were most of an in-process create, docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import os
 import queue
 import secrets
-import shutil
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -91,29 +94,28 @@ def _flow(row: Sequence[Any]) -> FlexFlow:
     )
 
 
-_TEMPLATE: dict[int, str] = {}
+_TEMPLATE: dict[int, bytes] = {}
 _TEMPLATE_LOCK = threading.Lock()
 
 
-def _fresh_temporary_database() -> str:
-    """A new throw-away database file, already migrated: a copy of a template migrated
-    once per process (a copy costs well under a millisecond, migrating tens). Each copy
-    gets its own paging secret when opened (see ``SqliteStore._migrate``)."""
+def _fresh_memory_database(connect: Callable[[str], sqlite3.Connection]) -> sqlite3.Connection:
+    """A new private in-memory database, already migrated: the image of a template
+    migrated once per process (deserializing it costs tens of microseconds, migrating
+    tens of milliseconds). Each copy gets its own paging secret when opened (see
+    ``SqliteStore._migrate``)."""
     with _TEMPLATE_LOCK:
-        template = _TEMPLATE.get(len(STEPS))
-        if template is None or not os.path.exists(template):
-            template = os.path.join(tempfile.mkdtemp(prefix="flexchat-template-"), "template.db")
-            conn = sqlite3.connect(template, isolation_level=None)
+        image = _TEMPLATE.get(len(STEPS))
+        if image is None:
+            template = sqlite3.connect(":memory:", isolation_level=None)
             try:
-                conn.execute("PRAGMA synchronous = OFF")
-                SqliteStore._migrate(conn, with_secret=False)
+                SqliteStore._migrate(template, with_secret=False)
+                image = template.serialize()
             finally:
-                conn.close()
-            _TEMPLATE[len(STEPS)] = template
-    handle, path = tempfile.mkstemp(prefix="flexchat-", suffix=".db")
-    os.close(handle)
-    shutil.copyfile(template, path)
-    return path
+                template.close()
+            _TEMPLATE[len(STEPS)] = image
+    conn = connect(":memory:")
+    conn.deserialize(image)
+    return conn
 
 
 def _is_locked(error: sqlite3.OperationalError) -> bool:
@@ -127,6 +129,47 @@ class _Job:
         self.fn = fn
         self.args = args
         self.future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+
+Jobs = Sequence[tuple[WriteFn, tuple[Any, ...]]]
+
+
+def _run_transaction(conn: sqlite3.Connection, jobs: Jobs) -> list[tuple[bool, Any]]:
+    """Run write jobs in one transaction, each in its own SAVEPOINT so one failing write
+    does not undo the others: each job's (ok, result or error). The whole batch raises
+    :class:`ServiceUnavailable` when the transaction cannot start or commit. A single job
+    needs no savepoint: its failure rolls the transaction back."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as error:
+        raise ServiceUnavailable(f"Service unavailable: database is busy ({error})") from None
+    outcomes: list[tuple[bool, Any]] = []
+    if len(jobs) == 1:
+        fn, args = jobs[0]
+        try:
+            outcomes.append((True, fn(conn, *args)))
+        except BaseException as error:
+            conn.execute("ROLLBACK")
+            return [(False, error)]
+    else:
+        for fn, args in jobs:
+            conn.execute("SAVEPOINT job")
+            try:
+                result = fn(conn, *args)
+            except BaseException as error:
+                conn.execute("ROLLBACK TO job")
+                conn.execute("RELEASE job")
+                outcomes.append((False, error))
+            else:
+                conn.execute("RELEASE job")
+                outcomes.append((True, result))
+    try:
+        conn.execute("COMMIT")
+    except sqlite3.Error as error:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise ServiceUnavailable(f"Service unavailable: commit failed ({error})") from None
+    return outcomes
 
 
 class _Writer(threading.Thread):
@@ -163,32 +206,11 @@ class _Writer(threading.Thread):
         batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
         if not batch:
             return
-        conn = self.conn
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
+            outcomes = _run_transaction(self.conn, [(job.fn, job.args) for job in batch])
+        except ServiceUnavailable as error:
             for job in batch:
-                job.future.set_exception(ServiceUnavailable(f"Service unavailable: database is busy ({error})"))
-            return
-        outcomes: list[tuple[bool, Any]] = []
-        for job in batch:
-            conn.execute("SAVEPOINT job")
-            try:
-                result = job.fn(conn, *job.args)
-            except BaseException as error:
-                conn.execute("ROLLBACK TO job")
-                conn.execute("RELEASE job")
-                outcomes.append((False, error))
-            else:
-                conn.execute("RELEASE job")
-                outcomes.append((True, result))
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            for job in batch:
-                job.future.set_exception(ServiceUnavailable(f"Service unavailable: commit failed ({error})"))
+                job.future.set_exception(ServiceUnavailable(error.message))
             return
         for job, (ok, value) in zip(batch, outcomes, strict=True):
             if ok:
@@ -205,15 +227,22 @@ class _Writer(threading.Thread):
 class SqliteStore:
     """The embedded default store (see module docstring)."""
 
+    # Reads run on whichever loop calls; writes are inline or come back from the writer
+    # thread through the calling loop.
+    loop_bound = False
+
     def __init__(self, url: str, settings: Settings) -> None:
         self.url = url
         self.timeout = settings.db_timeout
         self.paging_secret = b""
         self._path = database_path(url)
-        # A throw-away database (``:memory:``): no fsync, and built from a migrated template.
+        # A throw-away database (``:memory:``): in memory, built from a migrated template,
+        # written inline (see module docstring).
         self._temporary = not self._path
         self._reader: sqlite3.Connection | None = None
         self._writer: _Writer | None = None
+        # The in-memory database's one connection, which reads and writes (temporary only).
+        self._inline: sqlite3.Connection | None = None
         self._channel_cache: dict[int, Channel] = {}
         self._channel_changes = -1
         self.outbox_listeners: list[Callable[[], None]] = []
@@ -221,9 +250,10 @@ class SqliteStore:
 
     # -- life cycle ------------------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self, path: str | None = None) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self._path, isolation_level=None, check_same_thread=False, timeout=self.timeout
+            self._path if path is None else path, isolation_level=None, check_same_thread=False,
+            timeout=self.timeout,
         )
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
         # A throw-away database need not survive a crash: no fsync (test doubles).
@@ -235,10 +265,11 @@ class SqliteStore:
 
     async def open(self) -> None:
         """Create the file if needed, switch to WAL, migrate, start the writer."""
-        if not self._path:
-            # ":memory:" means a private throw-away database; a temporary file keeps the
-            # reader and writer connections on one database with the same code path.
-            self._path = _fresh_temporary_database()
+        if self._temporary:
+            conn = _fresh_memory_database(self._connect)
+            self.paging_secret = self._migrate(conn)
+            self._inline = self._reader = conn
+            return
         directory = os.path.dirname(os.path.abspath(self._path))
         os.makedirs(directory, exist_ok=True)
         conn = self._connect()
@@ -285,6 +316,10 @@ class SqliteStore:
 
     async def close(self) -> None:
         """Stop the writer after it finished the queued writes; close connections."""
+        if self._inline is not None:
+            self._inline.close()  # an in-memory database is gone with its connection
+            self._inline = self._reader = None
+            return
         if self._writer is not None:
             self._writer.jobs.put(None)
             await asyncio.to_thread(self._writer.join)
@@ -292,15 +327,16 @@ class SqliteStore:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
-        if self._temporary and self._path:
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(self._path + suffix)
-            self._path = ""
 
     # -- plumbing --------------------------------------------------------------------
 
     async def _write(self, fn: WriteFn, *args: Any) -> Any:
+        if self._inline is not None:
+            # A throw-away database: its own transaction, here and now, never suspending.
+            ((ok, value),) = _run_transaction(self._inline, ((fn, args),))
+            if not ok:
+                raise value
+            return value
         assert self._writer is not None, "store is not open"
         return await asyncio.wrap_future(self._writer.submit(fn, args))
 
@@ -314,8 +350,8 @@ class SqliteStore:
             raise
 
     async def write(self, script: Script[T], *, background: bool = False) -> T:
-        """Run a transaction script on the writer thread, in the next group commit (one
-        queue for all: ``background`` changes nothing here)."""
+        """Run a transaction script on the writer thread, in the next group commit (inline
+        on a throw-away database; one queue for all: ``background`` changes nothing here)."""
         result, notified = await self._write(run_sync, script, sqlite3.IntegrityError)
         if notified:
             for listener in self.outbox_listeners:
@@ -529,6 +565,8 @@ class SqliteStore:
 
     def pool_figures(self) -> Mapping[str, float]:
         # No pool: one reader on the loop, one writer thread; its queue is the backlog.
+        if self._inline is not None:
+            return {"write_queue": 0.0}  # written inline: never a backlog
         return {"write_queue": float(self._writer.jobs.qsize())} if self._writer is not None else {}
 
 
