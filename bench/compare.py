@@ -30,16 +30,24 @@ def export(revision: str, directory: str) -> str:
     return os.path.join(target, "src")
 
 
-def main() -> int:
-    """Measure every revision and print one table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+def revisions_parser(doc: str | None, duration: float, rounds: int) -> argparse.ArgumentParser:
+    """The options of a bench that measures git revisions against a seeded database: the
+    revisions, the database and its account, and how long and how many rounds (the
+    defaults differ per bench). ``doc``'s first paragraph is the description."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0] if doc else None)
     parser.add_argument("revisions", nargs="+")
     parser.add_argument("--database", required=True)
     parser.add_argument("--account", required=True)
     parser.add_argument("--token", required=True)
+    parser.add_argument("--duration", type=float, default=duration)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    return parser
+
+
+def main() -> int:
+    """Measure every revision and print one table."""
+    parser = revisions_parser(__doc__, duration=5, rounds=2)
     parser.add_argument("--channels", type=int, default=1_000_000)
-    parser.add_argument("--duration", type=float, default=5)
-    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     wrk = Wrk(args.duration, 32, 2)
     best: dict[tuple[str, str], Figure] = {}

@@ -12,7 +12,6 @@ log) goes to /dev/null. Used for docs/operations.md (the overhead of issue 10).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import subprocess
@@ -21,7 +20,7 @@ import tempfile
 import time
 import urllib.request
 
-from compare import export
+from compare import export, revisions_parser
 from flexchat.testing import free_port
 from run import log
 
@@ -76,14 +75,7 @@ def measure(pythonpath: str, database: str, auth: str, access_log: bool, seconds
 
 def main() -> int:
     """Measure every revision, access log off and on, and print one table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("revisions", nargs="+")
-    parser.add_argument("--database", required=True)
-    parser.add_argument("--account", required=True)
-    parser.add_argument("--token", required=True)
-    parser.add_argument("--duration", type=float, default=6)
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
+    args = revisions_parser(__doc__, duration=6, rounds=3).parse_args()
     auth = "Basic " + base64.b64encode(f"{args.account}:{args.token}".encode()).decode()
     lowest: dict[tuple[str, bool], float] = {}
     fastest: dict[tuple[str, bool], float] = {}

@@ -1,5 +1,6 @@
 """Conformance to Twilio's official OpenAPI descriptions, for every product flexchat
-implements (tests/conformance/: Flex v1, Chat v2), on both engines.
+implements (tests/conformance/: Flex v1, Chat v2, TaskRouter v1, Studio v2), on both
+engines.
 
 Two parts, the same for every product:
 
@@ -8,7 +9,8 @@ Two parts, the same for every product:
   schema (the OpenAPI 3.0 ``nullable`` keyword translated to JSON Schema);
 - a property-based run: schemathesis generates requests (valid and invalid) from the
   spec for those operations and sends them to a running ``flexchat serve``; no response
-  may be a 5xx, and every 2xx body must be schema-valid. The number of generated requests
+  may be a 5xx, every 2xx body must be schema-valid and every other one Twilio's error
+  body. The number of generated requests
   is printed in the terminal summary of every run.
 
 Then what a generator cannot reach in the Flex API (hand-picked inputs, Host headers) and

@@ -8,6 +8,6 @@ A new product: a module here with its Table, added to TABLES.
 from __future__ import annotations
 
 from ..helpers.conformance import Table
-from . import chat_v2, flex_v1
+from . import chat_v2, flex_v1, studio_v2, taskrouter_v1
 
-TABLES: list[Table] = [flex_v1.TABLE, chat_v2.TABLE, chat_v2.CHANNEL_TABLE]
+TABLES: list[Table] = [flex_v1.TABLE, chat_v2.TABLE, chat_v2.CHANNEL_TABLE, taskrouter_v1.TABLE, studio_v2.TABLE]

@@ -1,4 +1,5 @@
-"""What every resource module shares: path Sids and the list response."""
+"""What every resource module shares: path Sids, a 404 where nothing was found, list
+filters and the list response."""
 
 from __future__ import annotations
 
@@ -11,19 +12,41 @@ import orjson
 
 from ..context import AppContext
 from ..errors import CredentialNotPermitted, NotFound
-from ..http import Request, Response, json_response
+from ..http import Request, Response, empty_response, json_response
 from ..paging import ListScope, PageRequest, build_meta, neighbour_links
 from ..sids import is_sid, normalize_sid
 
 T = TypeVar("T")
 
 
-def path_sid(request: Request, prefix: str) -> str:
-    """The ``{Sid}`` of the path; a malformed one is a 404 like an unknown one."""
-    sid = request.path_params["Sid"]
+def path_sid(request: Request, prefix: str, name: str = "Sid") -> str:
+    """The path's ``{Sid}`` (or ``{name}``: ``WorkspaceSid``, ``FlowSid``, ...), a sid of
+    ``prefix``; a malformed one is a 404 like an unknown one."""
+    sid = request.path_params[name]
     if not is_sid(sid, prefix):
         raise NotFound(request.path)
     return normalize_sid(sid)
+
+
+def found(record: T | None, request: Request) -> T:
+    """``record``, or a 404 naming the request's path where the store found none."""
+    if record is None:
+        raise NotFound(request.path)
+    return record
+
+
+def deleted(removed: bool, request: Request) -> Response:
+    """A delete's 204, or a 404 naming the request's path where there was nothing to delete."""
+    if not removed:
+        raise NotFound(request.path)
+    return empty_response()
+
+
+def exact_filter(request: Request, name: str) -> tuple[str | None, tuple[tuple[str, str], ...]]:
+    """A list's optional exact-match query parameter (``FriendlyName=...``): its value, and
+    the filters the page's tokens and meta URLs carry (none where it is absent)."""
+    value = request.query.get(name)
+    return value, (((name, value),) if value is not None else ())
 
 
 def path_ref(request: Request, name: str) -> str:

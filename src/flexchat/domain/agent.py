@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from ..errors import InvalidParameter, NotFound
+from ..errors import InvalidParameter
 from ..sids import mint_sid
 from ..store.queries.agent import (
     ALL_CHANNEL_MESSAGES,
@@ -30,6 +30,7 @@ from ..store.sql import Script
 from . import flex, studio, taskrouter
 from .chat.members import add_member
 from .chat.messages import MessageCreate
+from .lookups import require_one
 from .records import ChatChannel, ChatMessage, DeliveryAttempt, OutboxEvent, Task
 
 SDK = "SDK"
@@ -37,18 +38,16 @@ SDK = "SDK"
 
 def require_task(account_sid: str, task_sid: str) -> Script[Task]:
     """The account's task ``task_sid`` (any workspace), or 404."""
-    rows = yield FETCH_TASK_BY_SID(task_sid, account_sid)
-    if not rows:
-        raise NotFound(f"/Tasks/{task_sid}")
-    return Task(*rows[0])
+    task = yield from require_one(FETCH_TASK_BY_SID(task_sid, account_sid), Task, f"/Tasks/{task_sid}")
+    return task
 
 
 def require_chat(account_sid: str, channel_sid: str) -> Script[ChatChannel]:
     """The account's chat channel ``channel_sid`` (any service), or 404."""
-    rows = yield FETCH_CHAT_CHANNEL_BY_SID(channel_sid, account_sid)
-    if not rows:
-        raise NotFound(f"/Channels/{channel_sid}")
-    return ChatChannel(*rows[0])
+    channel = yield from require_one(
+        FETCH_CHAT_CHANNEL_BY_SID(channel_sid, account_sid), ChatChannel, f"/Channels/{channel_sid}"
+    )
+    return channel
 
 
 def move(account_sid: str, task_sid: str, status: str, reason: str | None = None) -> Script[Task]:

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from ..dates import now_iso
-from ..errors import InvalidParameter, NotFound
+from ..errors import InvalidParameter
 from ..paging import Window
 from ..sids import mint_sid
 from ..store.queries.studio import (
@@ -28,6 +28,7 @@ from ..store.queries.studio import (
     LIST_CHANNEL_EXECUTIONS,
 )
 from ..store.sql import Paged, Script, page, paged
+from .lookups import require_one
 from .records import Execution
 
 STATUSES = ("active", "ended")
@@ -104,10 +105,10 @@ def executions_of_channel(account_sid: str, channel_sid: str) -> Script[list[Exe
 
 def require_execution(account_sid: str, flow_sid: str, sid: str) -> Script[Execution]:
     """The flow's execution ``sid`` of this account, or 404."""
-    rows = yield FETCH_EXECUTION(sid, account_sid, flow_sid)
-    if not rows:
-        raise NotFound(f"/Flows/{flow_sid}/Executions/{sid}")
-    return Execution(*rows[0])
+    execution = yield from require_one(
+        FETCH_EXECUTION(sid, account_sid, flow_sid), Execution, f"/Flows/{flow_sid}/Executions/{sid}"
+    )
+    return execution
 
 
 def update_execution(account_sid: str, flow_sid: str, sid: str, status: str) -> Script[Execution]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -29,7 +29,7 @@ from ..errors import (
     TaskVersionMismatch,
 )
 from ..paging import Window
-from ..sids import is_sid, mint_sid, normalize_sid
+from ..sids import mint_sid
 from ..store.queries.taskrouter import (
     DELETE_TASK,
     DELETE_TASK_CHANNEL,
@@ -68,7 +68,10 @@ from ..store.queries.taskrouter import (
 )
 from ..store.sql import Query, Script, Statement, page, sql
 from .expressions import Predicate, compile_expression
+from .lookups import find_by_sid_or_name, require_one
 from .records import Task, TaskChannel, TaskEvent, Workflow, Workspace
+
+R = TypeVar("R")
 
 STATUSES = ("pending", "reserved", "assigned", "canceled", "completed", "wrapping")
 # Not a TaskRouter status: the last row of a deleted task's history, and the ``to_status``
@@ -178,10 +181,8 @@ def create_workspace(
 def require_workspace(account_sid: str, sid: str, *, lock: bool = False) -> Script[Workspace]:
     """The account's workspace ``sid``, or 404 (another account's is not found either)."""
     statement = FETCH_WORKSPACE_FOR_UPDATE if lock else FETCH_WORKSPACE
-    rows = yield statement(sid, account_sid)
-    if not rows:
-        raise NotFound(f"/Workspaces/{sid}")
-    return Workspace(*rows[0])
+    workspace = yield from require_one(statement(sid, account_sid), Workspace, f"/Workspaces/{sid}")
+    return workspace
 
 
 def update_workspace(account_sid: str, sid: str, changes: dict[str, Any]) -> Script[Workspace]:
@@ -309,14 +310,22 @@ def _check_reservation_timeout(value: int) -> None:
         raise InvalidParameter(f"Invalid TaskReservationTimeout: {value} is not between 1 and 86400")
 
 
+def _require_in_workspace(
+    account_sid: str, workspace_sid: str, sid: str, statement: Statement, record: Callable[..., R], collection: str
+) -> Script[R]:
+    """The record of ``statement``'s row ``sid`` in the workspace (a workflow, a task), or
+    404 naming the workspace where it does not exist, else naming the record."""
+    yield from require_workspace(account_sid, workspace_sid)
+    path = f"/Workspaces/{workspace_sid}/{collection}/{sid}"
+    found = yield from require_one(statement(sid, account_sid, workspace_sid), record, path)
+    return found
+
+
 def require_workflow(account_sid: str, workspace_sid: str, sid: str, *, lock: bool = False) -> Script[Workflow]:
     """The workspace's workflow ``sid``, or 404."""
-    yield from require_workspace(account_sid, workspace_sid)
     statement = FETCH_WORKFLOW_FOR_UPDATE if lock else FETCH_WORKFLOW
-    rows = yield statement(sid, account_sid, workspace_sid)
-    if not rows:
-        raise NotFound(f"/Workspaces/{workspace_sid}/Workflows/{sid}")
-    return Workflow(*rows[0])
+    workflow = yield from _require_in_workspace(account_sid, workspace_sid, sid, statement, Workflow, "Workflows")
+    return workflow
 
 
 def update_workflow(account_sid: str, workspace_sid: str, sid: str, changes: dict[str, Any]) -> Script[Workflow]:
@@ -379,12 +388,10 @@ def create_task_channel(
 
 def find_task_channel(account_sid: str, workspace_sid: str, ref: str) -> Script[TaskChannel | None]:
     """The workspace's task channel named by ``ref``: a TC sid, else a unique name."""
-    if is_sid(ref, "TC"):
-        rows = yield FETCH_TASK_CHANNEL(normalize_sid(ref), account_sid, workspace_sid)
-        if rows:
-            return TaskChannel(*rows[0])
-    rows = yield FETCH_TASK_CHANNEL_BY_UNIQUE_NAME(account_sid, workspace_sid, ref, ref)
-    return TaskChannel(*rows[0]) if rows else None
+    found = yield from find_by_sid_or_name(
+        ref, "TC", TaskChannel, (account_sid, workspace_sid), FETCH_TASK_CHANNEL, FETCH_TASK_CHANNEL_BY_UNIQUE_NAME
+    )
+    return found
 
 
 def require_task_channel(account_sid: str, workspace_sid: str, ref: str) -> Script[TaskChannel]:
@@ -517,11 +524,9 @@ def _channel_of(attributes: dict[str, Any]) -> str | None:
 
 def require_task(account_sid: str, workspace_sid: str, sid: str, *, lock: bool = False) -> Script[Task]:
     """The workspace's task ``sid``, or 404."""
-    yield from require_workspace(account_sid, workspace_sid)
-    rows = yield (FETCH_TASK_FOR_UPDATE if lock else FETCH_TASK)(sid, account_sid, workspace_sid)
-    if not rows:
-        raise NotFound(f"/Workspaces/{workspace_sid}/Tasks/{sid}")
-    return Task(*rows[0])
+    statement = FETCH_TASK_FOR_UPDATE if lock else FETCH_TASK
+    task = yield from _require_in_workspace(account_sid, workspace_sid, sid, statement, Task, "Tasks")
+    return task
 
 
 def check_move(task: Task, to_status: str, *, via_api: bool) -> None:

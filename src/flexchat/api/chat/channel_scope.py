@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from ...errors import NotFound
 from ...http import Request
 from ...sids import is_sid, normalize_sid
+from ..common import path_ref, path_sid
 
 
 def channel_path(request: Request) -> tuple[str, str]:
     """The path's service Sid and channel reference (a CH sid, else a UniqueName as
     given); a malformed service Sid is a 404 like an unknown one."""
-    service_sid = request.path_params["ServiceSid"]
-    if not is_sid(service_sid, "IS"):
-        raise NotFound(request.path)
-    ref = request.path_params["ChannelSid"]
-    if "\x00" in ref:  # names nothing (and neither engine takes NUL in text)
-        raise NotFound(request.path)
-    return normalize_sid(service_sid), normalize_sid(ref) if is_sid(ref, "CH") else ref
+    ref = path_ref(request, "ChannelSid")
+    return path_sid(request, "IS", "ServiceSid"), normalize_sid(ref) if is_sid(ref, "CH") else ref
 
 
 def channel_base(base: str, service_sid: str, channel_sid: str) -> str:

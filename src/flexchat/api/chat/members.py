@@ -8,11 +8,11 @@ from typing import Any
 from ...context import AppContext
 from ...domain.chat import members
 from ...domain.records import ChatMember
-from ...errors import InvalidParameter, NotFound
+from ...errors import InvalidParameter
 from ...http import Request, Response, empty_response, json_response
 from ...paging import ListScope, parse_page_request
 from ...params import Param, date_time, integer, json_object, parse, sid, text
-from ..common import page_response, webhooks_enabled
+from ..common import page_response, path_ref, webhooks_enabled
 from .channel_scope import channel_base, channel_path
 
 LIST_KEY = "members"
@@ -60,13 +60,6 @@ def _member_values(form: dict[str, str]) -> dict[str, Any]:
     return values
 
 
-def _member_ref(request: Request) -> str:
-    ref = request.path_params["Sid"]
-    if "\x00" in ref:  # names nothing (and neither engine takes NUL in text)
-        raise NotFound(request.path)
-    return ref
-
-
 async def list_members(request: Request, ctx: AppContext) -> Response:
     """``GET .../Members``: one page, oldest first; ``Identity`` (repeatable) filters."""
     service_sid, ref = channel_path(request)
@@ -103,14 +96,14 @@ async def create_member(request: Request, ctx: AppContext) -> Response:
 async def fetch_member(request: Request, ctx: AppContext) -> Response:
     """``GET .../Members/{Sid}`` (an MB sid or an identity)."""
     service_sid, ref = channel_path(request)
-    member = await ctx.store.read(members.fetch_member(request.account_sid, service_sid, ref, _member_ref(request)))
+    member = await ctx.store.read(members.fetch_member(request.account_sid, service_sid, ref, path_ref(request, "Sid")))
     return json_response(member_to_wire(member, ctx.base_url(request)))
 
 
 async def update_member(request: Request, ctx: AppContext) -> Response:
     """``POST .../Members/{Sid}``: the fields given change."""
     service_sid, ref = channel_path(request)
-    member_ref = _member_ref(request)
+    member_ref = path_ref(request, "Sid")
     values = _member_values(await request.form(ctx.settings.max_body_bytes))
     member = await ctx.store.write(members.update_member(
         request.account_sid, service_sid, ref, member_ref, values, webhooks_enabled=webhooks_enabled(request)
@@ -122,6 +115,6 @@ async def delete_member(request: Request, ctx: AppContext) -> Response:
     """``DELETE .../Members/{Sid}``: 204; the channel counts one member fewer."""
     service_sid, ref = channel_path(request)
     await ctx.store.write(members.delete_member(
-        request.account_sid, service_sid, ref, _member_ref(request), webhooks_enabled=webhooks_enabled(request)
+        request.account_sid, service_sid, ref, path_ref(request, "Sid"), webhooks_enabled=webhooks_enabled(request)
     ))
     return empty_response()

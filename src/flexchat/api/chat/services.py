@@ -8,12 +8,11 @@ from ...context import AppContext
 from ...domain.chat import services
 from ...domain.events import POST_EVENTS
 from ...domain.records import ChatService
-from ...errors import InvalidParameter, NotFound
-from ...http import Request, Response, empty_response, json_response
+from ...errors import InvalidParameter
+from ...http import Request, Response, json_response
 from ...paging import ListScope, parse_page_request
 from ...params import Param, boolean, bounded, enum, parse, sid, text, uri
-from ...sids import is_sid, normalize_sid
-from ..common import page_response
+from ..common import deleted, page_response, path_sid
 
 LIST_KEY = "services"
 # Chat v2 lists page at most 100 items (the spec's PageSize maximum).
@@ -75,10 +74,7 @@ _DEFAULTS = services.default_settings()
 
 def service_sid(request: Request, name: str = "Sid") -> str:
     """The service Sid of the path (``{Sid}`` or ``{ServiceSid}``); a malformed one is a 404."""
-    value = request.path_params[name]
-    if not is_sid(value, "IS"):
-        raise NotFound(request.path)
-    return normalize_sid(value)
+    return path_sid(request, "IS", name)
 
 
 def webhook_filters(values: list[str]) -> list[str]:
@@ -156,6 +152,4 @@ async def update_service(request: Request, ctx: AppContext) -> Response:
 
 async def delete_service(request: Request, ctx: AppContext) -> Response:
     """``DELETE /v2/Services/{Sid}``: its channels and users go with it."""
-    if not await ctx.store.write(services.delete_service(request.account_sid, service_sid(request))):
-        raise NotFound(request.path)
-    return empty_response()
+    return deleted(await ctx.store.write(services.delete_service(request.account_sid, service_sid(request))), request)

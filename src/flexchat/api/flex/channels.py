@@ -7,12 +7,11 @@ from typing import Any
 
 from ...context import AppContext
 from ...domain import flex
-from ...errors import NotFound
-from ...http import Request, Response, empty_response, json_response
+from ...http import Request, Response, json_response
 from ...models import Channel, ChannelCreate
 from ...paging import ListScope, parse_page_request
 from ...params import Param, boolean, json_object, parse, sid
-from ..common import json_safe, page_response, path_sid
+from ..common import deleted, found, json_safe, page_response, path_sid
 
 LIST_KEY = "flex_chat_channels"
 _NULL = "null"
@@ -88,14 +87,10 @@ async def create_channel(request: Request, ctx: AppContext) -> Response:
 
 async def fetch_channel(request: Request, ctx: AppContext) -> Response:
     """``GET /v1/Channels/{Sid}``."""
-    channel = await ctx.store.fetch_channel(request.account_sid, path_sid(request, "CH"))
-    if channel is None:
-        raise NotFound(request.path)
+    channel = found(await ctx.store.fetch_channel(request.account_sid, path_sid(request, "CH")), request)
     return json_response(channel_to_wire(channel, ctx.base_url(request)))
 
 
 async def delete_channel(request: Request, ctx: AppContext) -> Response:
     """``DELETE /v1/Channels/{Sid}``: 204, or 404 if there was no such channel."""
-    if not await ctx.store.write(flex.delete_channel(request.account_sid, path_sid(request, "CH"))):
-        raise NotFound(request.path)
-    return empty_response()
+    return deleted(await ctx.store.write(flex.delete_channel(request.account_sid, path_sid(request, "CH"))), request)

@@ -7,12 +7,11 @@ from typing import Any
 
 from ...context import AppContext
 from ...domain.chat.services import ensure_service
-from ...errors import NotFound
-from ...http import Request, Response, empty_response, json_response
+from ...http import Request, Response, json_response
 from ...models import CHANNEL_TYPES, INTEGRATION_KEYS, INTEGRATION_TYPES, FlexFlow, FlexFlowFields, new_flex_flow
 from ...paging import ListScope, parse_page_request
 from ...params import Param, boolean, enum, integer, parse, sid, text, uri
-from ..common import page_response, path_sid
+from ..common import deleted, exact_filter, found, page_response, path_sid
 
 LIST_KEY = "flex_flows"
 
@@ -84,8 +83,7 @@ async def ensure_chat_service(ctx: AppContext, flow: FlexFlow) -> None:
 
 async def list_flex_flows(request: Request, ctx: AppContext) -> Response:
     """``GET /v1/FlexFlows``, optionally filtered by exact ``FriendlyName``."""
-    friendly_name = request.query.get("FriendlyName")
-    filters = (("FriendlyName", friendly_name),) if friendly_name is not None else ()
+    friendly_name, filters = exact_filter(request, "FriendlyName")
     scope = ListScope(LIST_KEY, request.account_sid, filters)
     page = parse_page_request(request.query, ctx.store.paging_secret, scope)
     items, more = await ctx.store.list_flex_flows(request.account_sid, friendly_name, page.window)
@@ -102,9 +100,7 @@ async def create_flex_flow(request: Request, ctx: AppContext) -> Response:
 
 async def fetch_flex_flow(request: Request, ctx: AppContext) -> Response:
     """``GET /v1/FlexFlows/{Sid}``."""
-    flow = await ctx.store.fetch_flex_flow(request.account_sid, path_sid(request, "FO"))
-    if flow is None:
-        raise NotFound(request.path)
+    flow = found(await ctx.store.fetch_flex_flow(request.account_sid, path_sid(request, "FO")), request)
     return json_response(flex_flow_to_wire(flow, ctx.base_url(request)))
 
 
@@ -112,9 +108,7 @@ async def update_flex_flow(request: Request, ctx: AppContext) -> Response:
     """``POST /v1/FlexFlows/{Sid}``: every parameter optional; Integration.* are merged."""
     sid_ = path_sid(request, "FO")
     fields = flex_flow_fields(await request.form(ctx.settings.max_body_bytes), UPDATE_PARAMS)
-    flow = await ctx.store.update_flex_flow(request.account_sid, sid_, fields)
-    if flow is None:
-        raise NotFound(request.path)
+    flow = found(await ctx.store.update_flex_flow(request.account_sid, sid_, fields), request)
     if fields.chat_service_sid is not None:
         await ensure_chat_service(ctx, flow)
     return json_response(flex_flow_to_wire(flow, ctx.base_url(request)))
@@ -122,6 +116,4 @@ async def update_flex_flow(request: Request, ctx: AppContext) -> Response:
 
 async def delete_flex_flow(request: Request, ctx: AppContext) -> Response:
     """``DELETE /v1/FlexFlows/{Sid}``; the flow's channels stay (see docs/compatibility.md)."""
-    if not await ctx.store.delete_flex_flow(request.account_sid, path_sid(request, "FO")):
-        raise NotFound(request.path)
-    return empty_response()
+    return deleted(await ctx.store.delete_flex_flow(request.account_sid, path_sid(request, "FO")), request)

@@ -7,12 +7,11 @@ from typing import Any
 from ...context import AppContext
 from ...domain import flex
 from ...domain.records import WebChannel
-from ...errors import NotFound
-from ...http import Request, Response, empty_response, json_response
+from ...http import Request, Response, json_response
 from ...models import ChannelCreate
 from ...paging import ListScope, parse_page_request
 from ...params import Param, enum, parse, sid
-from ..common import page_response, path_sid
+from ..common import deleted, found, page_response, path_sid
 
 LIST_KEY = "flex_chat_channels"
 
@@ -59,9 +58,7 @@ async def create_web_channel(request: Request, ctx: AppContext) -> Response:
 
 async def fetch_web_channel(request: Request, ctx: AppContext) -> Response:
     """``GET /v1/WebChannels/{Sid}``."""
-    channel = await ctx.store.read(flex.fetch_web_channel(request.account_sid, path_sid(request, "CH")))
-    if channel is None:
-        raise NotFound(request.path)
+    channel = found(await ctx.store.read(flex.fetch_web_channel(request.account_sid, path_sid(request, "CH"))), request)
     return json_response(web_channel_to_wire(channel, ctx.base_url(request)))
 
 
@@ -74,13 +71,10 @@ async def update_web_channel(request: Request, ctx: AppContext) -> Response:
             request.account_sid, sid_, values.get("chat_status"), values.get("post_engagement_data")
         )
     )
-    if channel is None:
-        raise NotFound(request.path)
-    return json_response(web_channel_to_wire(channel, ctx.base_url(request)))
+    return json_response(web_channel_to_wire(found(channel, request), ctx.base_url(request)))
 
 
 async def delete_web_channel(request: Request, ctx: AppContext) -> Response:
     """``DELETE /v1/WebChannels/{Sid}``."""
-    if not await ctx.store.write(flex.delete_web_channel(request.account_sid, path_sid(request, "CH"))):
-        raise NotFound(request.path)
-    return empty_response()
+    removed = await ctx.store.write(flex.delete_web_channel(request.account_sid, path_sid(request, "CH")))
+    return deleted(removed, request)

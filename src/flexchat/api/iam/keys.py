@@ -18,7 +18,7 @@ from ...errors import InvalidParameter, MissingParameter, NotFound, Unauthorized
 from ...http import Request, Response, empty_response, json_response
 from ...paging import ListScope, parse_page_request
 from ...params import Param, parse, sid, text
-from ..common import page_response, path_sid, require_manager
+from ..common import found, page_response, path_sid, require_manager
 
 LIST_KEY = "keys"
 MAX_FRIENDLY_NAME = 64
@@ -114,9 +114,7 @@ async def create_key(request: Request, ctx: AppContext) -> Response:
 async def fetch_key(request: Request, ctx: AppContext) -> Response:
     """``GET /v1/Keys/{Sid}``."""
     require_manager(request)
-    key = await ctx.store.read(credentials.fetch_key(request.account_sid, path_sid(request, "SK")))
-    if key is None:
-        raise NotFound(request.path)
+    key = found(await ctx.store.read(credentials.fetch_key(request.account_sid, path_sid(request, "SK"))), request)
     return json_response(key_to_wire(key))
 
 
@@ -126,10 +124,8 @@ async def update_key(request: Request, ctx: AppContext) -> Response:
     sid_ = path_sid(request, "SK")
     values = parse(await request.form(ctx.settings.max_body_bytes), UPDATE_PARAMS)
     _refuse_policy(values)
-    key = await ctx.store.write(credentials.update_key(request.account_sid, sid_, values.get("friendly_name")))
-    if key is None:
-        raise NotFound(request.path)
-    return json_response(key_to_wire(key))
+    updated = await ctx.store.write(credentials.update_key(request.account_sid, sid_, values.get("friendly_name")))
+    return json_response(key_to_wire(found(updated, request)))
 
 
 async def delete_key(request: Request, ctx: AppContext) -> Response:

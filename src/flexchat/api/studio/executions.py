@@ -8,12 +8,10 @@ from typing import Any
 from ...context import AppContext
 from ...domain import studio
 from ...domain.records import Execution
-from ...errors import NotFound
-from ...http import Request, Response, empty_response, json_response
+from ...http import Request, Response, json_response
 from ...paging import ListScope, parse_page_request
 from ...params import Param, enum, parse
-from ...sids import is_sid, normalize_sid
-from ..common import page_response
+from ..common import deleted, page_response, path_sid
 from ..timestamps import date_time
 
 LIST_KEY = "executions"
@@ -30,13 +28,6 @@ LIST_PARAMS = (
     Param("DateCreatedFrom", "date_created_from", date_time),
     Param("DateCreatedTo", "date_created_to", date_time),
 )
-
-
-def _path_sid(request: Request, name: str, prefix: str) -> str:
-    value = request.path_params[name]
-    if not is_sid(value, prefix):
-        raise NotFound(request.path)
-    return normalize_sid(value)
 
 
 def execution_url(base: str, execution: Execution) -> str:
@@ -67,7 +58,7 @@ def execution_to_wire(execution: Execution, base: str) -> dict[str, Any]:
 
 async def list_executions(request: Request, ctx: AppContext) -> Response:
     """``GET /v2/Flows/{FlowSid}/Executions``: newest first, by status and creation date."""
-    flow_sid = _path_sid(request, "FlowSid", "FW")
+    flow_sid = path_sid(request, "FW", "FlowSid")
     values = parse(request.query, LIST_PARAMS, where="query string")
     echoed = tuple((p.wire, request.query[p.wire]) for p in LIST_PARAMS if p.attr in values)
     scope = ListScope(LIST_KEY, request.account_sid, echoed, parent=f"studio/{flow_sid}")
@@ -80,7 +71,7 @@ async def list_executions(request: Request, ctx: AppContext) -> Response:
 
 async def create_execution(request: Request, ctx: AppContext) -> Response:
     """``POST /v2/Flows/{FlowSid}/Executions``: To, From, optional Parameters (JSON)."""
-    flow_sid = _path_sid(request, "FlowSid", "FW")
+    flow_sid = path_sid(request, "FW", "FlowSid")
     values = parse(await request.form(ctx.settings.max_body_bytes), CREATE_PARAMS)
     parameters = studio.parameters_object(values["parameters"]) if "parameters" in values else None
     execution = await ctx.store.write(
@@ -93,7 +84,7 @@ async def fetch_execution(request: Request, ctx: AppContext) -> Response:
     """``GET /v2/Flows/{FlowSid}/Executions/{Sid}``."""
     execution = await ctx.store.read(
         studio.require_execution(
-            request.account_sid, _path_sid(request, "FlowSid", "FW"), _path_sid(request, "Sid", "FN")
+            request.account_sid, path_sid(request, "FW", "FlowSid"), path_sid(request, "FN")
         )
     )
     return json_response(execution_to_wire(execution, ctx.base_url(request)))
@@ -101,8 +92,8 @@ async def fetch_execution(request: Request, ctx: AppContext) -> Response:
 
 async def update_execution(request: Request, ctx: AppContext) -> Response:
     """``POST /v2/Flows/{FlowSid}/Executions/{Sid}``: ``Status=ended``."""
-    flow_sid = _path_sid(request, "FlowSid", "FW")
-    sid_ = _path_sid(request, "Sid", "FN")
+    flow_sid = path_sid(request, "FW", "FlowSid")
+    sid_ = path_sid(request, "FN")
     values = parse(await request.form(ctx.settings.max_body_bytes), UPDATE_PARAMS)
     execution = await ctx.store.write(studio.update_execution(request.account_sid, flow_sid, sid_, values["status"]))
     return json_response(execution_to_wire(execution, ctx.base_url(request)))
@@ -110,19 +101,16 @@ async def update_execution(request: Request, ctx: AppContext) -> Response:
 
 async def delete_execution(request: Request, ctx: AppContext) -> Response:
     """``DELETE /v2/Flows/{FlowSid}/Executions/{Sid}``."""
-    flow_sid = _path_sid(request, "FlowSid", "FW")
-    if not await ctx.store.write(
-        studio.delete_execution(request.account_sid, flow_sid, _path_sid(request, "Sid", "FN"))
-    ):
-        raise NotFound(request.path)
-    return empty_response()
+    flow_sid = path_sid(request, "FW", "FlowSid")
+    removed = await ctx.store.write(studio.delete_execution(request.account_sid, flow_sid, path_sid(request, "FN")))
+    return deleted(removed, request)
 
 
 async def fetch_execution_context(request: Request, ctx: AppContext) -> Response:
     """``GET .../Executions/{ExecutionSid}/Context``: the execution's context JSON."""
     execution = await ctx.store.read(
         studio.require_execution(
-            request.account_sid, _path_sid(request, "FlowSid", "FW"), _path_sid(request, "ExecutionSid", "FN")
+            request.account_sid, path_sid(request, "FW", "FlowSid"), path_sid(request, "FN", "ExecutionSid")
         )
     )
     return json_response({
@@ -137,8 +125,8 @@ async def fetch_execution_context(request: Request, ctx: AppContext) -> Response
 async def list_execution_steps(request: Request, ctx: AppContext) -> Response:
     """``GET .../Executions/{ExecutionSid}/Steps``: always empty, since flexchat runs no
     widgets; the execution must exist (404 otherwise) and paging parameters are checked."""
-    flow_sid = _path_sid(request, "FlowSid", "FW")
-    execution_sid = _path_sid(request, "ExecutionSid", "FN")
+    flow_sid = path_sid(request, "FW", "FlowSid")
+    execution_sid = path_sid(request, "FN", "ExecutionSid")
     await ctx.store.read(studio.require_execution(request.account_sid, flow_sid, execution_sid))
     scope = ListScope(STEPS_KEY, request.account_sid, parent=f"studio/{flow_sid}/{execution_sid}")
     page = parse_page_request(request.query, ctx.store.paging_secret, scope)

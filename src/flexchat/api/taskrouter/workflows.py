@@ -7,11 +7,10 @@ from typing import Any
 from ...context import AppContext
 from ...domain import taskrouter
 from ...domain.records import Workflow
-from ...errors import NotFound
-from ...http import Request, Response, empty_response, json_response
+from ...http import Request, Response, json_response
 from ...paging import ListScope, parse_page_request
 from ...params import Param, integer, parse, uri
-from ..common import page_response, path_sid
+from ..common import deleted, exact_filter, page_response, path_sid
 from .workspaces import workspace_sid, workspace_url
 
 LIST_KEY = "workflows"
@@ -57,8 +56,7 @@ def workflow_to_wire(workflow: Workflow, base: str) -> dict[str, Any]:
 async def list_workflows(request: Request, ctx: AppContext) -> Response:
     """``GET .../Workflows``, optionally by exact ``FriendlyName``; oldest first."""
     workspace = workspace_sid(request)
-    friendly_name = request.query.get("FriendlyName")
-    filters = (("FriendlyName", friendly_name),) if friendly_name is not None else ()
+    friendly_name, filters = exact_filter(request, "FriendlyName")
     scope = ListScope(LIST_KEY, request.account_sid, filters, parent=workspace)
     page = parse_page_request(request.query, ctx.store.paging_secret, scope)
     items, more = await ctx.store.read(
@@ -98,6 +96,5 @@ async def update_workflow(request: Request, ctx: AppContext) -> Response:
 async def delete_workflow(request: Request, ctx: AppContext) -> Response:
     """``DELETE .../Workflows/{Sid}``."""
     workspace = workspace_sid(request)
-    if not await ctx.store.write(taskrouter.delete_workflow(request.account_sid, workspace, path_sid(request, "WW"))):
-        raise NotFound(request.path)
-    return empty_response()
+    removed = await ctx.store.write(taskrouter.delete_workflow(request.account_sid, workspace, path_sid(request, "WW")))
+    return deleted(removed, request)

@@ -7,12 +7,10 @@ from typing import Any
 from ...context import AppContext
 from ...domain import taskrouter
 from ...domain.records import Workspace
-from ...errors import NotFound
-from ...http import Request, Response, empty_response, json_response
+from ...http import Request, Response, json_response
 from ...paging import ListScope, parse_page_request
 from ...params import Param, boolean, enum, parse, sid, uri
-from ...sids import is_sid, normalize_sid
-from ..common import page_response, path_sid
+from ..common import deleted, exact_filter, page_response, path_sid
 
 LIST_KEY = "workspaces"
 
@@ -45,10 +43,7 @@ _LINKS = {
 
 def workspace_sid(request: Request) -> str:
     """The path's ``{WorkspaceSid}``; a malformed one is a 404 like an unknown one."""
-    value = request.path_params["WorkspaceSid"]
-    if not is_sid(value, "WS"):
-        raise NotFound(request.path)
-    return normalize_sid(value)
+    return path_sid(request, "WS", "WorkspaceSid")
 
 
 def workspace_url(base: str, sid_: str) -> str:
@@ -80,8 +75,7 @@ def workspace_to_wire(workspace: Workspace, base: str) -> dict[str, Any]:
 
 async def list_workspaces(request: Request, ctx: AppContext) -> Response:
     """``GET /v1/Workspaces``, optionally by exact ``FriendlyName``; oldest first."""
-    friendly_name = request.query.get("FriendlyName")
-    filters = (("FriendlyName", friendly_name),) if friendly_name is not None else ()
+    friendly_name, filters = exact_filter(request, "FriendlyName")
     scope = ListScope(LIST_KEY, request.account_sid, filters, parent="taskrouter")
     page = parse_page_request(request.query, ctx.store.paging_secret, scope)
     items, more = await ctx.store.read(taskrouter.list_workspaces(request.account_sid, friendly_name, page.window))
@@ -111,6 +105,5 @@ async def update_workspace(request: Request, ctx: AppContext) -> Response:
 
 async def delete_workspace(request: Request, ctx: AppContext) -> Response:
     """``DELETE /v1/Workspaces/{Sid}``: with everything in it."""
-    if not await ctx.store.write(taskrouter.delete_workspace(request.account_sid, path_sid(request, "WS"))):
-        raise NotFound(request.path)
-    return empty_response()
+    removed = await ctx.store.write(taskrouter.delete_workspace(request.account_sid, path_sid(request, "WS")))
+    return deleted(removed, request)

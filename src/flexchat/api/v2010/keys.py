@@ -19,7 +19,7 @@ from ...http import Request, Response, empty_response, json_response
 from ...paging import ListScope, neighbour_links, parse_page_request
 from ...params import Param, parse
 from ...sids import is_sid, normalize_sid
-from ..common import path_sid, require_manager
+from ..common import found, path_sid, require_manager
 from ..iam.keys import friendly_name, rfc2822
 
 PARAMS = (Param("FriendlyName", "friendly_name", friendly_name),)
@@ -83,9 +83,7 @@ async def create_account_key(request: Request, ctx: AppContext) -> Response:
 
 async def fetch_account_key(request: Request, ctx: AppContext) -> Response:
     """``GET /2010-04-01/Accounts/{AccountSid}/Keys/{Sid}.json``."""
-    key = await ctx.store.read(credentials.fetch_key(_account(request), path_sid(request, "SK")))
-    if key is None:
-        raise NotFound(request.path)
+    key = found(await ctx.store.read(credentials.fetch_key(_account(request), path_sid(request, "SK"))), request)
     return json_response(key_to_wire(key))
 
 
@@ -94,9 +92,7 @@ async def update_account_key(request: Request, ctx: AppContext) -> Response:
     account_sid = _account(request)
     sid = path_sid(request, "SK")
     values = parse(await request.form(ctx.settings.max_body_bytes), PARAMS)
-    key = await ctx.store.write(credentials.update_key(account_sid, sid, values.get("friendly_name")))
-    if key is None:
-        raise NotFound(request.path)
+    key = found(await ctx.store.write(credentials.update_key(account_sid, sid, values.get("friendly_name"))), request)
     return json_response(key_to_wire(key))
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...dates import now_iso
 from ...errors import ChatUniqueNameConflict, NotFound
-from ...sids import is_sid, mint_sid, normalize_sid
+from ...sids import mint_sid
 from ...store.queries.channels import LAST_MESSAGE, LIST_CHANNELS, LIST_CHANNELS_OF_TYPE, RENAME_FLEX_CHANNEL
 from ...store.queries.chat import (
     DELETE_CHANNEL,
@@ -21,6 +21,7 @@ from ...store.queries.chat import (
 from ...store.queries.flex import DELETE_WEB_CHANNEL
 from ...store.sql import Script, UniqueViolation, page
 from ..events import channel_fields, emit
+from ..lookups import find_by_sid_or_name
 from ..records import ChatChannel
 from .services import require_service
 
@@ -55,15 +56,11 @@ def insert_channel(
 def find_channel(account_sid: str, service_sid: str, ref: str, *, lock: bool = False) -> Script[ChatChannel | None]:
     """The service's channel named by ``ref``: a CH sid, else a UniqueName. ``lock`` holds
     its row until the transaction ends (PostgreSQL), for read-modify-write."""
-    if is_sid(ref, "CH"):
-        statement = FETCH_CHANNEL_FOR_UPDATE if lock else FETCH_CHANNEL
-        rows = yield statement(normalize_sid(ref), account_sid, service_sid)
-        if rows:
-            return ChatChannel(*rows[0])
-    rows = yield FETCH_CHANNEL_BY_UNIQUE_NAME(account_sid, service_sid, ref, ref)
-    if rows and lock:
-        rows = yield FETCH_CHANNEL_FOR_UPDATE(rows[0][1], account_sid, service_sid)
-    return ChatChannel(*rows[0]) if rows else None
+    found = yield from find_by_sid_or_name(
+        ref, "CH", ChatChannel, (account_sid, service_sid), FETCH_CHANNEL, FETCH_CHANNEL_BY_UNIQUE_NAME,
+        by_sid_for_update=FETCH_CHANNEL_FOR_UPDATE if lock else None,
+    )
+    return found
 
 
 def require_channel(account_sid: str, service_sid: str, ref: str, *, lock: bool = False) -> Script[ChatChannel]:

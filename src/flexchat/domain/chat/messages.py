@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...dates import now_iso
-from ...errors import NotFound
 from ...paging import Window
 from ...sids import is_sid, mint_sid
 from ...store.queries.messages import (
@@ -22,6 +21,7 @@ from ...store.queries.messages import (
 )
 from ...store.sql import Rows, Script, page
 from ..events import emit, message_fields
+from ..lookups import require_one
 from ..records import ChatChannel, ChatMessage
 from .channels import require_channel
 from .services import require_service
@@ -64,10 +64,11 @@ def find_channel_of(account_sid: str, service_sid: str, channel_ref: str, *, loc
 
 
 def _require_message(channel: ChatChannel, sid: str) -> Script[ChatMessage]:
-    rows = yield FETCH_MESSAGE(sid, channel.sid, channel.account_sid)
-    if not rows:
-        raise NotFound(f"/Services/{channel.service_sid}/Channels/{channel.sid}/Messages/{sid}")
-    return ChatMessage(*rows[0])
+    message = yield from require_one(
+        FETCH_MESSAGE(sid, channel.sid, channel.account_sid), ChatMessage,
+        f"/Services/{channel.service_sid}/Channels/{channel.sid}/Messages/{sid}",
+    )
+    return message
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from ...store.queries.services import (
     UPDATE_SERVICE,
 )
 from ...store.sql import Script, page
+from ..lookups import require_one
 from ..records import ChatService
 
 # The name Flex gave the chat service that came with every Flex account.
@@ -74,10 +75,8 @@ def ensure_service(account_sid: str, service_sid: str) -> Script[ChatService]:
 
 def require_service(account_sid: str, service_sid: str) -> Script[ChatService]:
     """The account's service ``service_sid``, or 404."""
-    rows = yield FETCH_SERVICE(service_sid, account_sid)
-    if not rows:
-        raise NotFound(f"/Services/{service_sid}")
-    return ChatService(*rows[0])
+    service = yield from require_one(FETCH_SERVICE(service_sid, account_sid), ChatService, f"/Services/{service_sid}")
+    return service
 
 
 def list_services(account_sid: str, window: Any) -> Script[tuple[list[ChatService], bool]]:

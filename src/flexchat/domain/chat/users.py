@@ -7,7 +7,7 @@ from typing import Any
 
 from ...dates import now_iso
 from ...errors import ChatUserExists, NotFound
-from ...sids import is_sid, mint_sid, normalize_sid
+from ...sids import mint_sid
 from ...store.queries.chat import FETCH_USER, FETCH_USER_BY_IDENTITY, INSERT_USER
 from ...store.queries.users import (
     COUNT_JOINED,
@@ -20,6 +20,7 @@ from ...store.queries.users import (
 )
 from ...store.sql import Script, page
 from ..events import emit, iso_millis
+from ..lookups import find_by_sid_or_name
 from ..records import ChatMember, ChatService, ChatUser
 from .channels import require_channel
 from .services import require_service
@@ -40,15 +41,11 @@ def ensure_user(account_sid: str, service_sid: str, identity: str, friendly_name
 def find_user(account_sid: str, service_sid: str, ref: str, *, lock: bool = False) -> Script[ChatUser | None]:
     """The service's user named by ``ref``: a US sid, else an Identity. ``lock`` holds its
     row until the transaction ends (PostgreSQL), for read-modify-write."""
-    if is_sid(ref, "US"):
-        statement = FETCH_USER_FOR_UPDATE if lock else FETCH_USER
-        rows = yield statement(normalize_sid(ref), account_sid, service_sid)
-        if rows:
-            return ChatUser(*rows[0])
-    rows = yield FETCH_USER_BY_IDENTITY(account_sid, service_sid, ref, ref)
-    if rows and lock:
-        rows = yield FETCH_USER_FOR_UPDATE(rows[0][1], account_sid, service_sid)
-    return ChatUser(*rows[0]) if rows else None
+    found = yield from find_by_sid_or_name(
+        ref, "US", ChatUser, (account_sid, service_sid), FETCH_USER, FETCH_USER_BY_IDENTITY,
+        by_sid_for_update=FETCH_USER_FOR_UPDATE if lock else None,
+    )
+    return found
 
 
 def require_user(account_sid: str, service_sid: str, ref: str, *, lock: bool = False) -> Script[ChatUser]:

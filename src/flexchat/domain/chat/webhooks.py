@@ -8,12 +8,13 @@ from typing import Any
 import orjson
 
 from ...dates import now_iso
-from ...errors import InvalidParameter, MissingParameter, NotFound
+from ...errors import InvalidParameter, MissingParameter
 from ...paging import Window
 from ...sids import mint_sid
 from ...store.queries.chat import INSERT_WEBHOOK
 from ...store.queries.webhooks import DELETE_WEBHOOK, FETCH_WEBHOOK, LIST_WEBHOOKS, UPDATE_WEBHOOK
 from ...store.sql import Rows, Script, page
+from ..lookups import require_one
 from ..records import ChatChannel, ChatWebhook
 from .messages import find_channel_of
 
@@ -53,10 +54,11 @@ def checked_configuration(type_: str, configuration: dict[str, Any]) -> dict[str
 
 
 def _require_webhook(channel: ChatChannel, sid: str) -> Script[ChatWebhook]:
-    rows = yield FETCH_WEBHOOK(sid, channel.sid, channel.account_sid)
-    if not rows:
-        raise NotFound(f"/Services/{channel.service_sid}/Channels/{channel.sid}/Webhooks/{sid}")
-    return ChatWebhook(*rows[0])
+    webhook = yield from require_one(
+        FETCH_WEBHOOK(sid, channel.sid, channel.account_sid), ChatWebhook,
+        f"/Services/{channel.service_sid}/Channels/{channel.sid}/Webhooks/{sid}",
+    )
+    return webhook
 
 
 def list_channel_webhooks(
