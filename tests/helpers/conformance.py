@@ -393,6 +393,11 @@ def send_generated_requests(
             check_response(spec, method, path, response.status_code, response.content)
             if method == "DELETE":
                 world.renew(path)
+        elif "twilio-request-id" not in response.headers:  # names as received, lower case
+            # Not flexchat's answer but the HTTP server's, to a request HTTP does not allow
+            # (negative generation sends headers such as "Content-Length: Ne}bJf$38*+"):
+            # a bare 400, as any front server gives before the API sees the request.
+            assert response.status_code == 400 and not response.content, (response.status_code, response.text)
         else:
             # The specs document no error bodies; Twilio's are always these four keys.
             assert set(response.json()) == {"code", "message", "more_info", "status"}, response.text
@@ -401,6 +406,10 @@ def send_generated_requests(
         @settings(
             max_examples=table.examples,
             deadline=None,
+            # The same examples on every run: an operation whose valid inputs are rare
+            # (POST /v1/Workspaces) must not pass or fail by the draw ("some 2xx" below).
+            derandomize=True,
+            database=None,
             print_blob=True,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
         )
