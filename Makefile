@@ -13,6 +13,10 @@ CACHE ?= .cache
 CLI_CORE = @twilio/cli-core@9.0.0
 FLEX_V1_SHA256 = ea1db919b6ccc106a1b40807965c867fbf13cd82771486de8c9e305d26bac177
 REFERENCE = $(CACHE)/twilio-api
+# Two pytest workers: most tests wait on a server, a socket or the database, so the suite
+# takes about half as long on two cores (8 min -> 4.5 min on this machine kind).
+# `make test PYTEST_ARGS=` runs it in one process.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: run test lint check bench reference clients clean browser
 
