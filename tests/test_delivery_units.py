@@ -19,6 +19,7 @@ from flexchat.settings import Settings, SettingsError
 from flexchat.store.sql import fetch, sql
 from flexchat.testing import InProcessFlexchat
 
+from .postgres import fresh_database
 from .webhooks import receiving
 
 TOKEN = "12345678901234567890123456789012"
@@ -146,12 +147,14 @@ def test_the_worker_stops_when_a_wake_up_meets_the_stop() -> None:
         flexchat.run(wake_and_stop())
 
 
-def test_a_worker_holds_the_next_events_and_gives_them_back_when_it_stops() -> None:
+def test_a_worker_holds_the_next_events_and_gives_them_back_when_it_stops(engine: str) -> None:
     """Claims take events for the free slots and as many again, so a finished attempt
     starts the next without a claim's round trip; a stopping worker gives its held events
-    back at once (their lease would otherwise keep them from other processes)."""
+    back at once (their lease would otherwise keep them from other processes). On both
+    engines: PostgreSQL runs these on delivery's own connections."""
     settings = Settings(webhook_concurrency=1, webhook_timeout=5)
-    with InProcessFlexchat(settings=settings) as flexchat, receiving(default=(200, 1.0)) as receiver:
+    with fresh_database(engine) as url, InProcessFlexchat(url, settings=settings) as flexchat, \
+            receiving(default=(200, 1.0)) as receiver:
         store = flexchat.app.store
         service, channel = _external_channel(flexchat, receiver.url)
         for n in range(3):
