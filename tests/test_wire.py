@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import re
+import socket
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .conftest import Api, add_account, seed_channels
+from flexchat.testing import ServerProcess
+
+from .conftest import Account, Api, add_account, seed_channels
 
 CORS = (
     "Access-Control-Allow-Origin",
@@ -354,3 +358,59 @@ def test_forwarded_headers_only_with_trusted_proxy(api: Api, server: Any, databa
     with run_server(database_url, extra_args=["--trust-proxy"]) as srv:
         meta = Api(srv.base_url, srv.auth).get("/v1/Channels", headers=forwarded).json()["meta"]
         assert meta["url"].startswith("https://api.example.com/v1/Channels?")
+
+
+def _read_response(sock: socket.socket) -> tuple[bytes, dict[str, str], bytes]:
+    """One HTTP/1.1 response with a Content-Length body: status line, headers, body."""
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        assert chunk, f"the server closed the connection after {buffer!r}"
+        buffer += chunk
+    head, _, rest = buffer.partition(b"\r\n\r\n")
+    status, *lines = head.split(b"\r\n")
+    headers = {k.decode().lower(): v.decode().strip() for k, _, v in (line.partition(b":") for line in lines)}
+    length = int(headers["content-length"])
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk
+        rest += chunk
+    return status, headers, rest[:length]
+
+
+def test_an_answer_given_before_the_body_arrived_keeps_the_connection(server: ServerProcess, account: Account) -> None:
+    # A keep-alive client whose POST is refused (401 here; 429 under overload) before
+    # its body has arrived must be able to send its next request on the same
+    # connection, as requests' and twilio-python's connection pools do.
+    port = int(urlsplit(server.base_url).port or 80)
+    wrong = base64.b64encode(f"{account.sid}:{'0' * 32}".encode()).decode()
+    right = base64.b64encode(f"{account.sid}:{account.auth_token}".encode()).decode()
+    body = b"FriendlyName=late&ChatServiceSid=IS" + b"a" * 32
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        for authorization, expected in ((wrong, b"401"), (wrong, b"401"), (right, b"400")):
+            sock.sendall(
+                b"POST /v1/FlexFlows HTTP/1.1\r\nHost: flex-api.twilio.com\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                + f"Authorization: Basic {authorization}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            )
+            time.sleep(0.05)  # the answer is decided before the body is on its way
+            sock.sendall(body)
+            status, headers, _ = _read_response(sock)
+            assert expected in status
+            assert headers.get("connection") != "close"
+
+
+def test_a_body_too_large_to_read_is_answered_and_the_connection_ends(server: ServerProcess, account: Account) -> None:
+    port = int(urlsplit(server.base_url).port or 80)
+    right = base64.b64encode(f"{account.sid}:{account.auth_token}".encode()).decode()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/FlexFlows HTTP/1.1\r\nHost: flex-api.twilio.com\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            + f"Authorization: Basic {right}\r\nContent-Length: {50 * 1024 * 1024}\r\n\r\n".encode()
+        )
+        status, headers, body = _read_response(sock)
+        assert b"413" in status and b"20413" in body
+        # Said in the answer, then done: the unread 50 MB cannot precede a next request.
+        assert headers["connection"] == "close"
+        assert sock.recv(100) == b""

@@ -212,6 +212,12 @@ class FlexchatApp:
             return
         except Exception as error:
             response = self.error_response(error)
+        try:
+            if not await request.finish_body(self.settings.max_body_bytes):
+                response.headers = {**response.headers, "Connection": "close"}
+        except ClientDisconnected:
+            self.record(request, CLIENT_GONE, started, request_id, route)
+            return
         await self.send_response(send, request, response, started, request_id, cors=route != CONSOLE_PREFIX)
         self.record(request, response.status, started, request_id, route)
 

@@ -141,6 +141,25 @@ class Request:
         self._body = b"".join(chunks)
         return self._body
 
+    async def finish_body(self, limit: int) -> bool:
+        """Read a body that no endpoint read, so that the connection can carry the
+        client's next request: an answer given before the body arrived (401, 429, 404)
+        leaves it in the stream, and the HTTP server then drops the connection without
+        a word, which a keep-alive client sees as a broken pipe on its next request.
+        False when the body passes ``limit`` (the connection has to close instead).
+        """
+        if self._body is not None:
+            return True
+        headers = self.headers
+        length = headers.get("content-length")
+        if (length is None or length == "0") and "transfer-encoding" not in headers:
+            return True
+        try:
+            await self.body(limit)
+        except PayloadTooLarge:
+            return False
+        return True
+
     async def disconnected(self) -> None:
         """Return once the client has gone away (what a streamed response waits on)."""
         while (await self._receive())["type"] != "http.disconnect":
