@@ -94,6 +94,28 @@ def test_an_account_over_its_limit_gets_429s_and_others_go_on(limited_server: Se
     assert len(listed) == len(admitted) + 10
 
 
+def test_reads_over_the_limit_are_refused_too(limited_server: ServerProcess) -> None:
+    # A SQLite read runs without yielding; counted only while it ran, no two reads were
+    # ever in flight, and a flood of them queued in the HTTP server instead of a 429.
+    server = limited_server
+    busy = add_account(server.database_url)
+
+    def work(thread: int) -> list[Outcome]:
+        s = session(busy.auth)
+        outcomes = []
+        for _ in range(REQUESTS_PER_THREAD):
+            started = time.monotonic()
+            response = s.get(server.base_url + "/v1/FlexFlows?PageSize=50", timeout=30)
+            outcomes.append(Outcome(started, time.monotonic() - started, response.status_code,
+                                    response.json(), lowered(response.headers), {}))
+        return outcomes
+
+    outcomes = run_threads(THREADS, work)
+    assert {o.status for o in outcomes} == {200, 429}
+    for outcome in (o for o in outcomes if o.status == 429):
+        assert_refusal(outcome, PER_ACCOUNT)
+
+
 def test_the_process_limit_protects_the_database(tmp_path: Path) -> None:
     env = {"FLEXCHAT_MAX_CONCURRENT_REQUESTS": "4", "FLEXCHAT_MAX_CONCURRENT_REQUESTS_PER_ACCOUNT": "0"}
     with fresh_database("sqlite", tmp_path) as url, run_server(url, env=env) as server:
