@@ -130,6 +130,15 @@ Variables without a flag:
                                                 token (CI, containers) [default: none]
   FLEXCHAT_MAX_BODY_BYTES  largest request body accepted [default: {DEFAULTS.max_body_bytes}]
   FLEXCHAT_DB_POOL_SIZE    PostgreSQL connections per process [default: {DEFAULTS.db_pool_size}]
+  FLEXCHAT_MAX_CONCURRENT_REQUESTS_PER_ACCOUNT
+                                  one account's requests in flight per process, beyond which
+                                  a 429 (0: no limit) [default: {DEFAULTS.max_concurrent_requests_per_account}]
+  FLEXCHAT_MAX_CONCURRENT_REQUESTS
+                                  all requests in flight per process, beyond which a 429
+                                  (0: no limit) [default: {DEFAULTS.max_concurrent_requests}]
+  FLEXCHAT_AUTH_CACHE_SECONDS     how long a process trusts a verified credential: the most a
+                                  deleted key or replaced token keeps working, 0 to 1
+                                  [default: {DEFAULTS.auth_cache_seconds:g}] (docs/scaling.md)
   FLEXCHAT_WEBHOOK_TIMEOUT        seconds one webhook attempt may take [default: {DEFAULTS.webhook_timeout:g}]
   FLEXCHAT_WEBHOOK_CONCURRENCY    webhook requests in flight per process [default: {DEFAULTS.webhook_concurrency}]
   FLEXCHAT_WEBHOOK_RETRY_BACKOFF  seconds before a webhook's first retry, doubling
