@@ -10,6 +10,7 @@ import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -81,3 +82,52 @@ def test_the_guide_quotes_the_example_verbatim() -> None:
 @pytest.mark.parametrize("fixture", ["flex_client", "flex_async_client", "flexchat_server"])
 def test_the_guide_documents_every_fixture(fixture: str) -> None:
     assert f"`{fixture}`" in GUIDE.read_text(encoding="utf-8")
+
+
+
+FAILING = """
+from flexchat.testing import run_server
+
+
+def test_plugin_server(flexchat_server):
+    assert flexchat_server.base_url == "wrong"
+
+
+def test_run_server(tmp_path):
+    with run_server(f"sqlite:///{tmp_path}/x.db") as server:
+        assert server.port == 0
+"""
+
+
+def test_a_failed_assertion_shows_no_secret(tmp_path: Path) -> None:
+    # pytest prints the repr of the objects in a failed assertion: neither the fixture's
+    # token nor the server's environment (a CI job's secrets, the bootstrap token) may be in it.
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "test_user.py").write_text(FAILING)
+    secret = "ci-secret-4f1d"
+    env = {**os.environ, "MY_CI_DEPLOY_KEY": secret}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(project)],
+        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+    )
+    output = result.stdout + result.stderr
+    assert "2 failed" in output, output
+    assert "ServerProcess(base_url='http://127.0.0.1:" in output and "FlexchatServer(base_url=" in output, output
+    assert secret not in output and "auth_token=" not in output and "FLEXCHAT_AUTH_TOKEN" not in output, output
+
+
+def test_the_reprs_mask_a_database_password() -> None:
+    from flexchat.testing import InProcessFlexchat, ServerProcess
+
+    from .postgres import postgres_database
+
+    password = "s3cretpw"
+    process = ServerProcess("http://127.0.0.1:1", "AC" + "0" * 32, "token", f"postgresql://u:{password}@h/db", 1)
+    assert password not in repr(process) and "postgresql://u:***@h/db" in repr(process)
+    with postgres_database() as url:
+        # Trust authentication ignores the password; the URL still carries it.
+        parts = urlsplit(url)
+        netloc = f"{parts.username or 'postgres'}:{password}@{parts.hostname}:{parts.port or 5432}"
+        with InProcessFlexchat(urlunsplit(parts._replace(netloc=netloc))) as flexchat:
+            assert password not in repr(flexchat) and "postgres:***@" in repr(flexchat)

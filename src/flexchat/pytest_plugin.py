@@ -15,7 +15,7 @@ the fixtures.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -43,7 +43,8 @@ class FlexchatServer:
 
     base_url: str
     account_sid: str
-    auth_token: str
+    # Out of the repr, which pytest prints when an assertion about this object fails.
+    auth_token: str = field(repr=False)
 
     @property
     def auth(self) -> tuple[str, str]:

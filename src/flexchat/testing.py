@@ -85,7 +85,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass
+# repr=False: pytest prints the repr of objects in a failed assertion, and the generated
+# one would show the auth token, the database password and every variable of ``env`` (the
+# whole environment, CI secrets included). __repr__ below shows none of them.
+@dataclass(repr=False)
 class ServerProcess:
     """A running ``flexchat serve`` and the credentials of the account it was started with."""
 
@@ -100,6 +103,15 @@ class ServerProcess:
     log: IO[bytes] | None = None
     # What runs with ``args``: ``flexchat serve``; the benchmark puts other servers here.
     command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "flexchat.cli", "serve"])
+
+    def __repr__(self) -> str:
+        from .settings import redact_url
+
+        state = "not started" if self.process is None else f"pid {self.process.pid}"
+        return (
+            f"ServerProcess(base_url={self.base_url!r}, account_sid={self.account_sid!r}, "
+            f"database_url={redact_url(self.database_url)!r}, {state})"
+        )
 
     def start(self, timeout: float = 20.0) -> None:
         """Start the process and wait until it answers HTTP."""
@@ -557,7 +569,9 @@ class InProcessFlexchat:
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else "open"
-        return f"<InProcessFlexchat {self.settings.database_url} {state}>"
+        from .settings import redact_url
+
+        return f"<InProcessFlexchat {redact_url(self.settings.database_url)} {state}>"
 
     # -- running code on the application's loop ----------------------------------------
 
