@@ -3,9 +3,15 @@ database a running server uses; everything it wrote is then read through the API
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import os
+import pty
 import re
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -139,3 +145,35 @@ def test_seed_in_a_pipe_writes_a_line_per_tenth_and_a_summary(tmp_path: Path) ->
         "seeding: 45,001/45,001 rows (100%)",
     ]
     assert done.stdout.startswith(f"seeded 1 Flex Flows and 45,000 channels into {account.sid} in ")
+
+
+def test_seed_on_a_terminal_draws_a_bar(tmp_path: Path) -> None:
+    # stderr on a pseudo-terminal, as when a person runs the command: tqdm's bar, redrawn
+    # in place, and the summary still on stdout.
+    database_url = f"sqlite:///{tmp_path / 'tty.db'}"
+    account = Account(*add_account(database_url))
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 rows, 100 columns
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flexchat.cli", "seed", "--database", database_url, "--account-sid", account.sid,
+         "--flows", "1", "--channels", "45000"],
+        stdout=subprocess.PIPE, stderr=terminal, text=True,
+    )
+    os.close(terminal)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError as error:  # EIO: the command closed the terminal's last descriptor
+            assert error.errno == errno.EIO
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(controller)
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, drawn
+    text = drawn.decode()
+    assert "\r" in text and re.search(r"seeding: 100%\|[^|]*\| 45\.0k/45\.0k", text), text
+    assert "seeding: 20,001/45,001" not in text  # not the plain lines meant for pipes
+    assert stdout.startswith(f"seeded 1 Flex Flows and 45,000 channels into {account.sid} in ")
