@@ -241,7 +241,7 @@ def _parser() -> argparse.ArgumentParser:
     _format_option(rotate)
 
     api_key = commands.add_parser(
-        "api-key", help="create API keys",
+        "api-key", help="create, list and delete API keys",
         description="API keys: an SK... Sid and a secret that act for their account in HTTP Basic.",
     ).add_subparsers(dest="action", required=True, metavar="ACTION")
     key_create = _command(
