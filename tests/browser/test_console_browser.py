@@ -50,7 +50,11 @@ def _missing() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(server: Any) -> Iterator[Any]:
+    """One Chromium per engine. It asks for ``server`` so that the engine's database and
+    server are set up before Playwright's event loop runs on this thread, and the browser
+    is closed before the next engine's are (their set-up calls asyncio.run, which refuses
+    to run beside a running loop: the PostgreSQL runs were skipped, or failed under CI)."""
     reason = _missing()
     if reason is not None:
         if os.environ.get("CI", "").lower() == "true":
