@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -18,7 +19,11 @@ import requests
 from flexchat.domain.credentials import create_key
 from flexchat.settings import Settings
 from flexchat.store import create_store
-from tests.conftest import Account, Api, seed_channels
+from flexchat.store.queries.console import CHANNELS_ABOVE, CHANNELS_BELOW
+from flexchat.store.sql import Statement
+from flexchat.testing import run_server
+from tests.conftest import Account, Api, add_account, seed_channels
+from tests.postgres import fresh_database
 
 CONSOLE_API = "/console/api"
 
@@ -174,8 +179,74 @@ def test_channels_pages_newest_first(server: Any, account: Account) -> None:
     assert len(sids) == 120
 
 
-def start_receiver() -> tuple[str, list[dict[str, Any]], Any]:
-    """A local HTTP receiver recording the webhooks it gets."""
+def channel_page_plan(database_url: str, statement: Statement, *args: Any) -> str:
+    """The engine's plan of one of the channel page's statements, as text."""
+    if database_url.startswith("sqlite:"):
+        with sqlite3.connect(database_url[len("sqlite:///"):]) as conn:
+            return "\n".join(row[-1] for row in conn.execute("EXPLAIN QUERY PLAN " + statement.sqlite, args))
+
+    async def explain() -> str:
+        import asyncpg
+
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute("ANALYZE channels; ANALYZE chat_channels")  # as autovacuum would have
+            return "\n".join(row[0] for row in await conn.fetch("EXPLAIN " + statement.postgres, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(explain())
+
+
+@pytest.mark.slow
+def test_channel_pages_stay_fast_on_100000_channels(engine: str, tmp_path: Path) -> None:
+    """The channels page of an account with 100,000 channels: the first, a middle and the
+    last page each answer in milliseconds, because each is one walk of
+    ``channels_by_account`` (account_sid, seq) from a row number, with no count, scan or
+    sort whose cost grows with the account."""
+    with fresh_database(engine, tmp_path) as url, run_server(url) as server:
+        account = add_account(url)
+        seed_channels(url, account, 2, 100_000)
+        console = logged_in(server, account)
+
+        def best_of_five(query: str) -> tuple[float, dict[str, Any]]:
+            best, data = float("inf"), {}
+            for _ in range(5):
+                started = time.perf_counter()
+                response = console.get("/channels" + query)
+                best = min(best, time.perf_counter() - started)
+                assert response.status_code == 200, response.text
+                data = response.json()
+            return best, data
+
+        top_time, top = best_of_five("")
+        top_seq = top["channels"][0]["seq"]
+        middle_time, middle = best_of_five(f"?before={top_seq - 50_000}")
+        _, oldest = best_of_five("?after=0")  # the oldest 50, walking up from the start
+        first_seq = oldest["channels"][-1]["seq"]
+        assert top_seq - first_seq == 99_999  # one account's rows, numbered in a row
+        last_time, last = best_of_five(f"?before={first_seq + 50}")
+        assert [c["sid"] for c in last["channels"]] == [c["sid"] for c in oldest["channels"]]
+        assert len(top["channels"]) == len(middle["channels"]) == len(last["channels"]) == 50
+        assert top["newer"] is None and middle["newer"] is not None and middle["older"] is not None
+        assert last["older"] is None and last["newer"] is not None
+        # Generous for a loaded 2-core machine: a page is ~1 ms of query and a few of HTTP.
+        assert max(top_time, middle_time, last_time) < 0.1, (top_time, middle_time, last_time)
+
+        for statement, args in ((CHANNELS_BELOW, (account.sid, top_seq - 50_000, 51)),
+                                (CHANNELS_ABOVE, (account.sid, first_seq, 51))):
+            plan = channel_page_plan(url, statement, *args)
+            if engine == "sqlite":
+                assert "SEARCH c USING INDEX channels_by_account (account_sid=? AND seq" in plan, plan
+                assert "SCAN" not in plan and "TEMP B-TREE" not in plan, plan
+            else:
+                assert "Index Scan" in plan and "channels_by_account" in plan, plan
+                assert "Seq Scan" not in plan and "Sort" not in plan, plan
+
+
+def start_receiver(delay: float = 0.0) -> tuple[str, list[dict[str, Any]], Any]:
+    """A local HTTP receiver recording the webhooks it gets; it answers each ``delay``
+    seconds after recording it."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
     from urllib.parse import parse_qs
 
@@ -186,6 +257,7 @@ def start_receiver() -> tuple[str, list[dict[str, Any]], Any]:
             length = int(self.headers.get("content-length") or 0)
             form = parse_qs(self.rfile.read(length).decode())
             received.append({k: v[0] for k, v in form.items()} | {"_signature": self.headers.get("x-twilio-signature")})
+            time.sleep(delay)
             self.send_response(200)
             self.end_headers()
 
@@ -242,6 +314,79 @@ def test_conversation_reply_stream_timeline_and_end(server: Any, account: Accoun
         assert ended.json()["channel"]["status"] == "INACTIVE" and not ended.json()["channel"]["open"]
         attributes = api.get(f"/v2/Services/{flow['chat_service_sid']}/Channels/{sid}").json()["attributes"]
         assert "INACTIVE" in attributes
+    finally:
+        httpd.shutdown()
+
+
+def wait_for_delivery(console: Console, sid: str, url: str) -> dict[str, Any]:
+    """The channel's first event to ``url`` once the delivery worker has settled it."""
+    deadline = time.monotonic() + 15
+    while True:
+        events = console.get(f"/channels/{sid}/timeline").json()["events"]
+        settled = [e for e in events if e["url"] == url and e["state"] != "pending"]
+        if settled:
+            return dict(settled[0])
+        assert time.monotonic() < deadline, f"never delivered: {events}"
+        time.sleep(0.1)
+
+
+def test_agent_controls_and_the_timeline_of_deliveries_tasks_and_executions(
+    server: Any, account: Account, api: Api
+) -> None:
+    """Studio answers first (an execution), Send to Flex makes the task, the agent accepts,
+    wraps up and completes it: each through the console's buttons' endpoints, each shown
+    in the channel's timeline beside the delivery, its signature and the answer."""
+    url, received, httpd = start_receiver()
+    try:
+        flow = api.create_flow()  # Studio integration: the channel gets a studio webhook
+        sid = api.create_channel(flow["sid"], "alice").json()["sid"]
+        chat = f"/v2/Services/{flow['chat_service_sid']}/Channels/{sid}"
+        hook = api.post(f"{chat}/Webhooks", {
+            "Type": "webhook", "Configuration.Url": url, "Configuration.Filters": ["onMessageSent"],
+        })
+        assert hook.status_code == 201, hook.text
+        sent = api.post(f"{chat}/Messages", {"From": "alice", "Body": "I need help"},
+                        headers={"X-Twilio-Webhook-Enabled": "true"})
+        assert sent.status_code == 201, sent.text
+        console = logged_in(server, account)
+
+        # Without the CSRF token nothing moves.
+        for action in ("sendtoflex", "accept", "wrapup", "complete"):
+            assert console.send("POST", f"/channels/{sid}/{action}", {}, csrf="").status_code == 403, action
+        assert console.get(f"/channels/{sid}").json()["channel"]["task_sid"] is None
+        # No task before Send to Flex: the buttons say so.
+        refused = console.send("POST", f"/channels/{sid}/accept", {"from": "Ann"})
+        assert refused.status_code == 400 and "Send to Flex" in refused.json()["message"]
+
+        handed = console.send("POST", f"/channels/{sid}/sendtoflex", {})
+        assert handed.status_code == 200, handed.text
+        task_sid = handed.json()["channel"]["task_sid"]
+        assert task_sid is not None and task_sid.startswith("WT")
+        for action in ("accept", "wrapup", "complete"):
+            moved = console.send("POST", f"/channels/{sid}/{action}", {"from": "Ann"})
+            assert moved.status_code == 200, (action, moved.text)
+
+        timeline = console.get(f"/channels/{sid}/timeline").json()
+        moves = [t["to_status"] for t in timeline["tasks"]]
+        assert moves == ["pending", "reserved", "assigned", "wrapping", "completed"]
+        assert {t["task_sid"] for t in timeline["tasks"]} == {task_sid}
+        assert "Ann" in timeline["tasks"][2]["reason"]
+        # The customer's message started the flow's Studio execution.
+        (execution,) = timeline["executions"]
+        assert execution["flow_sid"] == flow["integration"]["flow_sid"] and execution["sid"].startswith("FN")
+        studio_events = [e for e in timeline["events"] if e["kind"] == "studio"]
+        assert [e["state"] for e in studio_events] == ["recorded"]
+        # The delivery: its request, each attempt's signature and the receiver's answer.
+        delivery = wait_for_delivery(console, sid, url)
+        assert delivery["state"] == "delivered" and delivery["params"]["Body"] == "I need help"
+        (attempt,) = delivery["delivery_attempts"]
+        assert attempt["status_code"] == 200 and attempt["duration_ms"] >= 0
+        (got,) = [r for r in received if r.get("Body") == "I need help"]
+        assert attempt["signature"] == got["_signature"]
+        # The same story as the control API tells it.
+        control = api.get(f"/flexchat/v1/Channels/{sid}/Timeline").json()["timeline"]
+        assert [e["to_status"] for e in control if e["type"] == "task"] == [t["to_status"] for t in timeline["tasks"]]
+        assert [e["sid"] for e in control if e["type"] == "execution"] == [execution["sid"]]
     finally:
         httpd.shutdown()
 

@@ -126,6 +126,31 @@ def test_latency_is_added_and_combines_with_other_faults(flexchat: InProcessFlex
     assert response.status == 200 and time.monotonic() - started < baseline + 0.1
 
 
+# One list request of each route family (Twilio serves each from its own host; flexchat
+# routes by path).
+FAMILY_REQUESTS = {
+    "flex": "https://flex-api.twilio.com/v1/Channels",
+    "chat": "https://chat.twilio.com/v2/Services",
+    "taskrouter": "https://taskrouter.twilio.com/v1/Workspaces",
+    "studio": "https://studio.twilio.com/v2/Flows/FW" + "0" * 32 + "/Executions",
+}
+
+
+@pytest.mark.parametrize("family", list(FAMILY_REQUESTS))
+def test_a_familys_rule_shapes_that_family_only(flexchat: InProcessFlexchat, family: str) -> None:
+    def statuses() -> dict[str, int]:
+        return {name: flexchat.request("GET", url, auth=flexchat.auth).status for name, url in FAMILY_REQUESTS.items()}
+
+    assert set(statuses().values()) == {200}
+    set_fault(flexchat, family, ErrorRate="1", ErrorStatus="503")
+    shaped = flexchat.request("GET", FAMILY_REQUESTS[family], auth=flexchat.auth)
+    assert_twilio_error(shaped, 503, 20503)
+    assert shaped.header("x-flexchat-fault") == "error-rate" and shaped.header("retry-after") == "1"
+    assert statuses() == {name: 503 if name == family else 200 for name in FAMILY_REQUESTS}
+    flexchat.request("DELETE", f"{FAULTS}/{family}", auth=flexchat.auth)
+    assert set(statuses().values()) == {200}
+
+
 def test_faults_are_per_account(flexchat: InProcessFlexchat) -> None:
     other = flexchat.create_account()
     set_fault(flexchat, "*", ErrorRate="1", DropDeliveryRate="1")

@@ -50,7 +50,11 @@ def _missing() -> str | None:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(server: Any) -> Iterator[Any]:
+    """One Chromium per engine. It asks for ``server`` so that the engine's database and
+    server are set up before Playwright's event loop runs on this thread, and the browser
+    is closed before the next engine's are (their set-up calls asyncio.run, which refuses
+    to run beside a running loop: the PostgreSQL runs were skipped, or failed under CI)."""
     reason = _missing()
     if reason is not None:
         if os.environ.get("CI", "").lower() == "true":
@@ -111,14 +115,20 @@ def test_login_refuses_a_wrong_secret(page: Any, server: Any, account: Account, 
 
 
 def test_console_end_to_end(page: Any, server: Any, account: Account, api: Api, engine: str) -> None:
-    url, received, httpd = start_receiver()
+    # The receiver answers 1.5 s late, so its deliveries settle after the page's last
+    # reason to read the timeline (the message): the page must read it again by itself.
+    url, received, httpd = start_receiver(delay=1.5)
     try:
         off_loop(seed_channels, server.database_url, account, 1, 60)
         flow = api.create_flow(IntegrationType="external", **{"Integration.Url": url})
         channel = api.create_channel(flow["sid"], "alice").json()
         sid = channel["sid"]
-        api.post(f"/v2/Services/{flow['chat_service_sid']}/Channels/{sid}/Messages",
-                 {"From": "alice", "Body": "I need help"})
+        chat = f"/v2/Services/{flow['chat_service_sid']}/Channels/{sid}"
+        # A Studio flow answers the customer first: their message starts an execution.
+        studio_flow = "FW" + "c" * 32
+        assert api.post(f"{chat}/Webhooks", {"Type": "studio", "Configuration.FlowSid": studio_flow}).status_code == 201
+        api.post(f"{chat}/Messages", {"From": "alice", "Body": "I need help"},
+                 headers={"X-Twilio-Webhook-Enabled": "true"})
 
         from playwright.sync_api import expect
 
@@ -132,7 +142,11 @@ def test_console_end_to_end(page: Any, server: Any, account: Account, api: Api, 
         expect(rows).to_have_count(11)
         page.get_by_role("button", name="← Newer").click()
         expect(rows).to_have_count(50)
-        # Keyboard: / filters, j/k move, Enter opens.
+        # Keyboard: j/k move the selection, / filters, Enter opens.
+        page.keyboard.press("j")
+        page.keyboard.press("j")
+        page.keyboard.press("k")
+        expect(rows.nth(1)).to_have_class("sel")
         page.keyboard.press("/")
         page.keyboard.type("alice")
         page.keyboard.press("Escape")
@@ -146,6 +160,16 @@ def test_console_end_to_end(page: Any, server: Any, account: Account, api: Api, 
         api.post(f"/v2/Services/{flow['chat_service_sid']}/Channels/{sid}/Messages",
                  {"From": "alice", "Body": "Are you there?"})
         page.get_by_role("log").get_by_text("Are you there?").wait_for(timeout=5000)
+
+        # Hand the chat to Flex (Studio's widget: its webhook goes) and accept the task as
+        # the agent; the header shows the new task.
+        page.get_by_role("button", name="Send to Flex").click()
+        page.get_by_text("Send to Flex: done").wait_for()
+        page.get_by_role("button", name="Accept task").click()
+        page.get_by_text("Accept task: done").wait_for()
+        task_sid = api.get(f"/v1/Channels/{sid}").json()["task_sid"]
+        assert task_sid is not None
+        expect(page.locator("[data-task-sid]")).to_have_text(task_sid)
 
         # Reply as the agent.
         page.keyboard.press("r")
@@ -161,17 +185,27 @@ def test_console_end_to_end(page: Any, server: Any, account: Account, api: Api, 
             time.sleep(0.1)
         reply = next(r for r in received if r.get("Body") == "Hello Alice, Ann here")
         assert reply["Source"] == "SDK" and reply["_signature"]
-        assert url in page.locator("[data-event=onMessageSent]").first.inner_text()
-        # Hand the chat to Flex (Studio's widget) and accept its task as the agent.
-        page.get_by_role("button", name="Send to Flex").click()
-        page.get_by_text("Send to Flex: done").wait_for()
-        page.get_by_role("button", name="Accept task").click()
-        page.get_by_text("Accept task: done").wait_for()
-        task_sid = api.get(f"/v1/Channels/{sid}").json()["task_sid"]
-        assert task_sid is not None
+        # The timeline shows the delivery: where it went, its state (read again until it
+        # settles), and, opened, the request's parameters, each attempt's signature and
+        # the receiver's answer.
+        delivered = page.locator("[data-event=onMessageSent]").filter(has_text="Hello Alice").first
+        delivered.locator(".pill.delivered").wait_for(timeout=10000)
+        assert url in delivered.inner_text()
+        delivered.locator("summary").click()
+        details = delivered.locator("details").inner_text()
+        assert f"X-Twilio-Signature: {reply['_signature']}" in details and "200" in details
+        assert '"Source": "SDK"' in details
+        # Wrap up: the timeline shows each move of the task, and Studio's execution.
+        page.get_by_role("button", name="Wrap up").click()
+        page.get_by_text("Wrap up: done").wait_for()
+        for status in ("pending", "reserved", "assigned", "wrapping"):
+            page.locator(f"[data-task={status}]").first.wait_for()
         timeline = api.get(f"/flexchat/v1/Channels/{sid}/Timeline").json()["timeline"]
-        assert [e["to_status"] for e in timeline if e["type"] == "task"][-1] == "assigned"
-        page.locator("[data-task=assigned]").first.wait_for()  # the console's timeline shows the moves
+        moves = [e["to_status"] for e in timeline if e["type"] == "task"]
+        assert moves == ["pending", "reserved", "assigned", "wrapping"]
+        (execution,) = [e for e in timeline if e["type"] == "execution"]
+        expect(page.locator("[data-execution]")).to_have_count(1)
+        assert studio_flow in page.locator(f"[data-execution={execution['sid']}]").inner_text()
         shot(page, "conversation", engine)
 
         # End the chat.
@@ -181,6 +215,9 @@ def test_console_end_to_end(page: Any, server: Any, account: Account, api: Api, 
         attributes = api.get(f"/v2/Services/{flow['chat_service_sid']}/Channels/{sid}").json()["attributes"]
         assert "INACTIVE" in attributes
         shot(page, "conversation-ended", engine)
+        # Esc goes back to the channels.
+        page.keyboard.press("Escape")
+        page.get_by_role("heading", name="Channels").wait_for()
 
         # Flows page.
         page.keyboard.press("g")

@@ -7,6 +7,7 @@ const app = document.getElementById("app");
 let session = null;
 let stream = null; // the open EventSource of a conversation
 let keyHandler = null; // the current page's j/k/Enter handler
+let timelineTimer = null; // the next read of a timeline whose deliveries are under way
 
 function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);
@@ -69,6 +70,7 @@ function go(hash) { if (location.hash !== hash) location.hash = hash; else rende
 
 async function render() {
   if (stream) { stream.close(); stream = null; }
+  clearTimeout(timelineTimer);
   keyHandler = null;
   if (!session) {
     try { session = await call("GET", "/session"); } catch { session = null; }
@@ -257,11 +259,16 @@ async function conversationPage(main, sid) {
   };
   text.addEventListener("keydown", (event) => { if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); send(); } });
   const status = h("span", {}, pill(channel.status), " ", pill(channel.open ? "open" : "closed"));
+  const task = h("span", { "data-task-sid": true }, channel.task_sid || "—");
+  // After a button: the channel as the server now has it (Send to Flex makes the task).
+  const show = (updated) => {
+    status.replaceChildren(pill(updated.status), " ", pill(updated.open ? "open" : "closed"));
+    task.textContent = updated.task_sid || "—";
+  };
   const end = h("button", { class: "danger", disabled: !channel.open, onclick: async () => {
     if (!confirm("End this chat? Its status becomes INACTIVE and the Flex channel closes.")) return;
     try {
-      const result = await call("POST", `/channels/${sid}/end`);
-      status.replaceChildren(pill(result.channel.status), " ", pill(result.channel.open ? "open" : "closed"));
+      show((await call("POST", `/channels/${sid}/end`)).channel);
       end.disabled = true;
       refreshTimeline();
     } catch (e) { toast(e.message); }
@@ -269,8 +276,7 @@ async function conversationPage(main, sid) {
   // The agent's buttons run the same scripts as the control API (/flexchat/v1/...).
   const act = (label, action) => h("button", { onclick: async () => {
     try {
-      const result = await call("POST", `/channels/${sid}/${action}`, { from: from.value.trim() || "agent" });
-      status.replaceChildren(pill(result.channel.status), " ", pill(result.channel.open ? "open" : "closed"));
+      show((await call("POST", `/channels/${sid}/${action}`, { from: from.value.trim() || "agent" })).channel);
       toast(`${label}: done`);
       refreshTimeline();
     } catch (e) { toast(e.message); }
@@ -281,13 +287,19 @@ async function conversationPage(main, sid) {
 
   const timelineBox = h("div", { class: "card timeline", "aria-label": "Timeline" });
   async function refreshTimeline() {
-    try { timelineBox.replaceChildren(...timelineView(await call("GET", `/channels/${sid}/timeline`))); }
-    catch (e) { timelineBox.replaceChildren(h("p", { class: "error" }, e.message)); }
+    clearTimeout(timelineTimer);
+    try {
+      const data = await call("GET", `/channels/${sid}/timeline`);
+      if (!timelineBox.isConnected) return; // the page was left meanwhile
+      timelineBox.replaceChildren(...timelineView(data));
+      // A delivery under way settles without a new message: read again until none is.
+      if (data.events.some((e) => e.state === "pending")) timelineTimer = setTimeout(refreshTimeline, 1000);
+    } catch (e) { timelineBox.replaceChildren(h("p", { class: "error" }, e.message)); }
   }
   fill(main, 
     h("div", { class: "bar" }, h("a", { href: "#/channels" }, "← Channels"), h("span", { class: "grow" }), live),
     h("h1", {}, channel.friendly_name || channel.sid),
-    h("div", { class: "bar mono" }, channel.sid, " · ", channel.identity, " · task ", channel.task_sid || "—", " · ", status),
+    h("div", { class: "bar mono" }, channel.sid, " · ", channel.identity, " · task ", task, " · ", status),
     h("div", { class: "convo" },
       h("section", {}, transcript, h("div", { class: "reply" }, from, text, h("button", { class: "primary", onclick: send }, "Send")), controls),
       h("section", {}, h("h2", { class: "first" }, "Timeline"), timelineBox)));
