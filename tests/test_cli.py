@@ -377,6 +377,7 @@ NON_DEFAULT = {
     "log_level": "debug", "access_log": "false", "access_log_format": "json", "faults_refresh": "2",
     "webhook_timeout": "7", "webhook_concurrency": "5", "webhook_retry_backoff": "3",
     "webhook_poll_interval": "0.5", "webhook_allowed_hosts": "example.com", "webhook_sender": "inline",
+    "webhook_stuck_seconds": "30",
     "max_concurrent_requests_per_account": "7", "max_concurrent_requests": "70", "auth_cache_seconds": "0.25",
 }
 

@@ -322,3 +322,47 @@ def test_delivery_shows_in_metrics_readiness_and_obeys_dropped_delivery_faults()
         flexchat.run(flexchat.app.delivery.stop())
         not_ready = flexchat.request("GET", f"{base}/readyz")
         assert not_ready.status == 503 and "not running" in not_ready.text
+
+
+def test_readiness_fails_while_the_outbox_is_stuck_and_recovers() -> None:
+    settings = Settings(access_log=False, webhook_stuck_seconds=0.5, webhook_poll_interval=0.05)
+    with InProcessFlexchat(settings=settings) as flexchat, receiving() as receiver:
+        base = "https://flex-api.twilio.com"
+        service, channel = _external_channel(flexchat, receiver.url, retry_count=1)
+        worker = flexchat.app.delivery
+        assert flexchat.request("GET", f"{base}/readyz").status == 200
+        claim = worker.claim
+
+        # A claim loop that looks but takes nothing (as a wedged or broken claim would):
+        # a due event nobody claims, while this worker has room, is a stuck outbox.
+        async def takes_nothing() -> int:
+            return 0
+
+        worker.claim = takes_nothing  # type: ignore[method-assign]
+        flexchat.run(flexchat.app.store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", {})))
+        time.sleep(0.3)
+        assert flexchat.request("GET", f"{base}/readyz").status == 200  # due, but not for long
+        time.sleep(0.5)
+        stuck = flexchat.request("GET", f"{base}/readyz")
+        assert stuck.status == 503 and "no worker claims it" in stuck.json()["checks"]["delivery"]
+
+        # A claim that never returns: the loop stops looking at all.
+        async def hangs() -> int:
+            await asyncio.sleep(3600)
+            return 0
+
+        worker.claim = hangs  # type: ignore[method-assign]
+        time.sleep(0.8)
+        wedged = flexchat.request("GET", f"{base}/readyz")
+        assert wedged.status == 503 and "has not looked for due events" in wedged.json()["checks"]["delivery"]
+
+        # Claiming again, the event goes out and the process is ready once more.
+        worker.claim = claim  # type: ignore[method-assign]
+        worker.wake()
+        flexchat.run(worker.stop())
+        flexchat.run(worker.start())
+        receiver.wait_for(1)
+        deadline = time.monotonic() + 5
+        while flexchat.request("GET", f"{base}/readyz").status != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert flexchat.request("GET", f"{base}/readyz").status == 200

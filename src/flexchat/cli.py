@@ -136,6 +136,9 @@ Variables without a flag:
   FLEXCHAT_MAX_CONCURRENT_REQUESTS
                                   all requests in flight per process, beyond which a 429
                                   (0: no limit) [default: {DEFAULTS.max_concurrent_requests}]
+  FLEXCHAT_WEBHOOK_STUCK_SECONDS  /readyz fails when the delivery worker has not looked for due
+                                  webhooks, or one has been due and unclaimed while it had
+                                  room, this long (0: no check) [default: {DEFAULTS.webhook_stuck_seconds:g}]
   FLEXCHAT_AUTH_CACHE_SECONDS     how long a process trusts a verified credential: the most a
                                   deleted key or replaced token keeps working, 0 to 1
                                   [default: {DEFAULTS.auth_cache_seconds:g}] (docs/scaling.md)

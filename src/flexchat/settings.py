@@ -58,6 +58,10 @@ class Settings:
     # process (the API's loop keeps only the database work; docs/webhooks.md), or
     # "inline", the API process's own event loop (the in-process double's choice).
     webhook_sender: str = "process"
+    # /readyz calls the outbox stuck (the process is not ready) when this process's
+    # delivery worker has not looked for due events for this many seconds, or an event has
+    # been due this long while the worker had room and nobody claimed it. 0 = no check.
+    webhook_stuck_seconds: float = 60.0
     # Overload (limits.py): requests in flight per account and per process; 0 = no limit.
     # Both are per process: with N processes the totals are N times these.
     max_concurrent_requests_per_account: int = 100
@@ -112,6 +116,8 @@ class Settings:
             raise SettingsError("webhook_concurrency must be at least 1")
         if self.webhook_retry_backoff < 0:
             raise SettingsError("webhook_retry_backoff must not be negative")
+        if self.webhook_stuck_seconds < 0:
+            raise SettingsError("webhook_stuck_seconds must not be negative")
         if self.webhook_poll_interval <= 0:
             raise SettingsError("webhook_poll_interval must be positive")
         if self.webhook_sender not in ("process", "inline"):

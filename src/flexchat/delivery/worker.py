@@ -169,6 +169,8 @@ class DeliveryWorker:
         self.depth: int | None = None
         self.oldest_age: float | None = None
         self._gauges_read = 0.0
+        # When the claim loop last finished a pass (readiness: a wedged loop is stuck).
+        self._last_pass = time.monotonic()
         self.attempts = None if metrics is None else metrics.counter(
             "flexchat_delivery_attempts_total", "Webhook attempts of this process, by what they left the event in.",
             ("state",),
@@ -208,6 +210,7 @@ class DeliveryWorker:
         self._loop = asyncio.get_running_loop()
         self._settlements = asyncio.Queue()
         self._stopping = False
+        self._last_pass = time.monotonic()
         self.store.outbox_listeners.append(self.wake)
         self._settler = asyncio.create_task(self._settle_batches(), name="flexchat-delivery-settle")
         self._runner = asyncio.create_task(self._run(), name="flexchat-delivery")
@@ -258,11 +261,27 @@ class DeliveryWorker:
         return len(self._in_flight)
 
     async def check_ready(self, ctx: object) -> None:
-        """``/readyz``: the worker of this process is claiming. (A backlog is not a reason
-        to take a process out of service; ``flexchat_outbox_oldest_pending_seconds`` is
-        what to alert on.)"""
+        """``/readyz``: the worker of this process is claiming and the outbox is not stuck.
+
+        Stuck means this worker has not finished a look for due events within
+        ``webhook_stuck_seconds``, or an event has been due that long, unclaimed, while
+        this worker has room for it (so nothing is taking it). A backlog that busy
+        workers are working through is not stuck: making every process unready under
+        load would take the service down; ``flexchat_outbox_oldest_pending_seconds`` is
+        what to alert on for that.
+        """
         if not self.running:
             raise RuntimeError("the webhook delivery worker is not running")
+        stuck = self.settings.webhook_stuck_seconds
+        if not stuck:
+            return
+        idle = time.monotonic() - self._last_pass
+        if idle > stuck:
+            raise RuntimeError(f"the webhook delivery worker has not looked for due events for {idle:.0f} s")
+        if len(self._in_flight) + len(self._held) < 2 * self.concurrency:
+            now = int(self.clock() * 1000)
+            if await self.store.read(fetch(ANY_DUE(now - int(stuck * 1000), now)), background=True):
+                raise RuntimeError(f"a webhook event has been due for over {stuck:g} s and no worker claims it")
 
     def wake(self) -> None:
         """Look for due events now (called after a commit that wrote outbox rows). Safe
@@ -284,6 +303,7 @@ class DeliveryWorker:
             self._wakeup.clear()
             try:
                 await self.claim()
+                self._last_pass = time.monotonic()
                 if time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
                     self._gauges_read = time.monotonic()
                     self.depth = await outbox_depth(self.store)
