@@ -9,11 +9,13 @@ import json
 import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -24,7 +26,7 @@ import requests
 from flexchat import cli
 from flexchat.settings import Settings, SettingsError, redact_url, setting_environ_name
 from flexchat.sids import mint_sid
-from flexchat.testing import free_port
+from flexchat.testing import free_port, run_server
 
 from .postgres import postgres_database
 
@@ -181,6 +183,35 @@ def test_serve_with_bootstrap_credentials(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigterm_finishes_the_requests_in_flight_and_exits_0(tmp_path: Path, workers: int) -> None:
+    """docs/architecture.md's promise for granian: SIGTERM stops accepting, lets the
+    requests in flight finish, closes the store and exits 0 (with one worker or several)."""
+    url = f"sqlite:///{tmp_path / 'stop.db'}"
+    with run_server(url, extra_args=["--workers", str(workers)]) as server:
+        # A request that takes 1.5 s inside the app: the flex family's injected latency.
+        slow = requests.post(
+            f"{server.base_url}/flexchat/v1/Faults/flex", data={"LatencyMs": "1500"}, auth=server.auth, timeout=10
+        )
+        assert slow.status_code == 200, slow.text
+        with ThreadPoolExecutor(4) as pool:
+            in_flight = [
+                pool.submit(requests.get, f"{server.base_url}/v1/FlexFlows", auth=server.auth, timeout=20)
+                for _ in range(4)
+            ]
+            time.sleep(0.5)  # the requests are in the app, waiting out their latency
+            assert server.process is not None
+            server.process.send_signal(signal.SIGTERM)
+            signalled = time.monotonic()
+            answers = [future.result() for future in in_flight]
+            waited = time.monotonic() - signalled
+        assert [answer.status_code for answer in answers] == [200] * 4
+        assert waited > 0.5, waited  # they were answered after the signal, not before it
+        assert server.process.wait(15) == 0, server.output()[-2000:]
+        with pytest.raises(requests.ConnectionError):  # and nothing listens any more
+            requests.get(f"{server.base_url}/v1/FlexFlows", auth=server.auth, timeout=2)
 
 
 def test_bad_configuration_is_a_clear_error() -> None:

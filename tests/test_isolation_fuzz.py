@@ -6,16 +6,23 @@ token is a 400.
 
 Covered: Flex (FlexFlows, Channels, WebChannels, Configuration), Chat v2 (Services,
 Channels, Users, Members, Messages, channel Webhooks), TaskRouter (Workspaces,
-Workflows, TaskChannels, Tasks), Studio (Executions), IAM keys and Accounts token rotation.
+Workflows, TaskChannels, Tasks), Studio (Executions), IAM keys and Accounts token
+rotation; the control API (``/flexchat/v1``: webhook Deliveries, Faults, the agent's
+operations on tasks and channels, a channel's Timeline) and the console (``/console/api``:
+its flows, channels, transcripts, timelines, agent buttons, faults, the request log and
+the account reset), logged in with each account's own cookie and CSRF token.
 Products are :class:`Resource` entries in :data:`RESOURCES` (a nested one names its
-parent; a create that lacks the parent makes it first) plus the account-wide operations
-in the rules below; a resource that lands later (the control API's, the console's)
-adds its entries and every rule covers it. Each account's names carry its own
-random tag and every Sid a response shows is attributed to the account that saw it, so
-a leak of either kind is caught wherever it appears in a body.
+parent; a create that lacks the parent makes it first; a read-only one, such as the
+deliveries the other resources' webhooks raise, is *discovered* from its list),
+:class:`Action` entries in :data:`ACTIONS` (an operation on one of those resources'
+items, tried by its owner and by another account), plus the account-wide operations in
+the rules below; a resource that lands later adds its entries and every rule covers it.
+Each account's names carry its own random tag and every Sid a response shows is
+attributed to the account that saw it, so a leak of either kind is caught wherever it
+appears in a body.
 
 Runs on both engines. ``FLEXCHAT_FUZZ_STEPS`` sets the number of steps per engine
-(default 400, as runs of up to fifty; hypothesis makes some runs short, so the count is
+(default 1,000, as runs of up to fifty; hypothesis makes some runs short, so the count is
 approximate and the test reports it); e.g. ``FLEXCHAT_FUZZ_STEPS=5000`` for a long run.
 """
 
@@ -47,12 +54,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from flexchat.faults import FAMILIES
 from flexchat.testing import ServerProcess
 
 from .conftest import add_account
 
 STEPS_PER_RUN = 50
-STEPS = int(os.environ.get("FLEXCHAT_FUZZ_STEPS", "400"))
+STEPS = int(os.environ.get("FLEXCHAT_FUZZ_STEPS", "1000"))
 ACCOUNTS = 3
 SID = re.compile(r"\b[A-Z]{2}[0-9a-f]{32}\b")
 
@@ -71,6 +79,14 @@ class Tenant:
     paths: dict[str, str] = field(default_factory=dict)
     # Every Sid any response to this account showed: this account's by definition.
     seen: set[str] = field(default_factory=set)
+    # Every Sid this account itself sent (another's, when it intruded): its own request
+    # log shows them, which is no leak.
+    sent: set[str] = field(default_factory=set)
+    # Fault family -> the LatencyMs this account set (the rest are 0).
+    faults: dict[str, int] = field(default_factory=dict)
+    # The console, logged in with this account's token: a cookie jar of its own, and the
+    # CSRF token; None until first used and after the token changes.
+    console: tuple[requests.Session, str] | None = None
 
 
 FormFn = Callable[[Tenant], "dict[str, str] | None"]
@@ -95,6 +111,13 @@ class Resource:
     parent: str | None = None
     # Extra query parameters of the list (IAM's AccountSid).
     list_query: Callable[[Tenant], dict[str, str]] = lambda tenant: {}
+    # The field naming an item (the control API's deliveries have ``id``).
+    id_key: str = "sid"
+    # Read-only: items come from the list (the deliveries other resources' changes
+    # raise), never from a create; the instance answers GET only (405 otherwise).
+    discovered: bool = False
+    # The :class:`Action` whose run raises such items, for an account that has none yet.
+    raised_by: str | None = None
 
 
 def _name(tenant: Tenant, what: str) -> str:
@@ -211,7 +234,10 @@ RESOURCES: list[Resource] = [
     ),
     Resource(
         "chat_webhooks", _under("chat_channels", "Webhooks"), "webhooks",
-        lambda tenant: {"Type": "webhook", "Configuration.Url": f"http://127.0.0.1:9/{tenant.tag}"},
+        lambda tenant: {
+            "Type": "webhook", "Configuration.Url": f"http://127.0.0.1:9/{tenant.tag}",
+            "Configuration.Filters": "onMessageSent", "Configuration.RetryCount": "0",
+        },
         update=lambda tenant: {"Configuration.Url": f"http://127.0.0.1:9/{tenant.tag}/{secrets.token_hex(2)}"},
         parent="chat_channels",
     ),
@@ -250,8 +276,75 @@ RESOURCES: list[Resource] = [
         update=lambda tenant: {"FriendlyName": f"renamed {tenant.tag}"},
         list_query=lambda tenant: {"AccountSid": tenant.sid},
     ),
+    # The control API: the webhook events the changes above raised (a Chat webhook's
+    # onMessageSent, a Flex channel's Studio webhook), each with its attempts.
+    Resource(
+        "deliveries", _fixed("/flexchat/v1/Deliveries"), "deliveries", lambda tenant: None, deletable=False,
+        id_key="id", discovered=True, raised_by="agent message",
+    ),
 ]
 BY_NAME = {resource.name: resource for resource in RESOURCES}
+DISCOVERED = [resource for resource in RESOURCES if resource.discovered]
+
+
+@dataclass(frozen=True)
+class Action:
+    """An operation on one item of a resource, beyond fetch/update/delete: the control
+    API's agent operations and Timeline, the console's pages and buttons. Its owner may
+    get a 2xx or a 400 (a task move the task's state does not allow); anyone else, 404."""
+
+    name: str
+    resources: tuple[str, ...]
+    method: str
+    path: Callable[[str], str]  # from the item's Sid
+    form: Callable[[Tenant], dict[str, str]] = lambda tenant: {}
+    console: bool = False  # through the console's session (JSON bodies), not the API's Basic auth
+
+
+_FLEX_CHANNELS = ("channels", "web_channels")
+_CHAT_CHANNELS = ("channels", "web_channels", "chat_channels")
+
+
+def _console_channel_path(rest: str) -> Callable[[str], str]:
+    return lambda sid: f"/console/api/channels/{sid}/{rest}"
+
+
+def _agent(tenant: Tenant) -> dict[str, str]:
+    return {"Agent": f"agent-{tenant.tag}"}
+
+
+ACTIONS: list[Action] = [
+    # The control API (/flexchat/v1): playing the agent, and the channel's timeline.
+    Action("accept", ("tasks",), "POST", lambda sid: f"/flexchat/v1/Tasks/{sid}/Accept", _agent),
+    Action("wrap up", ("tasks",), "POST", lambda sid: f"/flexchat/v1/Tasks/{sid}/WrapUp"),
+    Action("complete", ("tasks",), "POST", lambda sid: f"/flexchat/v1/Tasks/{sid}/Complete"),
+    Action(
+        "agent message", _CHAT_CHANNELS, "POST", lambda sid: f"/flexchat/v1/Channels/{sid}/Messages",
+        lambda tenant: {**_agent(tenant), "Body": _name(tenant, "agent says")},
+    ),
+    Action("send to flex", _FLEX_CHANNELS, "POST", lambda sid: f"/flexchat/v1/Channels/{sid}/SendToFlex"),
+    Action("end chat", _FLEX_CHANNELS, "POST", lambda sid: f"/flexchat/v1/Channels/{sid}/End"),
+    Action("timeline", _CHAT_CHANNELS, "GET", lambda sid: f"/flexchat/v1/Channels/{sid}/Timeline"),
+    # The console (/console/api), on the Flex channels it shows.
+    Action("console channel", _FLEX_CHANNELS, "GET", lambda sid: f"/console/api/channels/{sid}", console=True),
+    Action(
+        "console timeline", _FLEX_CHANNELS, "GET", lambda sid: f"/console/api/channels/{sid}/timeline",
+        console=True,
+    ),
+    Action(
+        "console reply", _FLEX_CHANNELS, "POST", lambda sid: f"/console/api/channels/{sid}/messages",
+        lambda tenant: {"body": _name(tenant, "console says"), "from": f"agent-{tenant.tag}"}, console=True,
+    ),
+    *(
+        Action(
+            f"console {button}", _FLEX_CHANNELS, "POST",
+            _console_channel_path(button),
+            lambda tenant: {"from": f"agent-{tenant.tag}"}, console=True,
+        )
+        for button in ("sendtoflex", "accept", "wrapup", "complete", "end")
+    ),
+]
+ACTIONS_BY_NAME = {action.name: action for action in ACTIONS}
 
 
 class Isolation(RuleBasedStateMachine):
@@ -278,19 +371,41 @@ class Isolation(RuleBasedStateMachine):
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def call(self, who: int, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def call(
+        self, who: int, method: str, path: str, console: bool = False, own_log: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """One request as account ``who`` (with ``console``, through its console session),
+        checked for leaks; ``own_log``: the response is the account's request log, which
+        shows the Sids the account itself sent."""
         tenant = self.tenants[who]
         url = path if path.startswith("http") else self.base_url + path
-        response = self.http.request(method, url, auth=tenant.auth, timeout=30, **kwargs)
+        if console:
+            http, csrf = self.console_session(who)
+            response = http.request(method, url, headers={"X-CSRF-Token": csrf}, timeout=30, **kwargs)
+        else:
+            response = self.http.request(method, url, auth=tenant.auth, timeout=30, **kwargs)
         self.counts[sys._getframe(1).f_code.co_name] += 1
         assert response.status_code < 500, (method, path, response.status_code, response.text)
         # A 404 names the path it was sent: Sids the request named are not a leak.
-        named = set(SID.findall(f"{url} {kwargs.get('data') or ''}"))
-        self.last = (who, response.text, named)
+        named = set(SID.findall(f"{url} {kwargs.get('data') or ''} {kwargs.get('json') or ''}"))
+        tenant.sent |= named
+        self.last = (who, response.text, named | tenant.sent if own_log else named)
         self.check_no_leak()
         # Whatever else this account was shown is this account's (it did not leak: checked).
         tenant.seen.update(set(SID.findall(response.text)) - named)
         return response
+
+    def console_session(self, who: int) -> tuple[requests.Session, str]:
+        """The account's console session: logged in with its current token on first use."""
+        tenant = self.tenants[who]
+        if tenant.console is None:
+            http = requests.Session()  # a cookie jar of its own: no cookie reaches another account
+            login = http.post(
+                f"{self.base_url}/console/api/login", json={"sid": tenant.sid, "secret": tenant.auth[1]}, timeout=30
+            )
+            assert login.status_code == 200 and login.json()["account_sid"] == tenant.sid, login.text
+            tenant.console = (http, login.json()["csrf_token"])
+        return tenant.console
 
     def other(self, who: int, shift: int) -> int:
         return (who + 1 + shift % (ACCOUNTS - 1)) % ACCOUNTS
@@ -336,7 +451,7 @@ class Isolation(RuleBasedStateMachine):
         if sid not in self.tenants[who].live.get(name, []):
             return  # deleted since (a consumed item can still be drawn once)
         response = self.call(who, "GET", f"{self.tenants[who].paths[sid]}/{sid}")
-        assert response.status_code == 200 and response.json()["sid"] == sid, response.text
+        assert response.status_code == 200 and response.json()[BY_NAME[name].id_key] == sid, response.text
 
     @rule(item=made, shift=st.integers(0, 9), method=st.sampled_from(["GET", "POST", "DELETE"]))
     def touch_another_accounts(self, item: tuple[int, str, str], shift: int, method: str) -> None:
@@ -348,8 +463,8 @@ class Isolation(RuleBasedStateMachine):
         form = resource.update(self.tenants[who]) if resource.update is not None else {}
         path = f"{self.tenants[owner_index].paths[sid]}/{sid}"
         response = self.call(who, method, path, data=form if method == "POST" else None)
-        if method == "POST" and resource.update is None:
-            assert response.status_code == 405, response.text  # no update on this resource at all
+        if (method == "POST" and resource.update is None) or (method == "DELETE" and resource.discovered):
+            assert response.status_code == 405, response.text  # no such operation on this resource at all
         else:
             assert (response.status_code, response.json()["code"]) == (404, 20404), response.text
         # And nothing changed for the owner.
@@ -393,7 +508,7 @@ class Isolation(RuleBasedStateMachine):
             response = self.call(who, "GET", url)
             assert response.status_code == 200, response.text
             page = response.json()
-            listed += [item["sid"] for item in page[resource.list_key]]
+            listed += [item[resource.id_key] for item in page[resource.list_key]]
             url = page["meta"]["next_page_url"]
         live = {sid for sid in tenant.live.get(resource.name, []) if tenant.paths[sid] == collection}
         assert live <= set(listed)
@@ -424,13 +539,157 @@ class Isolation(RuleBasedStateMachine):
         """Creates twice as often as the other rules run: the rest need things to act on."""
         return self.create(who, resource)
 
-    @rule(who=st.integers(0, ACCOUNTS - 1), what=st.sampled_from(["configuration", "promote", "rotate back"]))
-    def account_wide(self, who: int, what: str) -> None:
-        """The account-wide resources: Flex's configuration, Accounts' auth tokens."""
+    @rule(
+        target=made, who=st.integers(0, ACCOUNTS - 1), resource=st.sampled_from(DISCOVERED),
+        pick=st.integers(0, 49),
+    )
+    def discover(self, who: int, resource: Resource, pick: int) -> Any:
+        """A read-only resource's item, found in the account's first page of it."""
+        tenant = self.tenants[who]
+        collection = resource.collection(tenant)
+        assert collection is not None
+        response = self.call(who, "GET", f"{collection}?PageSize=50")
+        assert response.status_code == 200, response.text
+        if not response.json()[resource.list_key] and resource.raised_by is not None:
+            self.act_own(who, ACTIONS_BY_NAME[resource.raised_by], pick)
+            response = self.call(who, "GET", f"{collection}?PageSize=50")
+        known = tenant.live.setdefault(resource.name, [])
+        fresh = [item[resource.id_key] for item in response.json()[resource.list_key]]
+        fresh = [ident for ident in fresh if ident not in known]
+        if not fresh:
+            return multiple()
+        ident = fresh[pick % len(fresh)]
+        known.append(ident)
+        tenant.paths[ident] = collection
+        self.counts[f"made {resource.name}"] += 1
+        return (who, resource.name, ident)
+
+    def _target(self, who: int, action: Action, pick: int) -> tuple[str, str] | None:
+        """One of the account's live items the action applies to, as (resource name,
+        Sid); when it has none, it makes one (or, lacking its parents, a parent) first."""
+        tenant = self.tenants[who]
+        items = [(name, sid) for name in action.resources for sid in tenant.live.get(name, [])]
+        if not items:
+            self.create(who, BY_NAME[action.resources[pick % len(action.resources)]])
+            items = [(name, sid) for name in action.resources for sid in tenant.live.get(name, [])]
+        return items[pick % len(items)] if items else None
+
+    def act(self, who: int, action: Action, sid: str) -> requests.Response:
+        form = action.form(self.tenants[who])
+        if action.method == "GET":
+            return self.call(who, "GET", action.path(sid), console=action.console)
+        if action.console:
+            return self.call(who, action.method, action.path(sid), console=True, json=form)
+        return self.call(who, action.method, action.path(sid), data=form)
+
+    @rule(who=st.integers(0, ACCOUNTS - 1), action=st.sampled_from(ACTIONS), pick=st.integers(0, 99))
+    def act_own(self, who: int, action: Action, pick: int) -> None:
+        """The account runs a control API or console operation on one of its items."""
+        target = self._target(who, action, pick)
+        if target is None:
+            return
+        response = self.act(who, action, target[1])
+        # A 400 is a move the item's state does not allow (complete before accept, Send
+        # to Flex twice): the item is the owner's either way.
+        assert response.status_code in (200, 201, 400), (action.name, response.text)
+        self.counts[f"acted {action.name}"] += 1
+
+    @rule(
+        who=st.integers(0, ACCOUNTS - 1), action=st.sampled_from(ACTIONS), pick=st.integers(0, 99),
+        shift=st.integers(0, 9),
+    )
+    def act_on_another_accounts(self, who: int, action: Action, pick: int, shift: int) -> None:
+        """Another account runs the operation on the item: 404, and nothing changed."""
+        owner_index = self.other(who, shift)
+        target = self._target(owner_index, action, pick)
+        if target is None:
+            return
+        name, sid = target
+        response = self.act(who, action, sid)
+        assert response.status_code == 404, (action.name, response.text)
+        assert response.json()["code"] == 20404, (action.name, response.text)
+        # The owner's view of the item (and, for a channel, its timeline) has nothing of the intruder's.
+        owner = self.tenants[owner_index]
+        mine = self.call(owner_index, "GET", f"{owner.paths[sid]}/{sid}")
+        assert mine.status_code == 200 and self.tenants[who].tag not in mine.text
+        if name in _CHAT_CHANNELS:
+            timeline = self.call(owner_index, "GET", f"/flexchat/v1/Channels/{sid}/Timeline")
+            assert timeline.status_code == 200 and self.tenants[who].tag not in timeline.text
+        self.counts[f"intruded {action.name}"] += 1
+
+    @rule(
+        who=st.integers(0, ACCOUNTS - 1),
+        what=st.sampled_from([
+            "configuration", "promote", "rotate back", "faults", "console faults", "console lists",
+            "request log", "console reset",
+        ]),
+        family=st.sampled_from(FAMILIES), latency=st.integers(0, 2),
+    )
+    def account_wide(self, who: int, what: str, family: str, latency: int) -> None:
+        """The account-wide resources: Flex's configuration, Accounts' auth tokens, the
+        control API's and the console's fault rules, the console's lists, request log
+        and reset."""
         if what == "configuration":
             self.configuration(who)
+        elif what in ("faults", "console faults"):
+            self.faults(who, family, latency, what == "console faults")
+        elif what == "console lists":
+            self.console_lists(who)
+        elif what == "request log":
+            self.request_log(who)
+        elif what == "console reset":
+            # Rare: it empties the account, and the other rules need things to act on.
+            if latency == 0 and family == FAMILIES[0]:
+                self.console_reset(who)
         else:
             self.rotate_token(who, what == "promote")
+
+    def faults(self, who: int, family: str, latency: int, console: bool) -> None:
+        """Set one fault family's LatencyMs (0 to 2 ms: harmless to the other rules) and
+        read every family back: each account sees its own settings only."""
+        tenant = self.tenants[who]
+        if console:
+            written = self.call(who, "POST", f"/console/api/faults/{family}", console=True, json={"LatencyMs": latency})
+        else:
+            written = self.call(who, "POST", f"/flexchat/v1/Faults/{family}", data={"LatencyMs": str(latency)})
+        assert written.status_code == 200 and written.json()["account_sid"] == tenant.sid, written.text
+        tenant.faults[family] = latency
+        for path, console_read in (("/flexchat/v1/Faults", False), ("/console/api/faults", True)):
+            read = self.call(who, "GET", path, console=console_read)
+            assert read.status_code == 200, read.text
+            shown = {rule["family"]: rule["latency_ms"] for rule in read.json()["faults"]}
+            assert shown == {name: tenant.faults.get(name, 0) for name in FAMILIES}, (shown, tenant.faults)
+            assert {rule["account_sid"] for rule in read.json()["faults"]} == {tenant.sid}
+
+    def console_lists(self, who: int) -> None:
+        """The console's flows and channels: the account's own, every live one."""
+        tenant = self.tenants[who]
+        # Anything of another account's in either page fails the call's leak check;
+        # here, that the first page (50) holds every live one of the account's.
+        flows = self.call(who, "GET", "/console/api/flows", console=True).json()["flows"]
+        mine = set(tenant.live.get("flex_flows", []))
+        assert len(flows) == 50 or mine == {flow["sid"] for flow in flows}, (flows, mine)
+        channels = self.call(who, "GET", "/console/api/channels", console=True).json()["channels"]
+        mine = set(tenant.live.get("channels", [])) | set(tenant.live.get("web_channels", []))
+        assert len(channels) == 50 or mine <= {channel["sid"] for channel in channels}, (channels, mine)
+
+    def request_log(self, who: int) -> None:
+        """The console's request log: the account's own calls only (the Sids it sent
+        included; another's names or Sids it was never shown, never)."""
+        response = self.call(who, "GET", "/console/api/requests", console=True, own_log=True)
+        assert response.status_code == 200, response.text
+
+    def console_reset(self, who: int) -> None:
+        """The console's reset: everything of the account but its credentials goes; the
+        other accounts' things stay (fetch_own and the invariant go on checking them)."""
+        tenant = self.tenants[who]
+        response = self.call(who, "POST", "/console/api/reset", console=True, json={"confirm": tenant.sid})
+        assert response.status_code == 200, response.text
+        for name in list(tenant.live):
+            if name != "keys":
+                tenant.deleted.setdefault(name, []).extend(tenant.live.pop(name))
+        tenant.faults.clear()
+        self.counts["console reset"] += 1
 
     def configuration(self, who: int) -> None:
         """Flex's per-account configuration: written and read back by its account only."""
@@ -454,6 +713,7 @@ class Isolation(RuleBasedStateMachine):
             assert self.call(who, "POST", "/v1/AuthTokens/Promote").status_code == 200
             old = tenant.auth
             tenant.auth = (tenant.sid, new)
+            tenant.console = None  # the session was the old token's: log in again
             stale = self.http.get(self.base_url + "/v1/FlexFlows", auth=old, timeout=30)
             assert stale.status_code == 401
         else:
@@ -490,11 +750,15 @@ def test_isolation_fuzz(server: ServerProcess) -> None:
     print(f"isolation fuzz: {sum(counts.values())} requests: {dict(counts)}", file=sys.stderr)
     # Every kind of check ran (a fuzz whose rules never fire would pass vacuously).
     for name in ("create", "fetch_own", "touch_another_accounts", "update_own", "delete_own", "list_all",
-                 "use_another_accounts_page_token", "configuration", "rotate_token"):
+                 "use_another_accounts_page_token", "configuration", "rotate_token", "discover", "act",
+                 "faults", "console_lists", "request_log"):
         assert counts[name] > 0, (name, counts)
+    # The control API's and the console's operations ran, by their owners and by intruders.
+    for kind in ("acted", "intruded"):
+        assert any(key.startswith(f"{kind} ") and key.split(" ", 1)[1] in ACTIONS_BY_NAME for key in counts), counts
 
 
-@pytest.mark.parametrize("resource", RESOURCES, ids=[r.name for r in RESOURCES])
+@pytest.mark.parametrize("resource", [r for r in RESOURCES if not r.discovered], ids=lambda r: r.name)
 def test_every_resource_is_fuzzed_with_an_owned_create(resource: Resource) -> None:
     """Each resource can be made for a tenant that has what it needs (its parents)."""
     tenant = Tenant("AC" + "0" * 32, ("", ""), "tag")
