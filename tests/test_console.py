@@ -387,6 +387,17 @@ def test_agent_controls_and_the_timeline_of_deliveries_tasks_and_executions(
         control = api.get(f"/flexchat/v1/Channels/{sid}/Timeline").json()["timeline"]
         assert [e["to_status"] for e in control if e["type"] == "task"] == [t["to_status"] for t in timeline["tasks"]]
         assert [e["sid"] for e in control if e["type"] == "execution"] == [execution["sid"]]
+        # And in its order: each item's position is its place in the control API's timeline.
+        placed = sorted(
+            [(m["position"], m["sid"]) for m in timeline["messages"]]
+            + [(e["position"], f"EV{e['seq']:032x}") for e in timeline["events"]]
+            + [(t["position"], t["to_status"]) for t in timeline["tasks"]]
+            + [(x["position"], x["sid"]) for x in timeline["executions"]]
+        )
+        assert [position for position, _ in placed] == list(range(len(control)))
+        assert [name for _, name in placed] == [
+            e.get("sid") or e.get("id") or e["to_status"] for e in control
+        ]
     finally:
         httpd.shutdown()
 

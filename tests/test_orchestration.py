@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from flexchat.testing import (
     ControlError,
     InProcessFlexchat,
     accept_task,
+    channel_timeline,
     complete_task,
     end_chat,
     send_agent_message,
@@ -24,6 +27,8 @@ from flexchat.testing import (
     twilio_client,
     wrap_up_task,
 )
+
+from .postgres import fresh_database
 
 OUTBOX = sql(
     "SELECT event_type, params, state FROM outbox WHERE channel_sid = ? AND account_sid = ? ORDER BY seq"
@@ -241,3 +246,94 @@ def test_the_cli_plays_the_agent(tmp_path: Any) -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert refused.returncode == 1 and "Cannot wrap up" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _at_the_start_of_a_second() -> None:
+    """Wait for the next whole second, so what follows shares one ``date_created``."""
+    time.sleep(1 - time.time() % 1 + 0.01)
+
+
+def test_a_channels_timeline_is_in_the_order_of_what_happened_within_one_second(engine: str) -> None:
+    """A customer's message, Send to Flex, the agent's acceptance, reply, wrap-up and
+    completion, all within one second: the timeline lists them (and what each raised) in
+    the order they happened, not grouped by kind, on both engines."""
+    with fresh_database(engine) as url, InProcessFlexchat(url) as flexchat:
+        client = twilio_client(flexchat=flexchat)
+        studio_flow = "FW" + secrets.token_hex(16)
+        flow = client.flex_api.v1.flex_flow.create(
+            friendly_name="bot", chat_service_sid="IS" + secrets.token_hex(16), channel_type="custom",
+            integration_type="studio", integration_flow_sid=studio_flow, janitor_enabled=True,
+        )
+        for attempt in range(3):  # a loaded machine may cross a second: try again
+            identity = f"pat-{attempt}"
+            channel = open_channel(client, flow, identity)
+            chat = client.chat.v2.services(flow.chat_service_sid).channels(channel.sid)
+            _at_the_start_of_a_second()
+            chat.messages.create(body="Is anyone there?", from_=identity, x_twilio_webhook_enabled="true")
+            task_sid = send_to_flex(flexchat, channel.sid)["task_sid"]
+            accept_task(flexchat, task_sid, "agent-ada")
+            send_agent_message(flexchat, channel.sid, "agent-ada", "Yes, how can I help?")
+            wrap_up_task(flexchat, task_sid)
+            complete_task(flexchat, task_sid)
+            timeline = channel_timeline(flexchat, channel.sid)
+            if len({entry["at"] for entry in timeline}) == 1:
+                break
+        else:
+            pytest.fail("three tries each crossed a second")
+
+    def describe(entry: dict[str, Any]) -> str:
+        if entry["type"] == "message":
+            return f"message {entry['body']}"
+        if entry["type"] == "delivery":
+            return f"delivery {entry['kind']} {entry['event_type']}"
+        if entry["type"] == "task":
+            return f"task {entry['to_status']}"
+        return f"execution {entry['status']}"
+
+    assert [describe(entry) for entry in timeline] == [
+        "message Is anyone there?",
+        "delivery studio onMessageSent",  # the flow's studio webhook...
+        "execution active",  # ...runs the flow
+        "delivery webhook onMessageSent",  # the middleware's webhook
+        "task pending",  # Send to Flex
+        "task reserved",
+        "task assigned",  # accepted
+        "message Yes, how can I help?",
+        "delivery webhook onMessageSent",
+        "task wrapping",
+        "task completed",
+        "delivery webhook onChannelUpdated",  # the janitor ends the chat
+    ]
+
+
+CLEAR_FINER_TIMES = [
+    sql(f"UPDATE {table} SET created_us = NULL WHERE account_sid = ?")
+    for table in ("chat_messages", "outbox", "tr_task_events", "studio_executions")
+]
+
+
+def test_rows_without_a_finer_time_are_ordered_by_their_date(flexchat: InProcessFlexchat, client: Client) -> None:
+    """A message dated by its client falls where its DateCreated says; rows written
+    before schema step 12 (no created_us) by date_created, then kind, then row number."""
+    flow = task_flow(client, integration_creation_on_message=True)
+    channel = open_channel(client, flow, "old")
+    chat = client.chat.v2.services(flow.chat_service_sid).channels(channel.sid)
+    customer_says(flexchat, flow, channel.sid, "now", "old")
+    imported = chat.messages.create(
+        body="years ago", from_="old", date_created=datetime(2016, 8, 1, 22, 10, 40, tzinfo=UTC)
+    )
+    assert imported.date_created == datetime(2016, 8, 1, 22, 10, 40, tzinfo=UTC)
+    timeline = channel_timeline(flexchat, channel.sid)
+    assert timeline[0]["type"] == "message" and timeline[0]["body"] == "years ago"
+    assert timeline[0]["at"] == "2016-08-01T22:10:40Z"
+    assert [e["at"] for e in timeline] == sorted(e["at"] for e in timeline)
+
+    for statement in CLEAR_FINER_TIMES:
+        flexchat.run(flexchat.app.store.write(fetch(statement(flexchat.account_sid))))
+    again = channel_timeline(flexchat, channel.sid)
+    def names(entries: list[dict[str, Any]]) -> list[str]:
+        return sorted(e.get("sid") or e.get("id") or e["to_status"] for e in entries)
+
+    assert names(again) == names(timeline)  # the same entries
+    kinds = {"message": 0, "delivery": 1, "task": 2, "execution": 3}
+    assert [(e["at"], kinds[e["type"]]) for e in again] == sorted((e["at"], kinds[e["type"]]) for e in again)

@@ -120,6 +120,10 @@ def _status(attributes: str | None) -> str | None:
     return str(value["status"]) if isinstance(value, dict) and "status" in value else None
 
 
+def _first(pair: tuple[tuple[int, int, int], Any]) -> tuple[int, int, int]:
+    return pair[0]
+
+
 def _message(message: ChatMessage) -> dict[str, Any]:
     return {
         "sid": message.sid, "index": message.message_index, "from": message.author, "body": message.body,
@@ -299,24 +303,33 @@ class Console:
         return json_response({"channel": _channel(row), "messages": [_message(m) for m in messages]})
 
     async def channel_timeline(self, session: sessions.Session, sid: str) -> Response:
-        """Messages and the webhook events they raised, with each delivery attempt."""
+        """Messages and the webhook events they raised, with each delivery attempt, the
+        task moves and Studio executions; each item's ``position`` is its place in the
+        channel's timeline (domain/agent.timeline_key: finer than ``date_created``)."""
         if await self.ctx.store.read(find_channel(session.account_sid, sid)) is None:
             raise NotFound(f"/console/api/channels/{sid}")
-        messages, events = await self.ctx.store.read(timeline(session.account_sid, sid, 200))
+        timed_messages, timed_events = await self.ctx.store.read(timeline(session.account_sid, sid, 200))
         moves = await self.ctx.store.read(taskrouter.channel_task_events(session.account_sid, sid))
         executions = await self.ctx.store.read(studio.executions_of_channel(session.account_sid, sid))
+        messages = [(key, _message(m)) for key, m in timed_messages]
+        tasks = [
+            (agent.timeline_key("task", m.date_created, m.created_us, m.seq),
+             {"task_sid": m.task_sid, "from_status": m.from_status, "to_status": m.to_status,
+              "reason": m.reason, "date_created": m.date_created})
+            for m in moves
+        ]
+        runs = [
+            (agent.timeline_key("execution", e.date_created, e.created_us, e.seq),
+             {"sid": e.sid, "flow_sid": e.flow_sid, "status": e.status, "date_created": e.date_created})
+            for e in executions
+        ]
+        for position, (_, item) in enumerate(sorted([*messages, *timed_events, *tasks, *runs], key=_first)):
+            item["position"] = position
         return json_response({
-            "messages": [_message(m) for m in messages],
-            "events": events,
-            "tasks": [
-                {"task_sid": m.task_sid, "from_status": m.from_status, "to_status": m.to_status,
-                 "reason": m.reason, "date_created": m.date_created}
-                for m in moves
-            ],
-            "executions": [
-                {"sid": e.sid, "flow_sid": e.flow_sid, "status": e.status, "date_created": e.date_created}
-                for e in executions
-            ],
+            "messages": [item for _, item in messages],
+            "events": [item for _, item in timed_events],
+            "tasks": [item for _, item in tasks],
+            "executions": [item for _, item in runs],
             "capabilities": self.capabilities,
         })
 

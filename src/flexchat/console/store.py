@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from ..domain.agent import timeline_key
 from ..domain.records import ChatMessage, DeliveryAttempt, OutboxEvent
 from ..store.queries.console import (
     CHANNEL_BY_SID,
@@ -14,6 +15,7 @@ from ..store.queries.console import (
     CHANNELS_BELOW,
     EVENT_ATTEMPTS,
     LAST_MESSAGES,
+    LAST_TIMED_MESSAGES,
     MESSAGES_AFTER,
     RESET,
     RESET_TABLES,
@@ -75,15 +77,22 @@ def _params(raw: str) -> Any:
         return raw
 
 
-def timeline(account_sid: str, channel_sid: str, limit: int) -> Script[tuple[list[ChatMessage], list[dict[str, Any]]]]:
-    """The channel's newest messages and webhook events (newest first), each event with
-    its delivery attempts: the request sent, its signature and the answer."""
-    messages = yield from transcript_tail(account_sid, channel_sid, limit)
-    events: list[dict[str, Any]] = []
+Keyed = tuple[tuple[int, int, int], Any]
+
+
+def timeline(account_sid: str, channel_sid: str, limit: int) -> Script[tuple[list[Keyed], list[Keyed]]]:
+    """The channel's newest messages (oldest first) and webhook events (newest first),
+    each event with its delivery attempts: the request sent, its signature and the
+    answer; each with its place in the timeline (domain/agent.timeline_key)."""
+    messages: list[Keyed] = []
+    for row in reversed((yield LAST_TIMED_MESSAGES(channel_sid, account_sid, limit))):
+        message = ChatMessage(*row[:-1])
+        messages.append((timeline_key("message", message.date_created, row[-1], message.seq), message))
+    events: list[Keyed] = []
     for row in (yield CHANNEL_EVENTS(channel_sid, account_sid, limit)):
         event = OutboxEvent(*row)
         attempts = [DeliveryAttempt(*a) for a in (yield EVENT_ATTEMPTS(event.seq, account_sid))]
-        events.append({
+        events.append((timeline_key("delivery", event.date_created, event.created_us, event.seq), {
             "seq": event.seq, "event_type": event.event_type, "kind": event.kind, "url": event.url,
             "method": event.method, "params": _params(event.params), "state": event.state,
             "attempts": event.attempts, "retry_count": event.retry_count, "date_created": event.date_created,
@@ -93,7 +102,7 @@ def timeline(account_sid: str, channel_sid: str, limit: int) -> Script[tuple[lis
                 "status_code": a.status_code, "error": a.error, "response_start": a.response_start,
                 "signature": a.signature,
             } for a in attempts],
-        })
+        }))
     return messages, events
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ..clock import order_us
 from ..errors import InvalidParameter
 from ..sids import mint_sid
 from ..store.queries.agent import (
@@ -151,11 +152,26 @@ def task_to_wire(task: Task) -> dict[str, Any]:
     }
 
 
+# Within one microsecond (or between rows with no finer time: written before schema step
+# 12, or dated by the client), kinds keep this order, and each kind the order of its rows.
+KIND_ORDER = {"message": 0, "delivery": 1, "task": 2, "execution": 3}
+
+
+def timeline_key(kind: str, date_created: str, created_us: int | None, seq: int) -> tuple[int, int, int]:
+    """Where an entry of a channel's timeline falls: by its finer creation time
+    (clock.order_us), then its kind, then its row number. Each row's time is taken by the
+    statement that writes it, strictly increasing within a process, so what one
+    transaction writes keeps the order it was written in (a message before the events it
+    raises), and what other processes wrote falls in by the clock."""
+    return order_us(date_created, created_us), KIND_ORDER[kind], seq
+
+
 def timeline(account_sid: str, channel_sid: str) -> Script[list[dict[str, Any]]]:
     """Everything that happened to a chat, in order: its messages, the events it raised
     with their deliveries and attempts, its tasks' moves and its Studio executions. Each
-    entry has a ``type`` (message, delivery, task, execution) and the time ``at``; entries
-    of one second keep their kind's own order."""
+    entry has a ``type`` (message, delivery, task, execution) and the time ``at`` (its
+    ``date_created``, whole seconds); entries are ordered by :func:`timeline_key`, finer
+    than ``at``."""
     channel = yield from require_chat(account_sid, channel_sid)
     messages = yield ALL_CHANNEL_MESSAGES(channel.sid, account_sid)
     events = yield CHANNEL_EVENTS(channel.sid, account_sid)
@@ -166,26 +182,27 @@ def timeline(account_sid: str, channel_sid: str) -> Script[list[dict[str, Any]]]
     for row in attempt_rows:
         attempt = DeliveryAttempt(*row)
         attempts.setdefault(attempt.outbox_seq, []).append(attempt)
-    entries: list[dict[str, Any]] = []
-    for message in map(lambda row: ChatMessage(*row), messages):
-        entries.append({
+    keyed: list[tuple[tuple[int, int, int], dict[str, Any]]] = []
+    for row in messages:
+        message = ChatMessage(*row[:-1])
+        keyed.append((timeline_key("message", message.date_created, row[-1], message.seq), {
             "type": "message", "at": message.date_created, "sid": message.sid, "index": message.message_index,
             "from": message.author, "body": message.body, "attributes": message.attributes,
-        })
+        }))
     for event in map(lambda row: OutboxEvent(*row), events):
         # The wire shape of a delivery is delivery's own: the API layer renders these two.
-        entries.append({"type": "delivery", "at": event.date_created, "event": event,
-                        "attempts": attempts.get(event.seq, [])})
+        keyed.append((timeline_key("delivery", event.date_created, event.created_us, event.seq), {
+            "type": "delivery", "at": event.date_created, "event": event, "attempts": attempts.get(event.seq, []),
+        }))
     for move_ in moves:
-        entries.append({
+        keyed.append((timeline_key("task", move_.date_created, move_.created_us, move_.seq), {
             "type": "task", "at": move_.date_created, "task_sid": move_.task_sid, "from_status": move_.from_status,
             "to_status": move_.to_status, "reason": move_.reason,
-        })
+        }))
     for execution in executions:
-        entries.append({
+        keyed.append((timeline_key("execution", execution.date_created, execution.created_us, execution.seq), {
             "type": "execution", "at": execution.date_created, "sid": execution.sid, "flow_sid": execution.flow_sid,
             "status": execution.status, "initiated_by": execution.initiated_by,
-        })
-    # Python's sort is stable: within a second each kind keeps the order it was read in.
-    entries.sort(key=lambda entry: entry["at"])
-    return entries
+        }))
+    keyed.sort(key=lambda pair: pair[0])
+    return [entry for _, entry in keyed]

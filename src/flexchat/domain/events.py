@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from ..clock import now_us
 from ..dates import now_iso
 from ..store.queries.chat import ALL_CHANNEL_WEBHOOKS, FETCH_CHANNEL, FETCH_SERVICE
 from ..store.queries.outbox import INSERT_EVENT
@@ -146,7 +147,7 @@ def emit(
                     continue
                 yield INSERT_EVENT(
                     account_sid, service_sid, channel_sid, webhook.sid, "studio", event_type, None, "POST",
-                    orjson.dumps(params).decode(), 0, "recorded", now_ms, now,
+                    orjson.dumps(params).decode(), 0, "recorded", now_ms, now, now_us(),
                 )
                 # Studio runs the flow: an execution with the message as its trigger.
                 channel_rows = yield FETCH_CHANNEL(channel_sid, account_sid, service_sid)
@@ -161,7 +162,7 @@ def emit(
                 yield INSERT_EVENT(
                     account_sid, service_sid, channel_sid, webhook.sid, "webhook", event_type, config["url"],
                     config.get("method") or "POST", orjson.dumps(params).decode(),
-                    int(config.get("retry_count") or 0), "pending", now_ms, now,
+                    int(config.get("retry_count") or 0), "pending", now_ms, now, now_us(),
                 )
             written += 1
     service_rows = yield FETCH_SERVICE(service_sid, account_sid)
@@ -172,7 +173,7 @@ def emit(
             yield INSERT_EVENT(
                 account_sid, service_sid, channel_sid, None, "service", event_type, url,
                 settings.get("webhook_method") or "POST", orjson.dumps(common).decode(),
-                int(settings.get("post_webhook_retry_count") or 0), "pending", now_ms, now,
+                int(settings.get("post_webhook_retry_count") or 0), "pending", now_ms, now, now_us(),
             )
             written += 1
     return written

@@ -154,6 +154,8 @@ class OutboxEvent:
     next_attempt_at: int
     claimed_until: int
     date_created: str
+    # Microseconds since the epoch (schema step 12); None for rows written before it.
+    created_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +285,8 @@ class TaskEvent:
     reason: str | None
     channel_sid: str | None
     date_created: str
+    # Microseconds since the epoch (schema step 12); None for rows written before it.
+    created_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +306,8 @@ class Execution:
     channel_sid: str | None
     date_created: str
     date_updated: str
+    # Microseconds since the epoch (schema step 12); None for rows written before it.
+    created_us: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

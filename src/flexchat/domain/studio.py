@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ..clock import now_us
 from ..dates import now_iso
 from ..errors import InvalidParameter
 from ..paging import Window
@@ -43,7 +44,7 @@ def _insert(
     now = now_iso()
     rows = yield INSERT_EXECUTION(
         mint_sid("FN"), account_sid, flow_sid, contact_sid, address, orjson.dumps(context).decode(),
-        initiated_by, channel_sid, now, now,
+        initiated_by, channel_sid, now, now, now_us(),
     )
     return Execution(*rows[0])
 

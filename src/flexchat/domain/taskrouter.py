@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from ..clock import now_us
 from ..dates import now_iso
 from ..errors import (
     InvalidPageToken,
@@ -512,7 +513,9 @@ def create_task(
         ignore_capacity, "{}", _channel_of(values), now, now,
     )
     task = Task(*rows[0])
-    yield INSERT_TASK_EVENT(account_sid, workspace_sid, task.sid, None, "pending", None, task.channel_sid, now)
+    yield INSERT_TASK_EVENT(
+        account_sid, workspace_sid, task.sid, None, "pending", None, task.channel_sid, now, now_us()
+    )
     return task
 
 
@@ -605,7 +608,8 @@ def update_task(account_sid: str, workspace_sid: str, sid: str, changes: TaskCha
     move = TaskMove(Task(*rows[0]), task.assignment_status)
     if move.moved:
         yield INSERT_TASK_EVENT(
-            account_sid, workspace_sid, sid, move.from_status, move.to_status, changes.reason, chat_channel, now
+            account_sid, workspace_sid, sid, move.from_status, move.to_status, changes.reason, chat_channel, now,
+            now_us(),
         )
         for hook in TASK_MOVE_HOOKS:
             yield from hook(move)
@@ -632,7 +636,7 @@ def delete_task(account_sid: str, workspace_sid: str, sid: str, if_match: str | 
         raise TaskVersionMismatch(sid, task.version)
     yield DELETE_TASK(task.seq, account_sid)
     yield INSERT_TASK_EVENT(
-        account_sid, workspace_sid, sid, task.assignment_status, DELETED, None, task.channel_sid, now_iso()
+        account_sid, workspace_sid, sid, task.assignment_status, DELETED, None, task.channel_sid, now_iso(), now_us()
     )
     move = TaskMove(replace(task, assignment_status=DELETED), task.assignment_status)
     for hook in TASK_MOVE_HOOKS:

@@ -456,3 +456,18 @@ _STEP_11_AFTER = (
 def step_11(engine: str) -> str:
     """Migration step 11 for ``engine``."""
     return render((), engine, after=_STEP_11_AFTER)
+
+
+# Step 12: each record a channel's timeline merges (messages, outbox events, task moves,
+# Studio executions) gets ``created_us``, microseconds since the epoch written by the
+# statement that inserts it (clock.now_us: strictly increasing within a process), so
+# what happened within one second is ordered as it happened; ``date_created`` keeps
+# Twilio's whole seconds on the wire. Rows from before this step have NULL and are
+# ordered by ``date_created`` alone (clock.order_us).
+TIMED_TABLES = ("chat_messages", "outbox", "tr_task_events", "studio_executions")
+
+
+def step_12(engine: str) -> str:
+    """Migration step 12 for ``engine``."""
+    column = f"created_us {_TYPES[engine]['int']}"
+    return render((), engine, tuple(f"ALTER TABLE {table} ADD COLUMN {column}" for table in TIMED_TABLES))

@@ -313,14 +313,14 @@ async function conversationPage(main, sid) {
 
 function timelineView(data) {
   const items = [
-    ...data.messages.map((m) => ({ at: m.date_created, node: h("div", { class: "event" }, h("strong", {}, "message "), `#${m.index} from ${m.from}: `, m.body || "") })),
-    ...data.events.map((e) => ({ at: e.date_created, node: eventView(e) })),
-    ...(data.tasks || []).map((t) => ({ at: t.date_created, node: h("div", { class: "event", "data-task": t.to_status },
+    ...data.messages.map((m) => ({ pos: m.position, node: h("div", { class: "event" }, h("strong", {}, "message "), `#${m.index} from ${m.from}: `, m.body || "") })),
+    ...data.events.map((e) => ({ pos: e.position, node: eventView(e) })),
+    ...(data.tasks || []).map((t) => ({ pos: t.position, node: h("div", { class: "event", "data-task": t.to_status },
       h("strong", {}, "task "), h("span", { class: "mono" }, t.task_sid), " ", t.from_status || "created", " → ", pill(t.to_status),
       t.reason ? ` (${t.reason})` : "") })),
-    ...(data.executions || []).map((x) => ({ at: x.date_created, node: h("div", { class: "event", "data-execution": x.sid },
+    ...(data.executions || []).map((x) => ({ pos: x.position, node: h("div", { class: "event", "data-execution": x.sid },
       h("strong", {}, "studio execution "), h("span", { class: "mono" }, x.sid), " of ", h("span", { class: "mono" }, x.flow_sid), " ", pill(x.status)) })),
-  ].sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+  ].sort((a, b) => b.pos - a.pos); // newest first, by the server's order (finer than date_created)
   return items.length ? items.map((i) => i.node) : [h("p", { class: "muted" }, "Nothing yet.")];
 }
 

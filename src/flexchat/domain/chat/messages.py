@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ...clock import now_us
 from ...dates import now_iso
 from ...paging import Window
 from ...sids import is_sid, mint_sid
@@ -143,7 +144,7 @@ def create_message(
         # Chat stores a missing Body of a text message as an empty string.
         values.body if values.body is not None or values.media_sid else "",
         values.attributes or "{}", values.media_sid, values.last_updated_by, False,
-        date_created, values.date_updated or date_created,
+        date_created, values.date_updated or date_created, now_us(),
     )
     message = ChatMessage(*rows[0])
     if webhooks_enabled:

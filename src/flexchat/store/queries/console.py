@@ -33,6 +33,12 @@ LAST_MESSAGES = sql(
     " ORDER BY message_index DESC LIMIT ?"
 )
 
+# The same, each with its created_us (schema step 12), for the timeline's order.
+LAST_TIMED_MESSAGES = sql(
+    f"SELECT {MESSAGE}, created_us FROM chat_messages WHERE channel_sid = ? AND account_sid = ?"
+    " ORDER BY message_index DESC LIMIT ?"
+)
+
 EVENT = columns(OutboxEvent)
 ATTEMPT = columns(DeliveryAttempt)
 CHANNEL_EVENTS = sql(

@@ -17,8 +17,8 @@ TAKE_MESSAGE_INDEX = sql(
 UNCOUNT_MESSAGE = sql("UPDATE chat_channels SET messages_count = messages_count - 1 WHERE sid = ? AND account_sid = ?")
 INSERT_MESSAGE = sql(
     "INSERT INTO chat_messages (sid, account_sid, service_sid, channel_sid, message_index, author, body,"
-    " attributes, media_sid, last_updated_by, was_edited, date_created, date_updated)"
-    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE}"
+    " attributes, media_sid, last_updated_by, was_edited, date_created, date_updated, created_us)"
+    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE}"
 )
 FETCH_MESSAGE = sql(f"SELECT {MESSAGE} FROM chat_messages WHERE sid = ? AND channel_sid = ? AND account_sid = ?")
 # Every update bumps ``version``: what tells a process that a message it rendered changed.

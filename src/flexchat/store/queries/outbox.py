@@ -10,7 +10,7 @@ ATTEMPT = columns(DeliveryAttempt)
 
 INSERT_EVENT = sql(
     "INSERT INTO outbox (account_sid, service_sid, channel_sid, webhook_sid, kind, event_type, url, method,"
-    " params, retry_count, attempts, state, next_attempt_at, claimed_until, date_created)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 0, ?)",
+    " params, retry_count, attempts, state, next_attempt_at, claimed_until, date_created, created_us)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 0, ?, ?)",
     notifies=True,
 )

@@ -9,8 +9,8 @@ EXECUTION = columns(Execution)
 
 INSERT_EXECUTION = sql(
     "INSERT INTO studio_executions (sid, account_sid, flow_sid, contact_sid, contact_channel_address,"
-    " flow_version, status, context, initiated_by, channel_sid, date_created, date_updated)"
-    f" VALUES (?, ?, ?, ?, ?, 1, 'active', ?, ?, ?, ?, ?) RETURNING {EXECUTION}"
+    " flow_version, status, context, initiated_by, channel_sid, date_created, date_updated, created_us)"
+    f" VALUES (?, ?, ?, ?, ?, 1, 'active', ?, ?, ?, ?, ?, ?) RETURNING {EXECUTION}"
 )
 FETCH_EXECUTION = sql(f"SELECT {EXECUTION} FROM studio_executions WHERE sid = ? AND account_sid = ? AND flow_sid = ?")
 # Studio keeps one Contact per address and flow: its sid is reused.

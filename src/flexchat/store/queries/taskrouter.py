@@ -116,7 +116,7 @@ FETCH_TASK_SORT_KEYS = sql(
 
 INSERT_TASK_EVENT = sql(
     "INSERT INTO tr_task_events (account_sid, workspace_sid, task_sid, from_status, to_status, reason,"
-    f" channel_sid, date_created) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {TASK_EVENT}"
+    f" channel_sid, date_created, created_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {TASK_EVENT}"
 )
 LIST_TASK_EVENTS = sql(
     f"SELECT {TASK_EVENT} FROM tr_task_events WHERE task_sid = ? AND account_sid = ? ORDER BY seq"
