@@ -466,6 +466,9 @@ def test_a_killed_sender_process_is_replaced_and_nothing_is_lost(
         service, channel = external_channel(hub_api, receiver.url, retry_count=3)
         send_messages(hub, tenant, service, channel, ["before"])
         receiver.wait_for(1)
+        # Settled first: killed between the receiver's answer and its report, the sender
+        # would leave "before" unconfirmed, and it would rightly be sent a second time.
+        settled(hub_api, channel, count=1)
         os.kill(sender, signal.SIGKILL)
         send_messages(hub, tenant, service, channel, ["after"])
         got = receiver.wait_for(2, timeout=20)
