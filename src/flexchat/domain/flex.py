@@ -160,11 +160,12 @@ def create_channel(account_sid: str, params: ChannelCreate) -> Script[Channel]:
             account_sid, chat_service_sid, channel.sid,
             friendly_name=params.chat_friendly_name, unique_name=params.chat_unique_name,
             attributes=channel_attributes(params, channel_type, long_lived, channel.task_sid),
-            type_="private", created_by="system",
+            type_="private", created_by="system", members_count=1,
         )
     except ChatUniqueNameConflict:  # a Chat channel of the service has that name
         raise ChatUniqueNameTaken(params.chat_unique_name or "") from None
-    yield from add_member(chat_channel, params.identity, webhooks_enabled=False)
+    # Counted in by the insert above: one statement fewer.
+    yield from add_member(chat_channel, params.identity, webhooks_enabled=False, count=False)
     webhook = integration_webhook(integration_type, integration)
     if webhook is not None:
         yield from add_webhook(chat_channel, *webhook)
