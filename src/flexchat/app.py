@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -39,6 +38,7 @@ from .limits import ConcurrencyLimiter
 from .metrics import UNMATCHED, Metrics
 from .routing import API_FAMILIES, Route, Router
 from .settings import Settings
+from .sids import random_hex32
 from .store import Store, create_store
 
 log = logging.getLogger("flexchat")
@@ -188,8 +188,7 @@ class FlexchatApp:
         Each request ends in exactly one metrics update and one access log line."""
         started = time.perf_counter()
         request = Request(scope, receive)
-        # Same bytes as secrets.token_hex, without its two Python-level calls.
-        request_id = "RQ" + os.urandom(16).hex()
+        request_id = "RQ" + random_hex32()  # as secrets.token_hex(16), see sids.py
         route = UNMATCHED
         try:
             if not self._open:

@@ -342,6 +342,25 @@ def _cached_basic_auth(user: str, password: str) -> str:
     return _basic_auth(user, password)
 
 
+@lru_cache(maxsize=1024)
+def _url_target(url: str) -> tuple[str, str, str, int, str, bytes, str] | None:
+    """What a request's URL gives its ASGI scope: scheme, host, netloc, port, decoded
+    path, raw path and query (percent-encoded as ``requests`` sends them); None for a
+    host flexchat does not serve. A test suite calls the same few URLs over and over."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not is_served_host(host):
+        return None
+    # As requests does (requote_uri): characters a URL cannot carry are percent-encoded
+    # as UTF-8, escapes already present are kept.
+    path = quote(parts.path, safe=_URL_SAFE) or "/"
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return (
+        parts.scheme, host, parts.netloc, port, unquote(path), path.encode("ascii"),
+        quote(parts.query, safe=_URL_SAFE),
+    )
+
+
 class _LockingSelector(selectors.DefaultSelector):
     """The loop thread's selector: it gives the application lock up while it waits."""
 
@@ -667,14 +686,13 @@ class InProcessFlexchat:
         else is :class:`UnsupportedHostError`.
         """
         method = method.upper()
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if parts.scheme not in ("http", "https") or not is_served_host(host):
+        target = _url_target(url)
+        if target is None:
+            parts = urlsplit(url)
+            host = parts.hostname or ""
             raise UnsupportedHostError(host or url, method, url)
-        # As requests does (requote_uri): characters a URL cannot carry are percent-encoded
-        # as UTF-8, escapes already present are kept.
-        path = quote(parts.path, safe=_URL_SAFE) or "/"
-        query = "&".join(q for q in (quote(parts.query, safe=_URL_SAFE), _encode_pairs(params)) if q)
+        scheme, host, netloc, port, path, raw_path, url_query = target
+        query = "&".join(q for q in (url_query, _encode_pairs(params)) if q)
         header_map = {name.lower(): value for name, value in (headers or {}).items()}
         if header_map.get("content-type", "").split(";")[0].strip() in ("application/json", "application/scim+json"):
             body = json.dumps(dict(data)).encode() if data else b""
@@ -684,18 +702,17 @@ class InProcessFlexchat:
                 header_map.setdefault("content-type", "application/x-www-form-urlencoded")
         if auth is not None and "authorization" not in header_map:
             header_map["authorization"] = _cached_basic_auth(*auth)
-        header_map["host"] = parts.netloc
+        header_map["host"] = netloc
         if body or method in ("POST", "PUT", "PATCH"):
             header_map["content-length"] = str(len(body))
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         scope: dict[str, Any] = {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
             "http_version": "1.1",
             "method": method,
-            "scheme": parts.scheme,
-            "path": unquote(path),
-            "raw_path": path.encode("ascii"),
+            "scheme": scheme,
+            "path": path,
+            "raw_path": raw_path,
             "query_string": query.encode("ascii"),
             "root_path": "",
             "headers": [(name.encode("latin-1"), value.encode("latin-1")) for name, value in header_map.items()],
@@ -800,7 +817,11 @@ def _twilio_classes() -> tuple[type[Any], type[Any]]:
         return timeout if timeout is not None else client.timeout
 
     def finish(client: Any, raw: InProcessResponse) -> Any:
-        response = Response(raw.status, raw.text, CaseInsensitiveDict(raw.headers))
+        # CaseInsensitiveDict(raw.headers), filled without update()'s per-item calls
+        # through MutableMapping: the same dict, a tenth of the cost.
+        headers: Any = CaseInsensitiveDict()
+        headers._store.update([(name.lower(), (name, value)) for name, value in raw.headers])
+        response = Response(raw.status, raw.text, headers)
         if client.logger.isEnabledFor(logging.INFO):
             client.log_response(raw.status, response)
         client._test_only_last_response = response

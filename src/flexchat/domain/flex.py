@@ -23,11 +23,11 @@ from ..store.queries.flex import (
     FETCH_CONFIGURATION,
     FETCH_FLEX_CHANNEL,
     FETCH_FLEX_CHANNEL_BY_IDENTITY,
-    FETCH_FLOW_FOR_CHANNEL,
     FETCH_WEB_CHANNEL,
     FIRST_FLOW_SERVICE,
     FLEX_CHANNEL_SETTINGS,
     FLEX_CHANNELS_OF_TASK,
+    FLOW_FOR_NEW_CHANNEL,
     INSERT_CONFIGURATION,
     INSERT_FLEX_CHANNEL,
     INSERT_WEB_CHANNEL,
@@ -112,13 +112,16 @@ def create_channel(account_sid: str, params: ChannelCreate) -> Script[Channel]:
     """``POST /v1/Channels``: the Identity's channel on the flow if it has one, else a new
     Flex channel with its conversation (see module docstring)."""
     check_chat_unique_name(params.chat_unique_name)
-    flow = yield FETCH_FLOW_FOR_CHANNEL(params.flex_flow_sid, account_sid)
-    chat_service_sid, integration_type = channel_flow(params.flex_flow_sid, flow[0] if flow else None)
-    integration, channel_type, flow_long_lived = orjson.loads(flow[0][3]), flow[0][4], bool(flow[0][5])
-    existing = yield FETCH_FLEX_CHANNEL_BY_IDENTITY(account_sid, params.flex_flow_sid, params.identity, params.identity)
-    if existing:
-        return Channel(*existing[0])
-    yield from ensure_service(account_sid, chat_service_sid)
+    # One read: the flow, whether its chat service exists, the Identity's open channel.
+    rows = yield FLOW_FOR_NEW_CHANNEL(params.identity, params.identity, params.flex_flow_sid, account_sid)
+    flow = rows[0] if rows else None
+    chat_service_sid, integration_type = channel_flow(params.flex_flow_sid, flow)
+    assert flow is not None  # channel_flow raised otherwise
+    if flow[7] is not None:  # the open channel's sid
+        return Channel(*flow[7:])
+    integration, channel_type, flow_long_lived = orjson.loads(flow[3]), flow[4], bool(flow[5])
+    if not flow[6]:
+        yield from ensure_service(account_sid, chat_service_sid)
     user = yield from ensure_user(account_sid, chat_service_sid, params.identity, params.chat_user_friendly_name)
     now = now_iso()
     # A task flow's task: the TaskSid sent, else a new task (made below, once the rows are
@@ -157,11 +160,12 @@ def create_channel(account_sid: str, params: ChannelCreate) -> Script[Channel]:
             account_sid, chat_service_sid, channel.sid,
             friendly_name=params.chat_friendly_name, unique_name=params.chat_unique_name,
             attributes=channel_attributes(params, channel_type, long_lived, channel.task_sid),
-            type_="private", created_by="system",
+            type_="private", created_by="system", members_count=1,
         )
     except ChatUniqueNameConflict:  # a Chat channel of the service has that name
         raise ChatUniqueNameTaken(params.chat_unique_name or "") from None
-    yield from add_member(chat_channel, params.identity, webhooks_enabled=False)
+    # Counted in by the insert above: one statement fewer.
+    yield from add_member(chat_channel, params.identity, webhooks_enabled=False, count=False)
     webhook = integration_webhook(integration_type, integration)
     if webhook is not None:
         yield from add_webhook(chat_channel, *webhook)

@@ -40,13 +40,15 @@ def insert_channel(
     created_by: str | None,
     date_created: str | None = None,
     date_updated: str | None = None,
+    members_count: int = 0,
 ) -> Script[ChatChannel]:
-    """A new channel row; a UniqueName taken in the service is a 409."""
+    """A new channel row; a UniqueName taken in the service is a 409. ``members_count``:
+    the members the same transaction adds with ``add_member(..., count=False)``."""
     now = now_iso()
     try:
         rows = yield INSERT_CHANNEL(
             sid, account_sid, service_sid, friendly_name, unique_name, attributes, type_, created_by,
-            date_created or now, date_updated or date_created or now,
+            members_count, date_created or now, date_updated or date_created or now,
         )
     except UniqueViolation:
         raise ChatUniqueNameConflict(unique_name or "") from None

@@ -34,8 +34,11 @@ def add_member(
     date_updated: str | None = None,
     webhooks_enabled: bool,
     source: str = "API",
+    count: bool = True,
 ) -> Script[ChatMember]:
-    """``identity`` joins ``channel`` (kept counted in ``members_count``); 409 if it is in."""
+    """``identity`` joins ``channel`` (kept counted in ``members_count``, unless ``count``
+    is False: a channel inserted in the same transaction already counting it); 409 if it
+    is in."""
     now = now_iso()
     rows = yield INSERT_MEMBER(
         mint_sid("MB"), channel.account_sid, channel.service_sid, channel.sid, identity, role_sid, attributes,
@@ -44,7 +47,8 @@ def add_member(
     )
     if not rows:
         raise ChatMemberExists(identity)
-    yield COUNT_MEMBERS(1, channel.sid, channel.account_sid)
+    if count:
+        yield COUNT_MEMBERS(1, channel.sid, channel.account_sid)
     member = ChatMember(*rows[0])
     if webhooks_enabled:
         yield from emit(channel.account_sid, channel.service_sid, channel.sid, "onMemberAdded",

@@ -40,7 +40,7 @@ FETCH_CHANNEL_BY_UNIQUE_NAME = sql(
 INSERT_CHANNEL = sql(
     "INSERT INTO chat_channels (sid, account_sid, service_sid, friendly_name, unique_name, attributes, type,"
     " created_by, members_count, messages_count, next_message_index, date_created, date_updated)"
-    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, ?, ?) RETURNING {CHANNEL}"
+    f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) RETURNING {CHANNEL}"
 )
 UPDATE_CHANNEL = sql(
     "UPDATE chat_channels SET friendly_name = ?, unique_name = ?, attributes = ?, created_by = ?,"

@@ -9,9 +9,17 @@ from ..sql import paged, sql
 
 FLEX_CHANNEL = columns(Channel)
 
-FETCH_FLOW_FOR_CHANNEL = sql(
-    "SELECT chat_service_sid, enabled, integration_type, integration, channel_type, long_lived"
-    " FROM flex_flows WHERE sid = ? AND account_sid = ?"
+# POST /v1/Channels's one read before it writes: the flow (chat_service_sid, enabled,
+# integration_type, integration, channel_type, long_lived), whether its chat service
+# exists, and the Identity's open channel on it if any (closed ones are never reused; the
+# unique index channels_open_identity allows one at most).
+FLOW_FOR_NEW_CHANNEL = sql(
+    "SELECT f.chat_service_sid, f.enabled, f.integration_type, f.integration, f.channel_type, f.long_lived,"
+    " EXISTS (SELECT 1 FROM chat_services s WHERE s.sid = f.chat_service_sid AND s.account_sid = f.account_sid),"
+    f" {columns(Channel, 'c')}"
+    " FROM flex_flows f LEFT JOIN channels c ON c.account_sid = f.account_sid AND c.flex_flow_sid = f.sid"
+    " AND md5(c.identity) = md5(?) AND c.identity = ? AND c.active"
+    " WHERE f.sid = ? AND f.account_sid = ?"
 )
 # The Identity's open channel on a flow (closed ones are never reused).
 FETCH_FLEX_CHANNEL_BY_IDENTITY = sql(
