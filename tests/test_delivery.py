@@ -455,13 +455,26 @@ def _sender_processes(server: ServerProcess) -> list[int]:
     return mine
 
 
+def test_the_sender_process_starts_with_the_first_webhook(tmp_path: Path) -> None:
+    """A server whose channels have no webhooks never starts its sender process."""
+    with fresh_database("sqlite", tmp_path) as url, run_server(url, env=FAST) as server, receiving() as receiver:
+        account = add_account(url)
+        api = Api(server.base_url, account.auth)
+        api.create_flow()
+        assert api.get("/v1/Channels").status_code == 200
+        assert _sender_processes(server) == []
+        service, channel = external_channel(api, receiver.url)
+        send_messages(server, account, service, channel, ["first"])
+        receiver.wait_for(1)
+        assert len(_sender_processes(server)) == 1
+
+
 def test_a_killed_sender_process_is_replaced_and_nothing_is_lost(
     hub: ServerProcess, hub_api: Api, tenant: Account
 ) -> None:
     """The requests go out from a process beside the API worker (FLEXCHAT_WEBHOOK_SENDER
     =process, serve's default). Killed, it is started again at the next send; an event
     it held comes back as a retryable attempt and is sent again."""
-    (sender,) = _sender_processes(hub)
     with receiving() as receiver:
         service, channel = external_channel(hub_api, receiver.url, retry_count=3)
         send_messages(hub, tenant, service, channel, ["before"])
@@ -469,6 +482,7 @@ def test_a_killed_sender_process_is_replaced_and_nothing_is_lost(
         # Settled first: killed between the receiver's answer and its report, the sender
         # would leave "before" unconfirmed, and it would rightly be sent a second time.
         settled(hub_api, channel, count=1)
+        (sender,) = _sender_processes(hub)
         os.kill(sender, signal.SIGKILL)
         send_messages(hub, tenant, service, channel, ["after"])
         got = receiver.wait_for(2, timeout=20)
