@@ -20,6 +20,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -118,10 +119,6 @@ def _status(attributes: str | None) -> str | None:
     except orjson.JSONDecodeError:
         return None
     return str(value["status"]) if isinstance(value, dict) and "status" in value else None
-
-
-def _first(pair: tuple[tuple[int, int, int], Any]) -> tuple[int, int, int]:
-    return pair[0]
 
 
 def _message(message: ChatMessage) -> dict[str, Any]:
@@ -323,7 +320,7 @@ class Console:
              {"sid": e.sid, "flow_sid": e.flow_sid, "status": e.status, "date_created": e.date_created})
             for e in executions
         ]
-        for position, (_, item) in enumerate(sorted([*messages, *timed_events, *tasks, *runs], key=_first)):
+        for position, (_, item) in enumerate(sorted([*messages, *timed_events, *tasks, *runs], key=itemgetter(0))):
             item["position"] = position
         return json_response({
             "messages": [item for _, item in messages],

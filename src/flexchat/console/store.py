@@ -15,7 +15,6 @@ from ..store.queries.console import (
     CHANNELS_BELOW,
     EVENT_ATTEMPTS,
     LAST_MESSAGES,
-    LAST_TIMED_MESSAGES,
     MESSAGES_AFTER,
     RESET,
     RESET_TABLES,
@@ -58,10 +57,16 @@ def find_channel(account_sid: str, sid: str) -> Script[Row | None]:
     return rows[0] if rows else None
 
 
+def _last_messages(account_sid: str, channel_sid: str, limit: int) -> Script[list[tuple[ChatMessage, int | None]]]:
+    """The channel's newest ``limit`` messages, oldest first, each with its created_us."""
+    rows = yield LAST_MESSAGES(channel_sid, account_sid, limit)
+    return [(ChatMessage(*row[:-1]), row[-1]) for row in reversed(rows)]
+
+
 def transcript_tail(account_sid: str, channel_sid: str, limit: int) -> Script[list[ChatMessage]]:
     """The channel's newest ``limit`` messages, oldest first."""
-    rows = yield LAST_MESSAGES(channel_sid, account_sid, limit)
-    return [ChatMessage(*row) for row in reversed(rows)]
+    timed = yield from _last_messages(account_sid, channel_sid, limit)
+    return [message for message, _ in timed]
 
 
 def transcript_after(account_sid: str, channel_sid: str, index: int, limit: int) -> Script[list[ChatMessage]]:
@@ -84,10 +89,10 @@ def timeline(account_sid: str, channel_sid: str, limit: int) -> Script[tuple[lis
     """The channel's newest messages (oldest first) and webhook events (newest first),
     each event with its delivery attempts: the request sent, its signature and the
     answer; each with its place in the timeline (domain/agent.timeline_key)."""
-    messages: list[Keyed] = []
-    for row in reversed((yield LAST_TIMED_MESSAGES(channel_sid, account_sid, limit))):
-        message = ChatMessage(*row[:-1])
-        messages.append((timeline_key("message", message.date_created, row[-1], message.seq), message))
+    messages: list[Keyed] = [
+        (timeline_key("message", message.date_created, created_us, message.seq), message)
+        for message, created_us in (yield from _last_messages(account_sid, channel_sid, limit))
+    ]
     events: list[Keyed] = []
     for row in (yield CHANNEL_EVENTS(channel_sid, account_sid, limit)):
         event = OutboxEvent(*row)

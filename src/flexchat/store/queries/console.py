@@ -27,14 +27,9 @@ MESSAGES_AFTER = sql(
     f"SELECT {MESSAGE} FROM chat_messages WHERE channel_sid = ? AND account_sid = ? AND message_index > ?"
     " ORDER BY message_index LIMIT ?"
 )
-# The newest messages of a channel (the transcript's first screen), newest first.
+# The newest messages of a channel (the transcript's first screen, the timeline), newest
+# first, each with its created_us (schema step 12) for the timeline's order.
 LAST_MESSAGES = sql(
-    f"SELECT {MESSAGE} FROM chat_messages WHERE channel_sid = ? AND account_sid = ?"
-    " ORDER BY message_index DESC LIMIT ?"
-)
-
-# The same, each with its created_us (schema step 12), for the timeline's order.
-LAST_TIMED_MESSAGES = sql(
     f"SELECT {MESSAGE}, created_us FROM chat_messages WHERE channel_sid = ? AND account_sid = ?"
     " ORDER BY message_index DESC LIMIT ?"
 )
