@@ -378,21 +378,25 @@ def _read_response(sock: socket.socket) -> tuple[bytes, dict[str, str], bytes]:
     return status, headers, rest[:length]
 
 
+def _flow_post_head(user: str, secret: str, length: int) -> bytes:
+    """The head of a raw ``POST /v1/FlexFlows`` with Basic credentials and a body of ``length``."""
+    authorization = base64.b64encode(f"{user}:{secret}".encode()).decode()
+    return (
+        b"POST /v1/FlexFlows HTTP/1.1\r\nHost: flex-api.twilio.com\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        + f"Authorization: Basic {authorization}\r\nContent-Length: {length}\r\n\r\n".encode()
+    )
+
+
 def test_an_answer_given_before_the_body_arrived_keeps_the_connection(server: ServerProcess, account: Account) -> None:
     # A keep-alive client whose POST is refused (401 here; 429 under overload) before
     # its body has arrived must be able to send its next request on the same
     # connection, as requests' and twilio-python's connection pools do.
     port = int(urlsplit(server.base_url).port or 80)
-    wrong = base64.b64encode(f"{account.sid}:{'0' * 32}".encode()).decode()
-    right = base64.b64encode(f"{account.sid}:{account.auth_token}".encode()).decode()
     body = b"FriendlyName=late&ChatServiceSid=IS" + b"a" * 32
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        for authorization, expected in ((wrong, b"401"), (wrong, b"401"), (right, b"400")):
-            sock.sendall(
-                b"POST /v1/FlexFlows HTTP/1.1\r\nHost: flex-api.twilio.com\r\n"
-                b"Content-Type: application/x-www-form-urlencoded\r\n"
-                + f"Authorization: Basic {authorization}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            )
+        for secret, expected in (("0" * 32, b"401"), ("0" * 32, b"401"), (account.auth_token, b"400")):
+            sock.sendall(_flow_post_head(account.sid, secret, len(body)))
             time.sleep(0.05)  # the answer is decided before the body is on its way
             sock.sendall(body)
             status, headers, _ = _read_response(sock)
@@ -402,13 +406,8 @@ def test_an_answer_given_before_the_body_arrived_keeps_the_connection(server: Se
 
 def test_a_body_too_large_to_read_is_answered_and_the_connection_ends(server: ServerProcess, account: Account) -> None:
     port = int(urlsplit(server.base_url).port or 80)
-    right = base64.b64encode(f"{account.sid}:{account.auth_token}".encode()).decode()
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(
-            b"POST /v1/FlexFlows HTTP/1.1\r\nHost: flex-api.twilio.com\r\n"
-            b"Content-Type: application/x-www-form-urlencoded\r\n"
-            + f"Authorization: Basic {right}\r\nContent-Length: {50 * 1024 * 1024}\r\n\r\n".encode()
-        )
+        sock.sendall(_flow_post_head(account.sid, account.auth_token, 50 * 1024 * 1024))
         status, headers, body = _read_response(sock)
         assert b"413" in status and b"20413" in body
         # Said in the answer, then done: the unread 50 MB cannot precede a next request.
