@@ -190,12 +190,17 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(tmp_path: Path, wor
     """docs/architecture.md's promise for granian: SIGTERM stops accepting, lets the
     requests in flight finish, closes the store and exits 0 (with one worker or several)."""
     url = f"sqlite:///{tmp_path / 'stop.db'}"
-    with run_server(url, extra_args=["--workers", str(workers)]) as server:
+    # Every process reloads the fault rules every 50 ms: the one the control request
+    # reaches applies them at once, the others only at their next reload (CI once sent the
+    # requests to a worker that had not yet reloaded, and they were answered at once).
+    args = ["--workers", str(workers), "--faults-refresh", "0.05"]
+    with run_server(url, extra_args=args) as server:
         # A request that takes 1.5 s inside the app: the flex family's injected latency.
         slow = requests.post(
             f"{server.base_url}/flexchat/v1/Faults/flex", data={"LatencyMs": "1500"}, auth=server.auth, timeout=10
         )
         assert slow.status_code == 200, slow.text
+        time.sleep(0.5)  # ten reloads: every worker has the rule
         with ThreadPoolExecutor(4) as pool:
             in_flight = [
                 pool.submit(requests.get, f"{server.base_url}/v1/FlexFlows", auth=server.auth, timeout=20)
@@ -208,6 +213,7 @@ def test_sigterm_finishes_the_requests_in_flight_and_exits_0(tmp_path: Path, wor
             answers = [future.result() for future in in_flight]
             waited = time.monotonic() - signalled
         assert [answer.status_code for answer in answers] == [200] * 4
+        assert all(answer.headers.get("X-Flexchat-Fault") == "latency" for answer in answers)
         assert waited > 0.5, waited  # they were answered after the signal, not before it
         assert server.process.wait(15) == 0, server.output()[-2000:]
         with pytest.raises(requests.ConnectionError):  # and nothing listens any more
