@@ -80,6 +80,10 @@ class Channel:
     date_created: str
     date_updated: str
     seq: int = 0
+    # The channel's list item as JSON text, with the base URL it was written for: a
+    # memo of api/flex/channels.py's channels_json, the one field ever set after
+    # construction (a channel the store's cache holds is listed over and over).
+    rendered: tuple[str, str] | None = field(default=None, compare=False, repr=False, metadata={"memo": True})
 
 
 @dataclass(frozen=True)

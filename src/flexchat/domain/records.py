@@ -15,9 +15,10 @@ import orjson
 
 
 def columns(record: type[Any], alias: str = "") -> str:
-    """The SELECT list that fills ``record`` (optionally prefixed ``alias.``)."""
+    """The SELECT list that fills ``record`` (optionally prefixed ``alias.``): its fields
+    but those marked ``metadata={"memo": True}`` (kept in memory, never stored)."""
     prefix = f"{alias}." if alias else ""
-    return ", ".join(prefix + field.name for field in fields(record))
+    return ", ".join(prefix + field.name for field in fields(record) if not field.metadata.get("memo"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,6 +35,7 @@ import asyncpg  # type: ignore[import-untyped]
 import orjson
 
 from ..dates import now_iso
+from ..domain.records import columns
 from ..errors import ServiceUnavailable, TwilioError
 from ..models import (
     Channel,
@@ -57,12 +58,12 @@ T = TypeVar("T")
 Work = Callable[[Any], Awaitable[T]]
 
 # The records' fields in order, so a row goes straight into Channel(*row) / _flow(row).
-CHANNEL_COLUMNS = ", ".join(field.name for field in fields(Channel))
-FLOW_COLUMNS = ", ".join(field.name for field in fields(FlexFlow))
+CHANNEL_COLUMNS = columns(Channel)
+FLOW_COLUMNS = columns(FlexFlow)
 # A create's first read, one round trip: the flow, and the Identity's channel on it if any.
 FLOW_AND_CHANNEL = (
     "SELECT f.chat_service_sid, f.enabled, f.integration_type, "
-    + ", ".join("c." + field.name for field in fields(Channel))
+    + columns(Channel, "c")
     + " FROM flex_flows f LEFT JOIN channels c ON c.account_sid = f.account_sid AND c.flex_flow_sid = f.sid"
     " AND md5(c.identity) = md5($3) AND c.identity = $3"
     " WHERE f.sid = $1 AND f.account_sid = $2"

@@ -63,18 +63,20 @@ FLOW_COLUMNS = (
 
 T = TypeVar("T")
 WriteFn = Callable[..., Any]
-# Rows and row numbers as one JSON text each: see SqliteStore._channel_seqs.
+# Rows and row numbers as one JSON text each: see SqliteStore.list_channels.
 _CHANNEL_RANGE = (
     f"SELECT json_group_array(json_array({CHANNEL_COLUMNS})) FROM channels"
     " WHERE account_sid = ? AND seq BETWEEN ? AND ?"
 )
+# The channels' change count and a page's row numbers, in one statement: one snapshot,
+# and one statement's fixed cost (~10 us in the server) instead of two.
 _SEQS_AFTER = (
-    "SELECT json_group_array(seq) FROM"
-    " (SELECT seq FROM channels WHERE account_sid = ? AND seq > ? ORDER BY seq LIMIT ?)"
+    f"SELECT ({FLEX_CHANNEL_CHANGES}), (SELECT json_group_array(seq) FROM"
+    " (SELECT seq FROM channels WHERE account_sid = ? AND seq > ? ORDER BY seq LIMIT ?))"
 )
 _SEQS_BEFORE = (
-    "SELECT json_group_array(seq) FROM"
-    " (SELECT seq FROM channels WHERE account_sid = ? AND seq < ? ORDER BY seq DESC LIMIT ?)"
+    f"SELECT ({FLEX_CHANNEL_CHANGES}), (SELECT json_group_array(seq) FROM"
+    " (SELECT seq FROM channels WHERE account_sid = ? AND seq < ? ORDER BY seq DESC LIMIT ?))"
 )
 
 
@@ -498,11 +500,19 @@ class SqliteStore:
         drops off the page exactly as before. Rows another process creates or deletes
         are seen, as the index is read afresh on every call.
         """
-        (changes,) = self._read(FLEX_CHANNEL_CHANGES, ())[0]
+        sql = _SEQS_BEFORE if window.backward else _SEQS_AFTER
+        (changes, found), = self._read(sql, (account_sid, window.bound, window.limit + 1))
         if changes != self._channel_changes:
             self._channel_cache.clear()
             self._channel_changes = changes
-        seqs, more = self._channel_seqs(account_sid, window)
+        # SQLite hands the row numbers over as one JSON array rather than a row each:
+        # half the cost, as the sqlite3 module's per-row and per-column overhead is most
+        # of a short read.
+        seqs: list[int] = orjson.loads(found)
+        # The set is fixed by ORDER BY ... LIMIT; the order json_group_array saw it in is
+        # not promised, so put it back nearest-first (sorting a sorted list costs little).
+        seqs.sort(reverse=window.backward)
+        seqs, more = window.cut(seqs)
         cache = self._channel_cache
         missing = [seq for seq in seqs if seq not in cache]
         if missing:
@@ -530,21 +540,6 @@ class SqliteStore:
             # A channel deleted between the two reads is left out, as if deleted just before.
             channels = [channel for channel in channels if channel is not None]
         return channels, more  # type: ignore[return-value]
-
-    def _channel_seqs(self, account_sid: str, window: Window) -> tuple[list[int], bool]:
-        """The row numbers of one page of the account's channels, ascending, and whether
-        more lie beyond in the window's direction.
-
-        SQLite hands them over as one JSON array rather than a row each: half the cost,
-        as the sqlite3 module's per-row and per-column overhead is most of a short read.
-        """
-        sql = _SEQS_BEFORE if window.backward else _SEQS_AFTER
-        (found,) = self._read(sql, (account_sid, window.bound, window.limit + 1))[0]
-        seqs: list[int] = orjson.loads(found)
-        # The set is fixed by ORDER BY ... LIMIT; the order json_group_array saw it in is
-        # not promised, so put it back nearest-first (sorting a sorted list costs little).
-        seqs.sort(reverse=window.backward)
-        return window.cut(seqs)
 
     # -- bulk ------------------------------------------------------------------------
 

@@ -52,18 +52,29 @@ def channels_json(channels: Sequence[Channel], base: str, account_sid: str) -> s
     A third of the cost of building the dicts and serialising them, which matters on a
     page of up to 1,000. Nothing needs escaping: every field is a Sid that was checked
     (or minted) on its way in or a timestamp flexchat wrote; the account (which the
-    store's query selected on) and the base URL are checked here.
+    store's query selected on) and the base URL are checked here. Each channel keeps its
+    text for the base URL it was last written for (``Channel.rendered``): the channels
+    of the first pages, which clients poll, come from the SQLite store's cache, so they
+    are written once, not on every request.
     """
     if not (json_safe(base) and json_safe(account_sid)):
         return None
-    head = f'{{"account_sid":"{account_sid}","flex_flow_sid":"'
-    url = base + "/v1/Channels/"
-    return ",".join([
-        f'{head}{c.flex_flow_sid}","sid":"{c.sid}","user_sid":"{c.user_sid}","task_sid":'
-        f'{_NULL if c.task_sid is None else _QUOTE + c.task_sid + _QUOTE},"url":"{url}{c.sid}",'
+    parts = []
+    for channel in channels:
+        rendered = channel.rendered
+        if rendered is None or rendered[0] != base:
+            rendered = channel.rendered = (base, _channel_json(channel, base, account_sid))
+        parts.append(rendered[1])
+    return ",".join(parts)
+
+
+def _channel_json(c: Channel, base: str, account_sid: str) -> str:
+    task = _NULL if c.task_sid is None else _QUOTE + c.task_sid + _QUOTE
+    return (
+        f'{{"account_sid":"{account_sid}","flex_flow_sid":"{c.flex_flow_sid}","sid":"{c.sid}",'
+        f'"user_sid":"{c.user_sid}","task_sid":{task},"url":"{base}/v1/Channels/{c.sid}",'
         f'"date_created":"{c.date_created}","date_updated":"{c.date_updated}"}}'
-        for c in channels
-    ])
+    )
 
 
 async def list_channels(request: Request, ctx: AppContext) -> Response:
