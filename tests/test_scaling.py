@@ -114,3 +114,44 @@ def test_two_workers_write_at_once(empty_database: str) -> None:
         assert distinct(walked)
         assert set(walked) == {o.body["sid"] for o in outcomes}
         assert len(walked) == THREADS * 25
+
+
+def test_a_process_lists_what_another_changed(empty_database: str) -> None:
+    """Each process keeps the channels it listed (store/channel_cache.py); a channel
+    another process links to a task, lets go of its task, deletes or creates shows on
+    this one's next page as it is in the database."""
+    with run_server(empty_database) as first, run_server(empty_database) as second:
+        account = add_account(empty_database)
+        writer, reader = Api(first.base_url, account.auth), Api(second.base_url, account.auth)
+        workspace = "WS" + "1" * 32
+        flow = writer.create_flow(
+            IntegrationType="task", **{"Integration.WorkspaceSid": workspace,
+                                       "Integration.WorkflowSid": "WW" + "2" * 32,
+                                       "Integration.CreationOnMessage": "true"},
+            LongLived="true",
+        )
+        channel = writer.create_channel(flow["sid"], "lee").json()
+        others = [writer.create_channel(flow["sid"], f"other-{n}").json()["sid"] for n in range(3)]
+
+        def listed() -> dict[str, str | None]:
+            page = reader.get("/v1/Channels?PageSize=10")
+            assert page.status_code == 200, page.text
+            return {item["sid"]: item["task_sid"] for item in page.json()["flex_chat_channels"]}
+
+        assert listed() == {channel["sid"]: None, **dict.fromkeys(others)}
+        # The customer's first message opens the channel's task (through the first process).
+        said = writer.post(
+            f"/v2/Services/{flow['chat_service_sid']}/Channels/{channel['sid']}/Messages",
+            {"From": "lee", "Body": "hello"},
+        )
+        assert said.status_code == 201, said.text
+        task_sid = writer.get(f"/v1/Channels/{channel['sid']}").json()["task_sid"]
+        assert task_sid is not None and listed()[channel["sid"]] == task_sid
+        # Its end lets go of it: the channel is long-lived.
+        ended = writer.post(f"/v1/Workspaces/{workspace}/Tasks/{task_sid}", {"AssignmentStatus": "canceled"})
+        assert ended.status_code == 200, ended.text
+        assert listed()[channel["sid"]] is None
+        # Deleted and created elsewhere.
+        assert writer.delete(f"/v1/Channels/{others[0]}").status_code == 204
+        newest = writer.create_channel(flow["sid"], "newcomer").json()["sid"]
+        assert list(listed()) == [channel["sid"], *others[1:], newest]

@@ -49,7 +49,9 @@ from ..seeding import seed_batches
 from ..settings import Settings
 from ..sids import mint_sid
 from . import ProgressFn
+from .channel_cache import ChannelCache
 from .migrations.postgres import STEPS
+from .queries.flex import FLEX_CHANNEL_CHANGES
 from .sql import Script, run_async
 
 log = logging.getLogger("flexchat.store")
@@ -59,6 +61,17 @@ Work = Callable[[Any], Awaitable[T]]
 
 # The records' fields in order, so a row goes straight into Channel(*row) / _flow(row).
 CHANNEL_COLUMNS = columns(Channel)
+# A list page's row numbers, nearest first, with the channels' change count in the same
+# snapshot, and the rows the channel cache lacks (see list_channels).
+_SEQS_AFTER = (
+    f"SELECT ({FLEX_CHANNEL_CHANGES}), ARRAY(SELECT seq FROM channels"
+    " WHERE account_sid = $1 AND seq > $2 ORDER BY seq LIMIT $3)"
+)
+_SEQS_BEFORE = (
+    f"SELECT ({FLEX_CHANNEL_CHANGES}), ARRAY(SELECT seq FROM channels"
+    " WHERE account_sid = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3)"
+)
+_CHANNEL_RANGE = f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE account_sid = $1 AND seq BETWEEN $2 AND $3"
 FLOW_COLUMNS = columns(FlexFlow)
 # A create's first read, one round trip: the flow, and the Identity's channel on it if any.
 FLOW_AND_CHANNEL = (
@@ -185,6 +198,7 @@ class PostgresStore:
         self.paging_secret = b""
         self._dsn = asyncpg_dsn(url)
         self._pool: Any = None
+        self._channel_cache = ChannelCache()
         # Webhook delivery's claims and settlements: with every request connection busy,
         # they queued behind requests, and under a sustained load the outbox grew.
         self._background_pool: Any = None
@@ -463,8 +477,17 @@ class PostgresStore:
         return Channel(*row) if row is not None else None
 
     async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
-        rows, more = await self._page(CHANNEL_COLUMNS, "channels", "account_sid = $1", [account_sid], window)
-        return [Channel(*row) for row in rows], more
+        """One page: the index says which channels are on it (an index-only scan), the
+        channel cache has most of them (see store/channel_cache.py), the table the rest."""
+        changes, seqs = await self._fetchrow(
+            _SEQS_BEFORE if window.backward else _SEQS_AFTER, account_sid, window.bound, window.limit + 1
+        )
+        seqs, more = window.cut(seqs)
+        cache = self._channel_cache
+        missing = cache.missing(changes, seqs)
+        if missing:
+            cache.add(await self._fetch(_CHANNEL_RANGE, account_sid, missing[0], missing[-1]))
+        return cache.take(seqs), more
 
     # -- bulk ------------------------------------------------------------------------
 

@@ -46,14 +46,12 @@ from ..seeding import seed_batches
 from ..settings import Settings
 from ..sids import mint_sid
 from . import ProgressFn
+from .channel_cache import ChannelCache
 from .migrations.sqlite import STEPS
 from .queries.flex import FLEX_CHANNEL_CHANGES
 from .sql import Script, md5_hex, run_sync
 
 MAX_BATCH = 256
-# Channels kept by list_channels, by row number (~0.3 KB each): enough for the first
-# pages every client polls and a page of 1,000.
-CHANNEL_CACHE_SIZE = 1536
 READER_CACHE_KIB = 512
 CHANNEL_COLUMNS = "sid, account_sid, flex_flow_sid, user_sid, task_sid, date_created, date_updated, seq"
 FLOW_COLUMNS = (
@@ -245,10 +243,8 @@ class SqliteStore:
         self._writer: _Writer | None = None
         # The in-memory database's one connection, which reads and writes (temporary only).
         self._inline: sqlite3.Connection | None = None
-        self._channel_cache: dict[int, Channel] = {}
-        self._channel_changes = -1
+        self._channel_cache = ChannelCache()
         self.outbox_listeners: list[Callable[[], None]] = []
-        self._cached_strings: dict[str, str] = {}
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -487,24 +483,10 @@ class SqliteStore:
         return Channel(*rows[0]) if rows else None
 
     async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
-        """One page: the index says which channels are on it; their rows come from the
-        channel cache where it has them, from the table where not.
-
-        Reading the 8 columns of a row through the sqlite3 module costs ~1.5 us, reading
-        its row number from the index ~0.4 us, and a page is mostly rows read before (the
-        first pages are read over and over). A channel's row changes only where Flex links
-        it to a task after it was made, and every such change is counted in
-        ``change_counters`` (any process): the cache starts afresh when the count moved.
-        Row numbers are never reused, so a cached row is otherwise never stale; a
-        deleted channel is no longer in the index, so it
-        drops off the page exactly as before. Rows another process creates or deletes
-        are seen, as the index is read afresh on every call.
-        """
+        """One page: the index says which channels are on it, the channel cache has most
+        of them (see store/channel_cache.py), the table the rest."""
         sql = _SEQS_BEFORE if window.backward else _SEQS_AFTER
         (changes, found), = self._read(sql, (account_sid, window.bound, window.limit + 1))
-        if changes != self._channel_changes:
-            self._channel_cache.clear()
-            self._channel_changes = changes
         # SQLite hands the row numbers over as one JSON array rather than a row each:
         # half the cost, as the sqlite3 module's per-row and per-column overhead is most
         # of a short read.
@@ -514,32 +496,13 @@ class SqliteStore:
         seqs.sort(reverse=window.backward)
         seqs, more = window.cut(seqs)
         cache = self._channel_cache
-        missing = [seq for seq in seqs if seq not in cache]
+        missing = cache.missing(changes, seqs)
         if missing:
-            if len(cache) + len(missing) > CHANNEL_CACHE_SIZE:
-                # Bounded memory at the cost of a few cold pages; no LRU bookkeeping on hits.
-                cache.clear()
-                missing = seqs
             # One statement for any page: the channels of the account between the first
             # and the last missing row are exactly the missing ones and maybe some cached.
             (found,) = self._read(_CHANNEL_RANGE, (account_sid, missing[0], missing[-1]))[0]
-            strings = self._cached_strings
-            if len(strings) > CHANNEL_CACHE_SIZE:
-                strings.clear()
-            share = strings.setdefault
-            for sid, account, flow, user, task, created, updated, seq in orjson.loads(found):
-                # Accounts, flows, chat users (one per Identity, on each of its flows) and
-                # creation seconds repeat from row to row: one string each keeps the
-                # cache at ~0.3 KB a channel.
-                cache[seq] = Channel(
-                    sid, share(account, account), share(flow, flow), share(user, user), task,
-                    share(created, created), share(updated, updated), seq,
-                )
-        channels = list(map(cache.get, seqs))
-        if None in channels:
-            # A channel deleted between the two reads is left out, as if deleted just before.
-            channels = [channel for channel in channels if channel is not None]
-        return channels, more  # type: ignore[return-value]
+            cache.add(orjson.loads(found))
+        return cache.take(seqs), more
 
     # -- bulk ------------------------------------------------------------------------
 
