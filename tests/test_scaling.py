@@ -116,6 +116,32 @@ def test_two_workers_write_at_once(empty_database: str) -> None:
         assert len(walked) == THREADS * 25
 
 
+def test_a_process_lists_messages_as_another_changed_them(empty_database: str) -> None:
+    """Each process keeps the messages it listed as JSON (rendered.py), by row number and
+    the channel's stamp; an edit or a delete through another process shows on this one's
+    next page, in either order."""
+    with run_server(empty_database) as first, run_server(empty_database) as second:
+        account = add_account(empty_database)
+        writer, reader = Api(first.base_url, account.auth), Api(second.base_url, account.auth)
+        service = writer.post("/v2/Services", {"FriendlyName": "support"}).json()["sid"]
+        channel = writer.post(f"/v2/Services/{service}/Channels", {"UniqueName": "room"}).json()["sid"]
+        path = f"/v2/Services/{service}/Channels/{channel}/Messages"
+        sids = [writer.post(path, {"Body": f"message {n}", "From": "ann"}).json()["sid"] for n in range(5)]
+
+        def bodies(order: str, ref: str = channel) -> list[str]:
+            page = reader.get(f"/v2/Services/{service}/Channels/{ref}/Messages?Order={order}")
+            assert page.status_code == 200, page.text
+            return [item["body"] for item in page.json()["messages"]]
+
+        before = [f"message {n}" for n in range(5)]
+        assert bodies("asc") == before and bodies("desc") == before[::-1]
+        assert writer.post(f"{path}/{sids[2]}", {"Body": "edited"}).status_code == 200
+        assert bodies("asc") == ["message 0", "message 1", "edited", "message 3", "message 4"]
+        assert bodies("desc", "room")[2] == "edited"  # by unique name too
+        assert writer.delete(f"{path}/{sids[0]}").status_code == 204
+        assert bodies("asc") == ["message 1", "edited", "message 3", "message 4"]
+
+
 def test_a_process_lists_what_another_changed(empty_database: str) -> None:
     """Each process keeps the channels it listed (store/channel_cache.py); a channel
     another process links to a task, lets go of its task, deletes or creates shows on

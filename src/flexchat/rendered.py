@@ -7,17 +7,15 @@ from collections.abc import Sequence
 # ~0.7 kB of JSON a message: ~1.5 MB at most per process.
 DEFAULT_SIZE = 2048
 
-# A row's number and version.
-Key = tuple[int, int]
-
 
 class RenderedRows:
-    """The wire JSON of rows a process rendered, by (row number, version), for each base
-    URL (a row's ``url`` field holds the base).
+    """The wire JSON of rows a process rendered, by row number, with the stamp it was
+    rendered under, for each base URL (a row's ``url`` field holds the base).
 
-    Row numbers are never reused and every update of a row bumps its version, so an
-    entry found under a row's current (number, version) is the row's JSON as it is now,
-    whichever process changed it; an older version or a deleted row is never asked for
+    The stamp is what moves whenever such a row changes (for a message, its channel's
+    ``messages_version``, bumped by every update of one of its messages). Row numbers are
+    never reused, so an entry found for a row under the stamp read with it is the row's
+    JSON as it is now, whichever process changed it; a deleted row is never asked for
     again. Bounded: full, it starts afresh (a few pages rendered again rather than LRU
     bookkeeping on every hit).
     """
@@ -25,26 +23,30 @@ class RenderedRows:
     __slots__ = ("_by_base", "_count", "_size")
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
-        self._by_base: dict[str, dict[Key, str]] = {}
+        self._by_base: dict[str, dict[int, tuple[int, str]]] = {}
         self._count = 0
         self._size = size
 
-    def lookup(self, base: str, keys: Sequence[Key]) -> list[str | None]:
-        """The JSON held for each key rendered for ``base``, None where none is."""
+    def lookup(self, base: str, stamp: int, seqs: Sequence[int]) -> list[str | None]:
+        """The JSON held for each row rendered for ``base`` under ``stamp``, None where none is."""
         texts = self._by_base.get(base)
         if texts is None:
-            return [None] * len(keys)
-        return list(map(texts.get, keys))
+            return [None] * len(seqs)
+        get = texts.get
+        return [
+            entry[1] if (entry := get(seq)) is not None and entry[0] == stamp else None
+            for seq in seqs
+        ]
 
-    def put(self, base: str, key: Key, text: str) -> None:
-        """Hold ``text``, the JSON of the row ``key`` names, rendered for ``base``."""
+    def put(self, base: str, seq: int, stamp: int, text: str) -> None:
+        """Hold ``text``, the JSON of row ``seq`` under ``stamp``, rendered for ``base``."""
         if self._count >= self._size:
             self._by_base.clear()
             self._count = 0
         texts = self._by_base.setdefault(base, {})
-        if key not in texts:
+        if seq not in texts:
             self._count += 1
-        texts[key] = text
+        texts[seq] = (stamp, text)
 
     def __len__(self) -> int:
         return self._count

@@ -471,3 +471,15 @@ def step_12(engine: str) -> str:
     """Migration step 12 for ``engine``."""
     column = f"created_us {_TYPES[engine]['int']}"
     return render((), engine, tuple(f"ALTER TABLE {table} ADD COLUMN {column}" for table in TIMED_TABLES))
+
+
+# Step 13: a chat channel's ``messages_version``, bumped by every update of one of its
+# messages (in the update's transaction). A message list then reads the channel's stamp
+# and its page's row numbers from the index, not each message's own version from the
+# table: a process keeps the messages' rendered JSON by (row number, stamp), and a row
+# number names one message for ever, so that JSON is the message as it is now unless an
+# update moved the stamp (api/chat/messages.py).
+def step_13(engine: str) -> str:
+    """Migration step 13 for ``engine``."""
+    column = f"messages_version {_TYPES[engine]['int']} NOT NULL DEFAULT 0"
+    return render((), engine, (f"ALTER TABLE chat_channels ADD COLUMN {column}",))

@@ -12,6 +12,11 @@ gives the result. The SQLite store drives a script synchronously on its writer t
 drives the same script with ``await`` on a pooled connection, in one transaction. So the
 logic and its queries exist once, and neither engine's concurrency model leaks into them.
 
+One function is spelled SQLite's way and renamed for PostgreSQL: ``json_group_array(x)``
+(``json_agg(x)``), a list of values as one JSON text instead of a row each (a short read's
+cost on SQLite is mostly the sqlite3 module's per row overhead). Over no rows SQLite
+gives ``[]``, PostgreSQL NULL: :func:`json_list` reads either.
+
 Two portable habits keep scripts engine-neutral:
 - A conflict that the logic expects is written ``ON CONFLICT DO NOTHING RETURNING ...``
   and recognised by an empty result: a failed statement aborts a PostgreSQL transaction,
@@ -28,6 +33,8 @@ import re
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import orjson
 
 T = TypeVar("T")
 Row = Sequence[Any]
@@ -180,7 +187,7 @@ def _to_postgres(text: str) -> str:
         count += 1
         return f"${count}"
 
-    return re.sub(r"\?", number, text)
+    return re.sub(r"\?", number, text).replace("json_group_array(", "json_agg(")
 
 
 def sql(text: str, *, notifies: bool = False) -> Statement:
@@ -265,16 +272,26 @@ def paged(head: str) -> Paged:
     )
 
 
+def page_statement(query: Paged, window: Any, newest_first: bool = False) -> tuple[Statement, int]:
+    """Which of ``query``'s statements reads a :class:`paging.Window`'s rows nearest
+    first, and the row number it starts from. A newest-first list runs the same window
+    mirrored: its next page lies below the last row number, its previous page above the
+    first."""
+    if not newest_first:
+        return (query.before if window.backward else query.after), window.bound
+    bound = window.bound if (window.backward or window.after is not None) else _TOP
+    return (query.after if window.backward else query.before), bound
+
+
 def page(query: Paged, args: tuple[Any, ...], window: Any, newest_first: bool = False) -> Script[tuple[Rows, bool]]:
     """One page of ``query`` for a :class:`paging.Window`, in the list's order, and whether
-    more rows lie beyond it. A newest-first list runs the same window mirrored: its next
-    page lies below the last row number, its previous page above the first."""
-    if not newest_first:
-        statement = query.before if window.backward else query.after
-        bound = window.bound
-    else:
-        statement = query.after if window.backward else query.before
-        bound = window.bound if (window.backward or window.after is not None) else _TOP
+    more rows lie beyond it (see :func:`page_statement`)."""
+    statement, bound = page_statement(query, window, newest_first)
     rows = yield statement(*args, bound, window.limit + 1)
     result: tuple[Rows, bool] = window.cut(rows)
     return result
+
+
+def json_list(value: str | None) -> list[Any]:
+    """A ``json_group_array`` column as a list, on either engine."""
+    return orjson.loads(value) if value is not None else []

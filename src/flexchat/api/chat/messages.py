@@ -63,11 +63,12 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
     """``GET .../Messages``: one page by index, ``Order=asc`` (default) or ``desc``; the
     page tokens are bound to the order and the channel.
 
-    The page is read as (seq, version) pairs; a message's JSON comes from this process's
-    ``ctx.rendered_messages`` where it holds that version for this base URL, and is
-    rendered (``message_to_wire`` and orjson, so the bytes are those of the dict path)
-    from its row otherwise. Reading 14 columns of 50 rows and building their dicts was
-    most of a page's cost; the pairs are two numbers a row (docs/architecture.md).
+    The page is read as row numbers with the channel's stamp (``messages_version``); a
+    message's JSON comes from this process's ``ctx.rendered_messages`` where it holds it
+    under that stamp for this base URL, and is rendered (``message_to_wire`` and orjson,
+    so the bytes are those of the dict path) from its row otherwise. Reading 14 columns
+    of 50 rows and building their dicts was most of a page's cost; the row numbers come
+    from the index alone (docs/architecture.md).
     """
     service_sid, ref = channel_path(request)
     order = parse(request.query, (ORDER,), where="query").get("order")
@@ -82,16 +83,16 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
     # may change the cache before this page is assembled.
     held: list[str | None] = []
 
-    def wanted(pairs: list[tuple[int, int]]) -> list[int]:
-        held[:] = cache.lookup(base, pairs)
-        return [pair[0] for pair, text in zip(pairs, held, strict=True) if text is None]
+    def wanted(seqs: list[int], stamp: int) -> list[int]:
+        held[:] = cache.lookup(base, stamp, seqs)
+        return [seq for seq, text in zip(seqs, held, strict=True) if text is None]
 
     found = await ctx.store.read(messages.list_messages(
         request.account_sid, service_sid, ref, page.window, newest_first=order == "desc", wanted=wanted
     ))
-    seqs = [seq for seq, _ in found.versions]
+    seqs = found.seqs
     if found.rows:
-        fresh = {row[0]: _render(row, base, cache) for row in found.rows}
+        fresh = {row[0]: _render(row, found.stamp, base, cache) for row in found.rows}
         held = [text if text is not None else fresh.get(seq) for seq, text in zip(seqs, held, strict=True)]
     texts = [text for text in held if text is not None]
     if len(texts) < len(seqs):
@@ -101,11 +102,11 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
     return rendered_page_response(request, ctx, scope, page, ends, found.more, base, ",".join(texts))
 
 
-def _render(row: Row, base: str, cache: RenderedRows) -> str:
-    """The wire JSON of a message row (``ChatMessage``'s columns, then ``version``), held
-    in ``cache`` for the next page that shows it."""
-    text = orjson.dumps(message_to_wire(ChatMessage(*row[:-1]), base)).decode()
-    cache.put(base, (row[0], row[-1]), text)
+def _render(row: Row, stamp: int, base: str, cache: RenderedRows) -> str:
+    """The wire JSON of a message row (``ChatMessage``'s columns), held in ``cache`` under
+    the channel's ``stamp`` for the next page that shows it."""
+    text = orjson.dumps(message_to_wire(ChatMessage(*row), base)).decode()
+    cache.put(base, row[0], stamp, text)
     return text
 
 

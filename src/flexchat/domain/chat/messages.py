@@ -10,17 +10,17 @@ from ...dates import now_iso
 from ...paging import Window
 from ...sids import is_sid, mint_sid
 from ...store.queries.messages import (
+    BUMP_MESSAGES_VERSION,
     DELETE_MESSAGE,
     FETCH_MESSAGE,
     INSERT_MESSAGE,
-    LIST_MESSAGE_VERSIONS,
-    LIST_SERVICE_MESSAGE_VERSIONS,
+    LIST_MESSAGE_SEQS,
     MESSAGE_RANGE,
     TAKE_MESSAGE_INDEX,
     UNCOUNT_MESSAGE,
     UPDATE_MESSAGE,
 )
-from ...store.sql import Rows, Script, page
+from ...store.sql import Rows, Script, json_list, page_statement
 from ..events import emit, message_fields
 from ..lookups import require_one
 from ..records import ChatChannel, ChatMessage
@@ -76,12 +76,15 @@ def _require_message(channel: ChatChannel, sid: str) -> Script[ChatMessage]:
 class MessagePage:
     """One page of a channel's messages, as :func:`list_messages` reads it.
 
-    ``versions``: (seq, version) of each message on the page, in the list's order;
-    ``rows``: the ``ChatMessage`` columns plus ``version`` of the messages the caller
-    asked for (and of any others between the first and last of them).
+    ``seqs``: the row number of each message on the page, in the list's order;
+    ``stamp``: the channel's ``messages_version`` in the same snapshot (a message's
+    JSON rendered under this stamp is the message as it is); ``rows``: the
+    ``ChatMessage`` columns of the messages the caller asked for (and of any others
+    between the first and last of them).
     """
 
-    versions: list[tuple[int, int]]
+    seqs: list[int]
+    stamp: int
     more: bool
     rows: Rows
 
@@ -93,34 +96,39 @@ def list_messages(
     window: Window,
     *,
     newest_first: bool,
-    wanted: Callable[[list[tuple[int, int]]], list[int]] | None = None,
+    wanted: Callable[[list[int], int], list[int]] | None = None,
 ) -> Script[MessagePage]:
     """One page of the channel's messages (by index, either way), and whether more lie beyond.
 
-    The page is read as (seq, version) pairs; ``wanted(pairs)`` says which of them (by
-    seq) the caller needs the rows of (by default all: a caller that holds a rendering of
-    a message at its version needs no row), read in one statement over their range.
+    The page is read as row numbers with the channel's stamp; ``wanted(seqs, stamp)``
+    says which of them the caller needs the rows of (by default all: a caller that holds
+    a rendering of a message under that stamp needs no row), read in one statement over
+    their range.
 
-    A channel named by its sid is read in one statement: messages of that channel in that
-    service prove both exist. Only an empty page looks the channel up, for the 404.
+    A channel named by its sid is read in one statement, which also proves that the
+    channel is the account's and in that service; a unique name, or a sid that is not
+    found there, looks the channel up (which is the 404).
     """
-    channel_sid = channel_ref
-    versions: Rows = []
-    more = False
+    statement, bound = page_statement(LIST_MESSAGE_SEQS, window, newest_first)
+    found = None
     if is_sid(channel_ref, "CH"):
-        versions, more = yield from page(
-            LIST_SERVICE_MESSAGE_VERSIONS, (channel_ref, account_sid, service_sid), window, newest_first
-        )
-    if not versions:
+        (found,) = yield statement(channel_ref, account_sid, service_sid, channel_ref, bound, window.limit + 1)
+        channel_sid = channel_ref
+    if found is None or found[0] is None:
         channel = yield from find_channel_of(account_sid, service_sid, channel_ref)
         channel_sid = channel.sid
-        versions, more = yield from page(LIST_MESSAGE_VERSIONS, (channel_sid, account_sid), window, newest_first)
-    pairs = [(seq, version) for seq, version in versions]
-    missing = wanted(pairs) if wanted is not None else [seq for seq, _ in pairs]
+        (found,) = yield statement(channel_sid, account_sid, service_sid, channel_sid, bound, window.limit + 1)
+    stamp, packed = found
+    nearest_first: list[int] = json_list(packed)
+    # json_group_array's order is not promised: put the set ORDER BY ... LIMIT fixed back
+    # nearest-first (sorting a sorted list costs little).
+    nearest_first.sort(reverse=statement is LIST_MESSAGE_SEQS.before)
+    seqs, more = window.cut(nearest_first)  # in the list's order (see store/sql.py: page)
+    missing = wanted(seqs, stamp) if wanted is not None else seqs
     rows: Rows = []
     if missing:
         rows = yield MESSAGE_RANGE(channel_sid, account_sid, min(missing), max(missing))
-    return MessagePage(pairs, more, rows)
+    return MessagePage(seqs, stamp, more, rows)
 
 
 def create_message(
@@ -181,6 +189,7 @@ def update_message(
         values.date_updated or now_iso(),
         old.sid, account_sid,
     )
+    yield BUMP_MESSAGES_VERSION(channel.sid, account_sid)
     message = ChatMessage(*rows[0])
     if webhooks_enabled:
         yield from emit(account_sid, channel.service_sid, channel.sid, "onMessageUpdated", message_fields(message))

@@ -22,7 +22,7 @@ uniqueness by hash could only be fooled by a crafted md5 collision within one ac
 own data, and then the store would answer 503 for that create rather than a wrong row.
 """
 
-from ..schema import step_2, step_3, step_4, step_5, step_6, step_7, step_8, step_9, step_10, step_11, step_12
+from ..schema import step_2, step_3, step_4, step_5, step_6, step_7, step_8, step_9, step_10, step_11, step_12, step_13
 
 STEPS: tuple[str, ...] = (
     # 1: accounts, API keys, Flex Flows, chat users, channels.
@@ -105,4 +105,5 @@ STEPS: tuple[str, ...] = (
     step_10("postgres"),
     step_11("postgres"),
     step_12("postgres"),
+    step_13("postgres"),
 )

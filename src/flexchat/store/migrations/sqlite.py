@@ -3,7 +3,7 @@
 Step 1 was written by hand per engine; later steps are rendered from ``store/schema.py``.
 """
 
-from ..schema import step_2, step_3, step_4, step_5, step_6, step_7, step_8, step_9, step_10, step_11, step_12
+from ..schema import step_2, step_3, step_4, step_5, step_6, step_7, step_8, step_9, step_10, step_11, step_12, step_13
 
 STEPS: tuple[str, ...] = (
     # 1: accounts, API keys, Flex Flows, chat users, channels.
@@ -86,4 +86,5 @@ STEPS: tuple[str, ...] = (
     step_10("sqlite"),
     step_11("sqlite"),
     step_12("sqlite"),
+    step_13("sqlite"),
 )

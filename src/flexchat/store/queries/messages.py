@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...domain.records import ChatMessage, columns
-from ..sql import paged, sql
+from ..sql import Paged, sql
 
 MESSAGE = columns(ChatMessage)
 
@@ -21,22 +21,33 @@ INSERT_MESSAGE = sql(
     f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE}"
 )
 FETCH_MESSAGE = sql(f"SELECT {MESSAGE} FROM chat_messages WHERE sid = ? AND channel_sid = ? AND account_sid = ?")
-# Every update bumps ``version``: what tells a process that a message it rendered changed.
+# Every update bumps the message's ``version`` and its channel's ``messages_version``
+# (BUMP_MESSAGES_VERSION, same transaction): what tells a process that a message it
+# rendered changed.
 UPDATE_MESSAGE = sql(
     "UPDATE chat_messages SET author = ?, body = ?, attributes = ?, last_updated_by = ?, was_edited = ?,"
     " date_created = ?, date_updated = ?, version = version + 1 WHERE sid = ? AND account_sid = ?"
     f" RETURNING {MESSAGE}"
 )
+BUMP_MESSAGES_VERSION = sql(
+    "UPDATE chat_channels SET messages_version = messages_version + 1 WHERE sid = ? AND account_sid = ?"
+)
 DELETE_MESSAGE = sql("DELETE FROM chat_messages WHERE sid = ? AND account_sid = ?")
 # A page of a channel's messages in the order of their index (which follows seq: both are
-# taken under the channel's lock), as (seq, version) only: two numbers a row instead of 14
-# columns; the rows themselves are read (MESSAGE_RANGE) only where no rendering is held.
-LIST_MESSAGE_VERSIONS = paged("SELECT seq, version FROM chat_messages WHERE channel_sid = ? AND account_sid = ?")
-LIST_SERVICE_MESSAGE_VERSIONS = paged(
-    "SELECT seq, version FROM chat_messages WHERE channel_sid = ? AND account_sid = ? AND service_sid = ?"
-)
-# The channel's messages between two row numbers, inclusive, with their version.
+# taken under the channel's lock), as one row: the channel's ``messages_version`` (NULL
+# where the account and service have no channel of that sid) and the page's row numbers,
+# nearest first, from the index alone (json_group_array: see store/sql.py). The rows
+# themselves are read (MESSAGE_RANGE) only where no rendering is held.
+def _message_seqs(condition: str, order: str) -> str:
+    return (
+        "SELECT (SELECT messages_version FROM chat_channels WHERE sid = ? AND account_sid = ? AND service_sid = ?),"
+        " (SELECT json_group_array(seq) FROM"
+        f" (SELECT seq FROM chat_messages WHERE channel_sid = ? AND {condition} ORDER BY seq {order} LIMIT ?) AS page)"
+    )
+
+
+LIST_MESSAGE_SEQS = Paged(sql(_message_seqs("seq > ?", "ASC")), sql(_message_seqs("seq < ?", "DESC")))
+# The channel's messages between two row numbers, inclusive.
 MESSAGE_RANGE = sql(
-    f"SELECT {MESSAGE}, version FROM chat_messages WHERE channel_sid = ? AND account_sid = ? AND seq >= ?"
-    " AND seq <= ?"
+    f"SELECT {MESSAGE} FROM chat_messages WHERE channel_sid = ? AND account_sid = ? AND seq >= ? AND seq <= ?"
 )
