@@ -416,6 +416,7 @@ NON_DEFAULT = {
     "webhook_poll_interval": "0.5", "webhook_allowed_hosts": "example.com", "webhook_sender": "inline",
     "webhook_stuck_seconds": "30",
     "max_concurrent_requests_per_account": "7", "max_concurrent_requests": "70", "auth_cache_seconds": "0.25",
+    "refusal_delay": "0",
 }
 
 

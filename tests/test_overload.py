@@ -166,3 +166,59 @@ def test_limiter_counts_and_releases() -> None:
     for _ in range(10_000):
         unlimited.enter_process()
     assert unlimited.in_flight == 10_000
+
+
+def test_refusals_past_the_limit_in_a_second_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("flexchat.limits.time.monotonic", lambda: 1000.5)
+    limiter = ConcurrencyLimiter(per_account=2, per_process=1, refusal_delay=0.25)
+
+    def refusal(account: str) -> float:
+        with pytest.raises(TooManyRequests) as refused, limiter.account(account):
+            pass
+        return refused.value.delay
+
+    with limiter.account("AC1"), limiter.account("AC1"), limiter.account("AC2"), limiter.account("AC2"):
+        # As many refusals a second as the limit are answered at once, the rest wait.
+        assert [refusal("AC1") for _ in range(4)] == [0, 0, 0.25, 0.25]
+        assert refusal("AC2") == 0  # counted per account
+        limiter.enter_process()
+        delays = []
+        for _ in range(2):
+            with pytest.raises(TooManyRequests) as refused:
+                limiter.enter_process()
+            delays.append(refused.value.delay)
+        assert delays == [0, 0.25]  # the process limit: its own count
+        monkeypatch.setattr("flexchat.limits.time.monotonic", lambda: 1001.0)
+        assert refusal("AC1") == 0  # a new second
+
+
+def test_a_client_that_keeps_asking_is_slowed_and_others_are_not(tmp_path: Path) -> None:
+    env = {"FLEXCHAT_MAX_CONCURRENT_REQUESTS_PER_ACCOUNT": "1", "FLEXCHAT_REFUSAL_DELAY": "0.3"}
+    with fresh_database("sqlite", tmp_path) as url, run_server(url, env=env) as server:
+        busy, quiet = add_account(url), add_account(url)
+        slow = requests.post(
+            f"{server.base_url}/flexchat/v1/Faults/flex", data={"LatencyMs": "4000"}, auth=busy.auth, timeout=10
+        )
+        assert slow.status_code == 200, slow.text
+        holder = threading.Thread(
+            target=requests.get, args=(f"{server.base_url}/v1/FlexFlows",), kwargs={"auth": busy.auth, "timeout": 20}
+        )
+        holder.start()  # holds the account's one slot for 4 s
+        s = session(busy.auth)
+        deadline = time.monotonic() + 3
+        outcomes: list[Outcome] = []
+        while time.monotonic() < deadline and len(outcomes) < 6:
+            outcome = create_flow(s, server.base_url)
+            if outcome.status == 201:  # the holder had not got its slot yet
+                continue
+            assert_refusal(outcome, 1)
+            outcomes.append(outcome)
+        # The first refusal of the second is at once; those after it wait (one second
+        # holds at most three 0.3 s refusals, so at least two of the later ones waited).
+        seconds = [round(o.seconds, 3) for o in outcomes]
+        assert len(outcomes) == 6 and outcomes[0].seconds < 0.25, seconds
+        assert sum(o.seconds >= 0.3 for o in outcomes[1:]) >= 2, seconds
+        # Another account is not slowed.
+        quiet_outcome = create_flow(session(quiet.auth), server.base_url)
+        assert quiet_outcome.status == 201 and quiet_outcome.seconds < 0.25, quiet_outcome
+        holder.join()

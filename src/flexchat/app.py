@@ -30,7 +30,7 @@ from .console.handler import Console
 from .context import AppContext
 from .delivery.worker import DeliveryWorker
 from .domain import flex, taskrouter
-from .errors import InternalError, NotFound, ServiceUnavailable, TwilioError
+from .errors import InternalError, NotFound, ServiceUnavailable, TooManyRequests, TwilioError
 from .faults import HEADER as FAULT_HEADER
 from .faults import Faults
 from .http import ClientDisconnected, Receive, Request, Response, Scope, Send, empty_response, json_response
@@ -124,7 +124,7 @@ class FlexchatApp:
         self.authenticator = Authenticator(store, settings.auth_cache_seconds)
         self.context.forget_credentials = self.authenticator.forget
         self.limiter = ConcurrencyLimiter(
-            settings.max_concurrent_requests_per_account, settings.max_concurrent_requests
+            settings.max_concurrent_requests_per_account, settings.max_concurrent_requests, settings.refusal_delay
         )
         # The web console (/console, docs/console.md) and its per-account request log.
         self.console = Console(self.context, self.authenticator, _route_patterns().__contains__)
@@ -211,6 +211,8 @@ class FlexchatApp:
             return
         except Exception as error:
             response = self.error_response(error)
+            if isinstance(error, TooManyRequests) and error.delay:
+                await asyncio.sleep(error.delay)  # a client that keeps asking: limits.py
         try:
             if not await request.finish_body(self.settings.max_body_bytes):
                 response.headers = {**response.headers, "Connection": "close"}

@@ -136,6 +136,10 @@ Variables without a flag:
   FLEXCHAT_MAX_CONCURRENT_REQUESTS
                                   all requests in flight per process, beyond which a 429
                                   (0: no limit) [default: {DEFAULTS.max_concurrent_requests}]
+  FLEXCHAT_REFUSAL_DELAY          seconds a 429 of the limits above waits once an account has
+                                  been refused more often in a second than its limit: a
+                                  client that never backs off is slowed, not served 429s at
+                                  full speed (0: answer at once) [default: {DEFAULTS.refusal_delay:g}]
   FLEXCHAT_WEBHOOK_STUCK_SECONDS  /readyz fails when the delivery worker has not looked for due
                                   webhooks, or one has been due and unclaimed while it had
                                   room, this long (0: no check) [default: {DEFAULTS.webhook_stuck_seconds:g}]

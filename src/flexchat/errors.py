@@ -200,6 +200,8 @@ class TooManyRequests(TwilioError):
         self, concurrent_requests: int, message: str = "Too Many Requests", retry_after: str | None = None
     ) -> None:
         super().__init__(message)
+        # Seconds the app waits before it answers (limits.py: a client that keeps asking).
+        self.delay = 0.0
         # Twilio's 429s carry how many requests the account had in flight.
         self.headers = {"Twilio-Concurrent-Requests": str(concurrent_requests)}
         if retry_after is not None:

@@ -66,6 +66,10 @@ class Settings:
     # Both are per process: with N processes the totals are N times these.
     max_concurrent_requests_per_account: int = 100
     max_concurrent_requests: int = 1000
+    # Seconds a refusal waits once an account (or the process) has been refused more
+    # times in a second than its limit: a client that never backs off is slowed down
+    # instead of keeping the process busy with 429s (limits.py). 0 = answer at once.
+    refusal_delay: float = 0.1
     # How long a process trusts a verified credential: the most a revoked key or a
     # promoted-away token keeps working on another process (auth.py).
     auth_cache_seconds: float = 0.5
@@ -106,6 +110,8 @@ class Settings:
             raise SettingsError("db_pool_size must be at least 1")
         if self.max_concurrent_requests_per_account < 0 or self.max_concurrent_requests < 0:
             raise SettingsError("concurrency limits must be 0 (off) or positive")
+        if not 0 <= self.refusal_delay <= 10:
+            raise SettingsError("refusal_delay must be from 0 to 10 seconds")
         if not 0 <= self.auth_cache_seconds <= 1:
             raise SettingsError("auth_cache_seconds must be between 0 and 1")
         if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
