@@ -200,10 +200,16 @@ def test_a_client_that_keeps_asking_is_slowed_and_others_are_not(tmp_path: Path)
             f"{server.base_url}/flexchat/v1/Faults/flex", data={"LatencyMs": "4000"}, auth=busy.auth, timeout=10
         )
         assert slow.status_code == 200, slow.text
-        holder = threading.Thread(
-            target=requests.get, args=(f"{server.base_url}/v1/FlexFlows",), kwargs={"auth": busy.auth, "timeout": 20}
-        )
-        holder.start()  # holds the account's one slot for 4 s (the flex family's latency)
+
+        def hold() -> None:
+            # Holds the account's one slot for 4 s (the flex family's latency); asks again
+            # if a request of the loop below had the slot when it came.
+            while requests.get(f"{server.base_url}/v1/FlexFlows", auth=busy.auth, timeout=20).status_code == 429:
+                pass
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        time.sleep(0.5)
         s = session(busy.auth)
         seconds: list[float] = []
         deadline = time.monotonic() + 3.5
@@ -217,7 +223,7 @@ def test_a_client_that_keeps_asking_is_slowed_and_others_are_not(tmp_path: Path)
             seconds.append(time.monotonic() - started)
         # One refusal a second (the limit) is answered at once, the others wait 0.3 s.
         assert len(seconds) == 8, seconds
-        assert seconds[0] < 0.25 and sum(t >= 0.3 for t in seconds) >= 4, seconds
+        assert min(seconds) < 0.25 and sum(t >= 0.3 for t in seconds) >= 4, seconds
         # Another account is not slowed.
         started = time.monotonic()
         answered = requests.get(f"{server.base_url}/v2/Services", auth=quiet.auth, timeout=10)
