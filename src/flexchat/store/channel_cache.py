@@ -29,7 +29,12 @@ CHANNEL_CACHE_SIZE = 1536
 
 
 class ChannelCache:
-    """Channels by row number, bounded, emptied when the channels' change count moves."""
+    """Channels by row number, bounded, emptied when the channels' change count moves.
+
+    A page is built from what :meth:`lookup` found and what :meth:`add` was given, never
+    by reading the shared table back: on PostgreSQL other requests run while a page's
+    missing rows are read, and may empty the cache meanwhile (a moved count, an overflow).
+    """
 
     __slots__ = ("_changes", "_channels", "_size", "_strings")
 
@@ -39,42 +44,51 @@ class ChannelCache:
         self._changes: object = None
         self._strings: dict[str, str] = {}
 
-    def missing(self, changes: object, seqs: Sequence[int]) -> list[int]:
-        """The row numbers of ``seqs`` (a page's, ascending) the cache lacks, after
-        starting afresh if ``changes`` (the count read with ``seqs``) moved; all of them
-        where they would not fit (the cache is emptied: bounded memory at the cost of a
-        few cold pages, and no LRU bookkeeping on hits)."""
+    def lookup(self, changes: object, seqs: Sequence[int]) -> tuple[list[Channel | None], list[int]]:
+        """The cached channel of each of ``seqs`` (a page's, ascending; None where none is)
+        and the row numbers missing, after starting afresh if ``changes`` (the count read
+        with ``seqs``) moved."""
         channels = self._channels
         if changes != self._changes:
             channels.clear()
             self._changes = changes
-        missing = [seq for seq in seqs if seq not in channels]
-        if missing and len(channels) + len(missing) > self._size:
-            channels.clear()
-            missing = list(seqs)
-        return missing
+        held = list(map(channels.get, seqs))
+        if None not in held:
+            return held, []
+        return held, [seq for seq, channel in zip(seqs, held, strict=True) if channel is None]
 
-    def add(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Keep channels read from the table, as rows in ``Channel``'s field order."""
+    def add(self, changes: object, rows: Iterable[Sequence[Any]]) -> dict[int, Channel]:
+        """The channels of ``rows`` (read from the table, in ``Channel``'s field order) by
+        row number; kept for later pages unless the count moved since ``changes`` was read
+        with them (a row read before a change counted after it would be kept as current).
+        Full, the cache starts afresh: bounded memory at the cost of a few cold pages, and
+        no LRU bookkeeping on hits."""
         strings = self._strings
         if len(strings) > self._size:
             strings.clear()
         share = strings.setdefault
-        channels = self._channels
+        fetched: dict[int, Channel] = {}
         for sid, account, flow, user, task, created, updated, seq in rows:
             # Accounts, flows, chat users (one per Identity, on each of its flows) and
             # creation seconds repeat from row to row: one string each keeps the cache at
             # ~0.3 KB a channel.
-            channels[seq] = Channel(
+            fetched[seq] = Channel(
                 sid, share(account, account), share(flow, flow), share(user, user), task,
                 share(created, created), share(updated, updated), seq,
             )
+        if changes == self._changes:
+            if len(self._channels) + len(fetched) > self._size:
+                self._channels.clear()
+            self._channels.update(fetched)
+        return fetched
 
-    def take(self, seqs: Sequence[int]) -> list[Channel]:
-        """The channels of ``seqs``, in that order; a row number the table no longer had
-        when the missing rows were read (deleted between the two reads) is left out, as
-        if the channel had been deleted just before."""
-        channels = list(map(self._channels.get, seqs))
-        if None in channels:
-            return [channel for channel in channels if channel is not None]
-        return channels  # type: ignore[return-value]
+
+def page_channels(seqs: Sequence[int], held: list[Channel | None], fetched: dict[int, Channel]) -> list[Channel]:
+    """A page's channels in the order of ``seqs``: held, else fetched; a row number the
+    table no longer had when the missing rows were read (deleted between the two reads)
+    is left out, as if the channel had been deleted just before."""
+    if fetched:
+        held = [channel if channel is not None else fetched.get(seq) for seq, channel in zip(seqs, held, strict=True)]
+    if None in held:
+        return [channel for channel in held if channel is not None]
+    return held  # type: ignore[return-value]

@@ -49,7 +49,7 @@ from ..seeding import seed_batches
 from ..settings import Settings
 from ..sids import mint_sid
 from . import ProgressFn
-from .channel_cache import ChannelCache
+from .channel_cache import ChannelCache, page_channels
 from .migrations.postgres import STEPS
 from .queries.flex import FLEX_CHANNEL_CHANGES
 from .sql import Script, run_async
@@ -483,11 +483,12 @@ class PostgresStore:
             _SEQS_BEFORE if window.backward else _SEQS_AFTER, account_sid, window.bound, window.limit + 1
         )
         seqs, more = window.cut(seqs)
-        cache = self._channel_cache
-        missing = cache.missing(changes, seqs)
+        held, missing = self._channel_cache.lookup(changes, seqs)
+        fetched = {}
         if missing:
-            cache.add(await self._fetch(_CHANNEL_RANGE, account_sid, missing[0], missing[-1]))
-        return cache.take(seqs), more
+            rows = await self._fetch(_CHANNEL_RANGE, account_sid, missing[0], missing[-1])
+            fetched = self._channel_cache.add(changes, rows)
+        return page_channels(seqs, held, fetched), more
 
     # -- bulk ------------------------------------------------------------------------
 

@@ -46,7 +46,7 @@ from ..seeding import seed_batches
 from ..settings import Settings
 from ..sids import mint_sid
 from . import ProgressFn
-from .channel_cache import ChannelCache
+from .channel_cache import ChannelCache, page_channels
 from .migrations.sqlite import STEPS
 from .queries.flex import FLEX_CHANNEL_CHANGES
 from .sql import Script, md5_hex, run_sync
@@ -495,14 +495,14 @@ class SqliteStore:
         # not promised, so put it back nearest-first (sorting a sorted list costs little).
         seqs.sort(reverse=window.backward)
         seqs, more = window.cut(seqs)
-        cache = self._channel_cache
-        missing = cache.missing(changes, seqs)
+        held, missing = self._channel_cache.lookup(changes, seqs)
+        fetched = {}
         if missing:
             # One statement for any page: the channels of the account between the first
             # and the last missing row are exactly the missing ones and maybe some cached.
             (found,) = self._read(_CHANNEL_RANGE, (account_sid, missing[0], missing[-1]))[0]
-            cache.add(orjson.loads(found))
-        return cache.take(seqs), more
+            fetched = self._channel_cache.add(changes, orjson.loads(found))
+        return page_channels(seqs, held, fetched), more
 
     # -- bulk ------------------------------------------------------------------------
 

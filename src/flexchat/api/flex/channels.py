@@ -54,8 +54,8 @@ def channels_json(channels: Sequence[Channel], base: str, account_sid: str) -> s
     (or minted) on its way in or a timestamp flexchat wrote; the account (which the
     store's query selected on) and the base URL are checked here. Each channel keeps its
     text for the base URL it was last written for (``Channel.rendered``): the channels
-    of the first pages, which clients poll, come from the SQLite store's cache, so they
-    are written once, not on every request.
+    of the first pages, which clients poll, come from the store's channel cache
+    (store/channel_cache.py), so they are written once, not on every request.
     """
     if not (json_safe(base) and json_safe(account_sid)):
         return None

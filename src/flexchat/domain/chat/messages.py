@@ -178,6 +178,10 @@ def update_message(
     webhooks are enabled."""
     channel = yield from find_channel_of(account_sid, service_sid, channel_ref)
     old = yield from _require_message(channel, sid)
+    # The channel's stamp first: its row before the message's, the order a message's or
+    # a channel's delete locks them in (the other way round, PostgreSQL deadlocked an
+    # edit against a delete).
+    yield BUMP_MESSAGES_VERSION(channel.sid, account_sid)
     edited = bool(old.was_edited) or values.body is not None
     rows = yield UPDATE_MESSAGE(
         values.author if values.author is not None else old.author,
@@ -189,7 +193,6 @@ def update_message(
         values.date_updated or now_iso(),
         old.sid, account_sid,
     )
-    yield BUMP_MESSAGES_VERSION(channel.sid, account_sid)
     message = ChatMessage(*rows[0])
     if webhooks_enabled:
         yield from emit(account_sid, channel.service_sid, channel.sid, "onMessageUpdated", message_fields(message))
