@@ -57,7 +57,8 @@ def main() -> int:
         with bench.server() as server:
             walked = walk(Client(server.base_url, bench.auth), args.channels)
             first_page = Client(server.base_url, bench.auth).request("GET", "/v1/Channels")[1]
-        with ceiling_server(first_page) as (port, _), data_file(walked.sids) as sids:
+        with ceiling_server(first_page) as (port, _), data_file(walked.sids) as sids, \
+                data_file(walked.tokens) as tokens:
             for _ in range(args.rounds):
                 figure = wrk.figure("-", "ceiling", 1, f"http://127.0.0.1:{port}/v1/Channels", auth=bench.auth)
                 if ("ceiling", "") not in best or figure.rps > best["ceiling", ""].rps:
@@ -71,13 +72,14 @@ def main() -> int:
                             ("list deep", base + walked.deep_path, "list.lua", (), 50),
                             ("list PageSize=1000", base + "/v1/Channels?PageSize=1000", "list.lua", (), 1000),
                             ("fetch", base + "/v1/Channels/x", "fetch.lua", (sids,), 1),
+                            ("list random pages", base + "/v1/Channels", "pages.lua", (tokens,), 50),
                         ]:
                             figure = wrk.figure(revision, name, 1, url, script, bench.auth, extra, items)
                             if (name, revision) not in best or figure.rps > best[name, revision].rps:
                                 best[name, revision] = figure
     os.environ.pop("PYTHONPATH", None)
     ceiling = best["ceiling", ""].rps
-    names = ["list", "list deep", "list PageSize=1000", "fetch"]
+    names = ["list", "list deep", "list PageSize=1000", "fetch", "list random pages"]
     print(f"ceiling {ceiling:,.0f} req/s (best of {args.rounds}); each cell: req/s (x ceiling)\n")
     print("| revision | " + " | ".join(names) + " |")
     print("|---|" + "---:|" * len(names))

@@ -479,16 +479,20 @@ class PostgresStore:
     async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
         """One page: the index says which channels are on it (an index-only scan), the
         channel cache has most of them (see store/channel_cache.py), the table the rest."""
-        changes, seqs = await self._fetchrow(
-            _SEQS_BEFORE if window.backward else _SEQS_AFTER, account_sid, window.bound, window.limit + 1
-        )
-        seqs, more = window.cut(seqs)
-        held, missing = self._channel_cache.lookup(changes, seqs)
-        fetched = {}
-        if missing:
-            rows = await self._fetch(_CHANNEL_RANGE, account_sid, missing[0], missing[-1])
-            fetched = self._channel_cache.add(changes, rows)
-        return page_channels(seqs, held, fetched), more
+        statement = _SEQS_BEFORE if window.backward else _SEQS_AFTER
+        cache = self._channel_cache
+
+        async def work(conn: Any) -> tuple[Sequence[Channel], bool]:
+            # Both reads on one pooled connection: a cold page pays one acquire, not two.
+            changes, found = await conn.fetchrow(statement, account_sid, window.bound, window.limit + 1)
+            seqs, more = window.cut(found)
+            held, missing = cache.lookup(changes, seqs)
+            fetched = {}
+            if missing:
+                fetched = cache.add(changes, await conn.fetch(_CHANNEL_RANGE, account_sid, missing[0], missing[-1]))
+            return page_channels(seqs, held, fetched), more
+
+        return await self._run(work)
 
     # -- bulk ------------------------------------------------------------------------
 
