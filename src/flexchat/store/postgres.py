@@ -482,7 +482,7 @@ class PostgresStore:
         statement = _SEQS_BEFORE if window.backward else _SEQS_AFTER
         cache = self._channel_cache
 
-        async def work(conn: Any) -> tuple[Sequence[Channel], bool]:
+        async def work(conn: Any) -> tuple[list[int], bool, list[Channel | None], dict[int, Channel]]:
             # Both reads on one pooled connection: a cold page pays one acquire, not two.
             changes, found = await conn.fetchrow(statement, account_sid, window.bound, window.limit + 1)
             seqs, more = window.cut(found)
@@ -490,9 +490,10 @@ class PostgresStore:
             fetched = {}
             if missing:
                 fetched = cache.add(changes, await conn.fetch(_CHANNEL_RANGE, account_sid, missing[0], missing[-1]))
-            return page_channels(seqs, held, fetched), more
+            return seqs, more, held, fetched
 
-        return await self._run(work)
+        seqs, more, held, fetched = await self._run(work)
+        return page_channels(seqs, held, fetched), more
 
     # -- bulk ------------------------------------------------------------------------
 
