@@ -27,16 +27,19 @@ class RenderedRows:
         self._count = 0
         self._size = size
 
-    def lookup(self, base: str, stamp: int, seqs: Sequence[int]) -> list[str | None]:
-        """The JSON held for each row rendered for ``base`` under ``stamp``, None where none is."""
+    def lookup(self, base: str, stamp: int, seqs: Sequence[int]) -> tuple[list[str | None], list[int]]:
+        """The JSON held for each row rendered for ``base`` under ``stamp`` (None where
+        none is), and the row numbers of those not held."""
         texts = self._by_base.get(base)
         if texts is None:
-            return [None] * len(seqs)
+            return [None] * len(seqs), list(seqs)
         get = texts.get
-        return [
-            entry[1] if (entry := get(seq)) is not None and entry[0] == stamp else None
-            for seq in seqs
+        held: list[str | None] = [
+            entry[1] if (entry := get(seq)) is not None and entry[0] == stamp else None for seq in seqs
         ]
+        if None not in held:
+            return held, []
+        return held, [seq for seq, text in zip(seqs, held, strict=True) if text is None]
 
     def put(self, base: str, seq: int, stamp: int, text: str) -> None:
         """Hold ``text``, the JSON of row ``seq`` under ``stamp``, rendered for ``base``."""

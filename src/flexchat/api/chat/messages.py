@@ -84,8 +84,8 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
     held: list[str | None] = []
 
     def wanted(seqs: list[int], stamp: int) -> list[int]:
-        held[:] = cache.lookup(base, stamp, seqs)
-        return [seq for seq, text in zip(seqs, held, strict=True) if text is None]
+        held[:], missing = cache.lookup(base, stamp, seqs)
+        return missing
 
     found = await ctx.store.read(messages.list_messages(
         request.account_sid, service_sid, ref, page.window, newest_first=order == "desc", wanted=wanted
