@@ -8,6 +8,7 @@ keep the answers consistent.
 from __future__ import annotations
 
 import os
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -181,3 +182,37 @@ def test_a_process_lists_what_another_changed(empty_database: str) -> None:
         assert writer.delete(f"/v1/Channels/{others[0]}").status_code == 204
         newest = writer.create_channel(flow["sid"], "newcomer").json()["sid"]
         assert list(listed()) == [channel["sid"], *others[1:], newest]
+
+
+def test_edits_racing_deletes_never_fail(empty_database: str) -> None:
+    """A message's edit and a delete of it (or of its channel) lock the channel's row and
+    the message's in one order; in the other order PostgreSQL found a deadlock and one
+    side ended as a 503."""
+    with run_server(empty_database) as first, run_server(empty_database) as second:
+        account = add_account(empty_database)
+        api = Api(first.base_url, account.auth)
+        service = api.post("/v2/Services", {"FriendlyName": "support"}).json()["sid"]
+        paths = []
+        for n in range(6):
+            channel = api.post(f"/v2/Services/{service}/Channels", {"FriendlyName": f"chat {n}"}).json()["sid"]
+            path = f"/v2/Services/{service}/Channels/{channel}"
+            paths += [(path, api.post(f"{path}/Messages", {"Body": f"m{k}"}).json()["sid"]) for k in range(5)]
+        servers = (first, second)
+
+        def work(thread: int) -> list[Outcome]:
+            s = session(account.auth)
+            base = servers[thread % 2].base_url
+            outcomes = []
+            for path, sid in paths:
+                started = time.monotonic()
+                if thread % 2:  # two threads edit every message
+                    response = s.post(f"{base}{path}/Messages/{sid}", data={"Body": "edited"}, timeout=30)
+                elif thread == 0:  # one deletes every message
+                    response = s.delete(f"{base}{path}/Messages/{sid}", timeout=30)
+                else:  # and one every channel
+                    response = s.delete(f"{base}{path}", timeout=30)
+                outcomes.append(Outcome(started, time.monotonic() - started, response.status_code, {}, {}, {}))
+            return outcomes
+
+        statuses = {outcome.status for outcome in run_threads(4, work)}
+        assert statuses <= {200, 204, 404}, (statuses, first.output()[-3000:], second.output()[-3000:])

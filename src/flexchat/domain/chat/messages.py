@@ -176,14 +176,15 @@ def update_message(
 ) -> Script[ChatMessage]:
     """Change a message; a new Body marks it ``was_edited``. ``onMessageUpdated`` where
     webhooks are enabled."""
-    channel = yield from find_channel_of(account_sid, service_sid, channel_ref)
+    # The channel's row locked first, then the message read: the order a message's or a
+    # channel's delete takes them in. The other way round, PostgreSQL found a deadlock
+    # between an edit and a delete (a 503), or the edit lost its message to a delete that
+    # committed after it was read (a 500).
+    channel = yield from find_channel_of(account_sid, service_sid, channel_ref, lock=True)
     old = yield from _require_message(channel, sid)
-    # The channel's stamp first: its row before the message's, the order a message's or
-    # a channel's delete locks them in (the other way round, PostgreSQL deadlocked an
-    # edit against a delete).
     yield BUMP_MESSAGES_VERSION(channel.sid, account_sid)
     edited = bool(old.was_edited) or values.body is not None
-    rows = yield UPDATE_MESSAGE(
+    message = yield from require_one(UPDATE_MESSAGE(
         values.author if values.author is not None else old.author,
         values.body if values.body is not None else old.body,
         values.attributes if values.attributes is not None else old.attributes,
@@ -192,8 +193,7 @@ def update_message(
         values.date_created or old.date_created,
         values.date_updated or now_iso(),
         old.sid, account_sid,
-    )
-    message = ChatMessage(*rows[0])
+    ), ChatMessage, f"/Services/{channel.service_sid}/Channels/{channel.sid}/Messages/{sid}")
     if webhooks_enabled:
         yield from emit(account_sid, channel.service_sid, channel.sid, "onMessageUpdated", message_fields(message))
     return message
