@@ -216,3 +216,61 @@ def test_edits_racing_deletes_never_fail(empty_database: str) -> None:
 
         statuses = {outcome.status for outcome in run_threads(4, work)}
         assert statuses <= {200, 204, 404}, (statuses, first.output()[-3000:], second.output()[-3000:])
+
+
+def test_updates_racing_deletes_never_fail(empty_database: str) -> None:
+    """An update of a channel's member or webhook, a task channel or a Studio execution,
+    raced by a delete of it (or of its chat channel): a 404 where the delete won, never a
+    500 (on PostgreSQL the update read the row, the delete committed, and the UPDATE's
+    RETURNING had no row) or a 503 (a deadlock)."""
+    with run_server(empty_database) as first, run_server(empty_database) as second:
+        account = add_account(empty_database)
+        api = Api(first.base_url, account.auth)
+        service = api.post("/v2/Services", {"FriendlyName": "support"}).json()["sid"]
+        # (update path, update form, delete path, the parent's delete path or None)
+        targets: list[tuple[str, dict[str, str], str, str | None]] = []
+        for n in range(4):
+            channel = api.post(f"/v2/Services/{service}/Channels", {"FriendlyName": f"chat {n}"}).json()["sid"]
+            path = f"/v2/Services/{service}/Channels/{channel}"
+            for k in range(4):
+                member = api.post(f"{path}/Members", {"Identity": f"user-{n}-{k}"}).json()["sid"]
+                targets.append((f"{path}/Members/{member}", {"Attributes": '{"k": 1}'}, f"{path}/Members/{member}",
+                                path))
+                webhook = api.post(f"{path}/Webhooks", {
+                    "Type": "webhook", "Configuration.Url": "http://127.0.0.1:9/hook",
+                }).json()["sid"]
+                targets.append((f"{path}/Webhooks/{webhook}", {"Configuration.Url": "http://127.0.0.1:9/other"},
+                                f"{path}/Webhooks/{webhook}", path))
+        workspace = api.post("/v1/Workspaces", {"FriendlyName": "desk"}).json()["sid"]
+        for k in range(8):
+            task_channel = api.post(f"/v1/Workspaces/{workspace}/TaskChannels", {
+                "FriendlyName": f"tc {k}", "UniqueName": f"tc-{k}",
+            }).json()["sid"]
+            path = f"/v1/Workspaces/{workspace}/TaskChannels/{task_channel}"
+            targets.append((path, {"FriendlyName": f"renamed {k}"}, path, None))
+        flow = "FW" + "0" * 32
+        for k in range(8):
+            execution = api.post(f"/v2/Flows/{flow}/Executions", {"To": f"+1555000{k:04d}", "From": "+15550001111"})
+            path = f"/v2/Flows/{flow}/Executions/{execution.json()['sid']}"
+            targets.append((path, {"Status": "ended"}, path, None))
+        servers = (first, second)
+
+        def work(thread: int) -> list[Outcome]:
+            s = session(account.auth)
+            base = servers[thread % 2].base_url
+            outcomes = []
+            for update, form, delete, parent in targets:
+                started = time.monotonic()
+                if thread % 2:  # two threads update every target
+                    response = s.post(f"{base}{update}", data=form, timeout=30)
+                elif thread == 0:  # one deletes every target
+                    response = s.delete(f"{base}{delete}", timeout=30)
+                else:  # and one every target's chat channel (or the target itself)
+                    response = s.delete(f"{base}{parent or delete}", timeout=30)
+                outcomes.append(Outcome(started, time.monotonic() - started, response.status_code, {}, {},
+                                        {"path": update}))
+            return outcomes
+
+        outcomes = run_threads(4, work)
+        failed = [(o.status, o.request["path"]) for o in outcomes if o.status not in (200, 204, 404)]
+        assert failed == [], (failed, first.output()[-3000:], second.output()[-3000:])

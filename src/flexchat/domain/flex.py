@@ -255,7 +255,10 @@ def update_web_channel(
     rows = yield UPDATE_WEB_CHANNEL(
         post_engagement_data if post_engagement_data is not None else web.post_engagement_data, now, web.seq
     )
-    return WebChannel(*rows[0])
+    # None (a 404) where a delete that committed since the read left the UPDATE no row on
+    # PostgreSQL. The chat channel's row, where changed above, was locked first: the order
+    # the web channel's delete (and the chat channel's) takes.
+    return WebChannel(*rows[0]) if rows else None
 
 
 def delete_web_channel(account_sid: str, sid: str) -> Script[bool]:

@@ -120,8 +120,12 @@ def update_execution(account_sid: str, flow_sid: str, sid: str, status: str) -> 
         raise InvalidParameter("Invalid Status: an Execution can only be updated to ended")
     if execution.status == "ended":
         return execution
-    rows = yield END_EXECUTION(now_iso(), execution.seq, account_sid)
-    return Execution(*rows[0])
+    # A delete that committed since the read leaves the UPDATE no row on PostgreSQL: a 404,
+    # as if it had come first.
+    ended = yield from require_one(
+        END_EXECUTION(now_iso(), execution.seq, account_sid), Execution, f"/Flows/{flow_sid}/Executions/{sid}"
+    )
+    return ended
 
 
 def delete_execution(account_sid: str, flow_sid: str, sid: str) -> Script[bool]:

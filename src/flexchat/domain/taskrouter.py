@@ -412,10 +412,15 @@ def update_task_channel(
         _check_friendly_name(changes["friendly_name"], "TaskChannel")
     channel = yield from require_task_channel(account_sid, workspace_sid, ref)
     merged = {**_fields(channel), **changes}
-    rows = yield UPDATE_TASK_CHANNEL(
-        merged["friendly_name"], merged["channel_optimized_routing"], now_iso(), channel.seq, account_sid
+    # A delete (of the task channel or its workspace) that committed since the read leaves
+    # the UPDATE no row on PostgreSQL: a 404, as if it had come first.
+    updated = yield from require_one(
+        UPDATE_TASK_CHANNEL(
+            merged["friendly_name"], merged["channel_optimized_routing"], now_iso(), channel.seq, account_sid
+        ),
+        TaskChannel, f"/Workspaces/{workspace_sid}/TaskChannels/{ref}",
     )
-    return TaskChannel(*rows[0])
+    return updated
 
 
 def delete_task_channel(account_sid: str, workspace_sid: str, ref: str) -> Script[TaskChannel]:

@@ -12,6 +12,7 @@ from ...store.queries.chat import COUNT_MEMBERS, FETCH_MEMBER_BY_IDENTITY, INSER
 from ...store.queries.members import DELETE_MEMBER, FETCH_MEMBER, LIST_MEMBERS, UPDATE_MEMBER
 from ...store.sql import Rows, Script, page
 from ..events import emit, member_fields
+from ..lookups import require_one
 from ..records import ChatChannel, ChatMember
 from .channels import require_channel
 from .services import require_service
@@ -145,8 +146,13 @@ def update_member(
     new["date_updated"] = changes.get("date_updated") or now_iso()
     new["attributes"] = new["attributes"] or "{}"
     new["date_created"] = new["date_created"] or old.date_created
-    rows = yield UPDATE_MEMBER(*(new[name] for name in UPDATABLE), old.sid, account_sid)
-    member = ChatMember(*rows[0])
+    # The member's row alone is locked (by the UPDATE), so no order to keep with a delete's
+    # channel-then-member; a delete (of the member or its channel) that committed since the
+    # read leaves the UPDATE no row on PostgreSQL: a 404, as if it had come first.
+    member = yield from require_one(
+        UPDATE_MEMBER(*(new[name] for name in UPDATABLE), old.sid, account_sid), ChatMember,
+        f"/Services/{channel.service_sid}/Channels/{channel.sid}/Members/{ref}",
+    )
     if webhooks_enabled:
         yield from emit(account_sid, channel.service_sid, channel.sid, "onMemberUpdated", member_fields(member))
     return member

@@ -98,8 +98,13 @@ def update_channel_webhook(
     channel = yield from find_channel_of(account_sid, service_sid, channel_ref)
     webhook = yield from _require_webhook(channel, sid)
     configuration = checked_configuration(webhook.type, {**webhook.config, **changes})
-    rows = yield UPDATE_WEBHOOK(orjson.dumps(configuration).decode(), now_iso(), webhook.sid, account_sid)
-    return ChatWebhook(*rows[0])
+    # A delete (of the webhook or its channel) that committed since the read leaves the
+    # UPDATE no row on PostgreSQL: a 404, as if it had come first.
+    updated = yield from require_one(
+        UPDATE_WEBHOOK(orjson.dumps(configuration).decode(), now_iso(), webhook.sid, account_sid), ChatWebhook,
+        f"/Services/{channel.service_sid}/Channels/{channel.sid}/Webhooks/{sid}",
+    )
+    return updated
 
 
 def delete_channel_webhook(account_sid: str, service_sid: str, channel_ref: str, sid: str) -> Script[ChatWebhook]:

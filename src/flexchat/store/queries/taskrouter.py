@@ -32,10 +32,12 @@ LIST_WORKSPACES = paged(f"SELECT {WORKSPACE} FROM tr_workspaces WHERE account_si
 LIST_WORKSPACES_BY_NAME = paged(
     f"SELECT {WORKSPACE} FROM tr_workspaces WHERE account_sid = ? AND friendly_name = ?"
 )
-# A workspace's rows go with it.
+# A workspace's rows go with it. The workflows first: a workflow's update locks its row and
+# then its tasks' (a new FriendlyName shows on them), so a delete that took the tasks first
+# could deadlock against it on PostgreSQL (a 503).
 DELETE_WORKSPACE_ROWS = tuple(
     sql(f"DELETE FROM {table} WHERE workspace_sid = ? AND account_sid = ?")
-    for table in ("tr_task_events", "tr_tasks", "tr_task_channels", "tr_workflows")
+    for table in ("tr_workflows", "tr_task_channels", "tr_tasks", "tr_task_events")
 )
 DELETE_WORKSPACE = sql("DELETE FROM tr_workspaces WHERE sid = ? AND account_sid = ? RETURNING sid")
 
