@@ -223,9 +223,10 @@ def test_a_client_that_keeps_asking_is_slowed_and_others_are_not(tmp_path: Path)
             seconds.append(time.monotonic() - started)
         # One refusal a second (the limit) is answered at once, the others wait 0.3 s.
         assert len(seconds) == 8, seconds
-        assert min(seconds) < 0.25 and sum(t >= 0.3 for t in seconds) >= 4, seconds
+        # (Anything under the delay was not delayed: a loaded machine gets the whole margin.)
+        assert min(seconds) < 0.3 and sum(t >= 0.3 for t in seconds) >= 4, seconds
         # Another account is not slowed.
         started = time.monotonic()
         answered = requests.get(f"{server.base_url}/v2/Services", auth=quiet.auth, timeout=10)
-        assert answered.status_code == 200 and time.monotonic() - started < 0.25
+        assert answered.status_code == 200 and time.monotonic() - started < 0.3
         holder.join()
