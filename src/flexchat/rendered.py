@@ -1,4 +1,4 @@
-"""Rendered JSON of rows, kept by row number and version (the message list's cache)."""
+"""Rendered JSON of rows, kept by row number and stamp (the message list's cache)."""
 
 from __future__ import annotations
 

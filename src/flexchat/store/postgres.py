@@ -51,8 +51,8 @@ from ..sids import mint_sid
 from . import ProgressFn
 from .channel_cache import ChannelCache, page_channels
 from .migrations.postgres import STEPS
-from .queries.flex import FLEX_CHANNEL_CHANGES
-from .sql import Script, run_async
+from .queries.flex import LIST_CHANNEL_SEQS
+from .sql import Script, page_statement, run_async, seq_page
 
 log = logging.getLogger("flexchat.store")
 
@@ -61,16 +61,7 @@ Work = Callable[[Any], Awaitable[T]]
 
 # The records' fields in order, so a row goes straight into Channel(*row) / _flow(row).
 CHANNEL_COLUMNS = columns(Channel)
-# A list page's row numbers, nearest first, with the channels' change count in the same
-# snapshot, and the rows the channel cache lacks (see list_channels).
-_SEQS_AFTER = (
-    f"SELECT ({FLEX_CHANNEL_CHANGES}), ARRAY(SELECT seq FROM channels"
-    " WHERE account_sid = $1 AND seq > $2 ORDER BY seq LIMIT $3)"
-)
-_SEQS_BEFORE = (
-    f"SELECT ({FLEX_CHANNEL_CHANGES}), ARRAY(SELECT seq FROM channels"
-    " WHERE account_sid = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3)"
-)
+# The rows of a list page the channel cache lacks (see list_channels).
 _CHANNEL_RANGE = f"SELECT {CHANNEL_COLUMNS} FROM channels WHERE account_sid = $1 AND seq BETWEEN $2 AND $3"
 FLOW_COLUMNS = columns(FlexFlow)
 # A create's first read, one round trip: the flow, and the Identity's channel on it if any.
@@ -479,13 +470,13 @@ class PostgresStore:
     async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
         """One page: the index says which channels are on it (an index-only scan), the
         channel cache has most of them (see store/channel_cache.py), the table the rest."""
-        statement = _SEQS_BEFORE if window.backward else _SEQS_AFTER
+        statement, bound = page_statement(LIST_CHANNEL_SEQS, window)
         cache = self._channel_cache
 
         async def work(conn: Any) -> tuple[list[int], bool, list[Channel | None], dict[int, Channel]]:
             # Both reads on one pooled connection: a cold page pays one acquire, not two.
-            changes, found = await conn.fetchrow(statement, account_sid, window.bound, window.limit + 1)
-            seqs, more = window.cut(found)
+            changes, found = await conn.fetchrow(statement.postgres, account_sid, bound, window.limit + 1)
+            seqs, more = seq_page(LIST_CHANNEL_SEQS, statement, found, window)
             held, missing = cache.lookup(changes, seqs)
             fetched = {}
             if missing:

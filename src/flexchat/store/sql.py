@@ -272,6 +272,34 @@ def paged(head: str) -> Paged:
     )
 
 
+def paged_seqs(first: str, rows: str) -> Paged:
+    """A keyset page's row numbers as one row: the value of ``first`` (a one-value SELECT,
+    read in the same snapshot) and the page's row numbers, nearest first, as one
+    ``json_group_array`` value (:func:`seq_page` reads it). ``rows`` is the
+    ``FROM ... WHERE ...`` of the listed rows; the index on (their filter, seq) answers
+    it alone. Two lists read their pages so: a value and a row number a row cost a short
+    read less than the rows themselves, and the caller keeps the rows it has seen."""
+
+    def one(condition: str, order: str) -> Statement:
+        return sql(
+            f"SELECT ({first}), (SELECT json_group_array(seq) FROM"
+            f" (SELECT seq {rows} AND {condition} ORDER BY seq {order} LIMIT ?) AS page)"
+        )
+
+    return Paged(one("seq > ?", "ASC"), one("seq < ?", "DESC"))
+
+
+def seq_page(query: Paged, statement: Statement, packed: str | None, window: Any) -> tuple[list[int], bool]:
+    """The row numbers ``statement`` (one of :func:`paged_seqs`'s ``query``) read for
+    ``window``, in the list's order, and whether more lie beyond."""
+    seqs: list[int] = json_list(packed)
+    # The set is fixed by ORDER BY ... LIMIT; the order json_group_array saw it in is not
+    # promised, so put it back nearest-first (sorting a sorted list costs little).
+    seqs.sort(reverse=statement is query.before)
+    result: tuple[list[int], bool] = window.cut(seqs)
+    return result
+
+
 def page_statement(query: Paged, window: Any, newest_first: bool = False) -> tuple[Statement, int]:
     """Which of ``query``'s statements reads a :class:`paging.Window`'s rows nearest
     first, and the row number it starts from. A newest-first list runs the same window

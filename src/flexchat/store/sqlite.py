@@ -48,8 +48,8 @@ from ..sids import mint_sid
 from . import ProgressFn
 from .channel_cache import ChannelCache, page_channels
 from .migrations.sqlite import STEPS
-from .queries.flex import FLEX_CHANNEL_CHANGES
-from .sql import Script, md5_hex, run_sync
+from .queries.flex import LIST_CHANNEL_SEQS
+from .sql import Script, md5_hex, page_statement, run_sync, seq_page
 
 MAX_BATCH = 256
 READER_CACHE_KIB = 512
@@ -66,17 +66,6 @@ _CHANNEL_RANGE = (
     f"SELECT json_group_array(json_array({CHANNEL_COLUMNS})) FROM channels"
     " WHERE account_sid = ? AND seq BETWEEN ? AND ?"
 )
-# The channels' change count and a page's row numbers, in one statement: one snapshot,
-# and one statement's fixed cost (~10 us in the server) instead of two.
-_SEQS_AFTER = (
-    f"SELECT ({FLEX_CHANNEL_CHANGES}), (SELECT json_group_array(seq) FROM"
-    " (SELECT seq FROM channels WHERE account_sid = ? AND seq > ? ORDER BY seq LIMIT ?))"
-)
-_SEQS_BEFORE = (
-    f"SELECT ({FLEX_CHANNEL_CHANGES}), (SELECT json_group_array(seq) FROM"
-    " (SELECT seq FROM channels WHERE account_sid = ? AND seq < ? ORDER BY seq DESC LIMIT ?))"
-)
-
 
 def database_path(url: str) -> str:
     """The file behind ``sqlite:///relative``, ``sqlite:////absolute`` or ``sqlite:///:memory:``."""
@@ -485,16 +474,11 @@ class SqliteStore:
     async def list_channels(self, account_sid: str, window: Window) -> tuple[Sequence[Channel], bool]:
         """One page: the index says which channels are on it, the channel cache has most
         of them (see store/channel_cache.py), the table the rest."""
-        sql = _SEQS_BEFORE if window.backward else _SEQS_AFTER
-        (changes, found), = self._read(sql, (account_sid, window.bound, window.limit + 1))
-        # SQLite hands the row numbers over as one JSON array rather than a row each:
-        # half the cost, as the sqlite3 module's per-row and per-column overhead is most
-        # of a short read.
-        seqs: list[int] = orjson.loads(found)
-        # The set is fixed by ORDER BY ... LIMIT; the order json_group_array saw it in is
-        # not promised, so put it back nearest-first (sorting a sorted list costs little).
-        seqs.sort(reverse=window.backward)
-        seqs, more = window.cut(seqs)
+        # The row numbers come as one JSON array rather than a row each: half the cost,
+        # as the sqlite3 module's per-row and per-column overhead is most of a short read.
+        statement, bound = page_statement(LIST_CHANNEL_SEQS, window)
+        (changes, found), = self._read(statement.sqlite, (account_sid, bound, window.limit + 1))
+        seqs, more = seq_page(LIST_CHANNEL_SEQS, statement, found, window)
         held, missing = self._channel_cache.lookup(changes, seqs)
         fetched = {}
         if missing:

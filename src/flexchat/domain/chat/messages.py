@@ -20,7 +20,7 @@ from ...store.queries.messages import (
     UNCOUNT_MESSAGE,
     UPDATE_MESSAGE,
 )
-from ...store.sql import Rows, Script, json_list, page_statement
+from ...store.sql import Rows, Script, page_statement, seq_page
 from ..events import emit, message_fields
 from ..lookups import require_one
 from ..records import ChatChannel, ChatMessage
@@ -119,11 +119,7 @@ def list_messages(
         channel_sid = channel.sid
         (found,) = yield statement(channel_sid, account_sid, service_sid, channel_sid, bound, window.limit + 1)
     stamp, packed = found
-    nearest_first: list[int] = json_list(packed)
-    # json_group_array's order is not promised: put the set ORDER BY ... LIMIT fixed back
-    # nearest-first (sorting a sorted list costs little).
-    nearest_first.sort(reverse=statement is LIST_MESSAGE_SEQS.before)
-    seqs, more = window.cut(nearest_first)  # in the list's order (see store/sql.py: page)
+    seqs, more = seq_page(LIST_MESSAGE_SEQS, statement, packed, window)
     missing = wanted(seqs, stamp) if wanted is not None else seqs
     rows: Rows = []
     if missing:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ...domain.records import WebChannel, columns
 from ...models import Channel
-from ..sql import paged, sql
+from ..sql import paged, paged_seqs, sql
 
 FLEX_CHANNEL = columns(Channel)
 
@@ -67,6 +67,9 @@ FIRST_FLOW_SERVICE = sql(
 LINK_TASK = sql("UPDATE channels SET task_sid = ?, date_updated = ? WHERE sid = ? AND account_sid = ?")
 COUNT_FLEX_CHANNEL_CHANGE = sql("UPDATE change_counters SET value = value + 1 WHERE name = 'flex_channels'")
 FLEX_CHANNEL_CHANGES = "SELECT value FROM change_counters WHERE name = 'flex_channels'"
+# GET /v1/Channels: the channels' change count and a page's row numbers, in one snapshot
+# (see store/channel_cache.py).
+LIST_CHANNEL_SEQS = paged_seqs(FLEX_CHANNEL_CHANGES, "FROM channels WHERE account_sid = ?")
 FLEX_CHANNELS_OF_TASK = sql(
     f"SELECT {FLEX_CHANNEL} FROM channels WHERE account_sid = ? AND task_sid = ? AND active"
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...domain.records import ChatMessage, columns
-from ..sql import Paged, sql
+from ..sql import paged_seqs, sql
 
 MESSAGE = columns(ChatMessage)
 
@@ -21,9 +21,10 @@ INSERT_MESSAGE = sql(
     f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {MESSAGE}"
 )
 FETCH_MESSAGE = sql(f"SELECT {MESSAGE} FROM chat_messages WHERE sid = ? AND channel_sid = ? AND account_sid = ?")
-# Every update bumps the message's ``version`` and its channel's ``messages_version``
-# (BUMP_MESSAGES_VERSION, same transaction): what tells a process that a message it
-# rendered changed.
+# Every update bumps its channel's ``messages_version`` (BUMP_MESSAGES_VERSION, same
+# transaction): what tells a process that a message it rendered changed. The message's own
+# ``version`` is no longer read by this release, and still bumped: the previous release's
+# processes key their rendered messages by it while a rolling upgrade runs.
 UPDATE_MESSAGE = sql(
     "UPDATE chat_messages SET author = ?, body = ?, attributes = ?, last_updated_by = ?, was_edited = ?,"
     " date_created = ?, date_updated = ?, version = version + 1 WHERE sid = ? AND account_sid = ?"
@@ -35,18 +36,13 @@ BUMP_MESSAGES_VERSION = sql(
 DELETE_MESSAGE = sql("DELETE FROM chat_messages WHERE sid = ? AND account_sid = ?")
 # A page of a channel's messages in the order of their index (which follows seq: both are
 # taken under the channel's lock), as one row: the channel's ``messages_version`` (NULL
-# where the account and service have no channel of that sid) and the page's row numbers,
-# nearest first, from the index alone (json_group_array: see store/sql.py). The rows
-# themselves are read (MESSAGE_RANGE) only where no rendering is held.
-def _message_seqs(condition: str, order: str) -> str:
-    return (
-        "SELECT (SELECT messages_version FROM chat_channels WHERE sid = ? AND account_sid = ? AND service_sid = ?),"
-        " (SELECT json_group_array(seq) FROM"
-        f" (SELECT seq FROM chat_messages WHERE channel_sid = ? AND {condition} ORDER BY seq {order} LIMIT ?) AS page)"
-    )
-
-
-LIST_MESSAGE_SEQS = Paged(sql(_message_seqs("seq > ?", "ASC")), sql(_message_seqs("seq < ?", "DESC")))
+# where the account and service have no channel of that sid) and the page's row numbers
+# (see store/sql.py: paged_seqs). The rows themselves are read (MESSAGE_RANGE) only where
+# no rendering is held.
+LIST_MESSAGE_SEQS = paged_seqs(
+    "SELECT messages_version FROM chat_channels WHERE sid = ? AND account_sid = ? AND service_sid = ?",
+    "FROM chat_messages WHERE channel_sid = ?",
+)
 # The channel's messages between two row numbers, inclusive.
 MESSAGE_RANGE = sql(
     f"SELECT {MESSAGE} FROM chat_messages WHERE channel_sid = ? AND account_sid = ? AND seq >= ? AND seq <= ?"
