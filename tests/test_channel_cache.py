@@ -43,3 +43,12 @@ def test_a_row_deleted_between_the_reads_is_left_out() -> None:
     held, _ = cache.lookup(0, [1, 2, 3])
     fetched = cache.add(0, [row(1), row(3)])
     assert [channel.seq for channel in page_channels([1, 2, 3], held, fetched)] == [1, 3]
+
+
+def test_a_page_whose_missing_rows_were_all_deleted_holds_only_the_cached_ones() -> None:
+    cache = ChannelCache()
+    cache.lookup(0, [1])
+    cache.add(0, [row(1)])
+    held, missing = cache.lookup(0, [1, 2, 3])
+    assert missing == [2, 3]
+    assert [channel.seq for channel in page_channels([1, 2, 3], held, cache.add(0, []))] == [1]

@@ -225,6 +225,25 @@ def test_listed_messages_are_the_bytes_of_their_dicts(client: Client, conversati
     assert [m.body for m in listed][-len(AWKWARD):] == list(reversed(AWKWARD))
 
 
+def test_a_page_read_again_shows_every_change_since(conversation: Conversation) -> None:
+    """A page asked for again is served whole from what the process kept for its rows
+    and the channel's stamp: each kind of change since must show on the next read."""
+    messages = conversation.chat.messages
+    sids = [messages.create(body=f"m{n}").sid for n in range(3)]
+
+    def bodies(order: str) -> list[str]:
+        return [m.body for m in messages.list(order=order, page_size=2)]
+
+    for order in ("asc", "desc", "asc", "desc"):  # the second time from what was kept
+        assert bodies(order) == (["m0", "m1", "m2"] if order == "asc" else ["m2", "m1", "m0"])
+    messages(sids[1]).update(body="edited")
+    assert bodies("asc") == ["m0", "edited", "m2"] and bodies("desc") == ["m2", "edited", "m0"]
+    messages(sids[0]).delete()
+    assert bodies("asc") == ["edited", "m2"] and bodies("desc") == ["m2", "edited"]
+    messages.create(body="m3")
+    assert bodies("asc") == ["edited", "m2", "m3"] and bodies("desc") == ["m3", "m2", "edited"]
+
+
 def test_concurrent_creates_get_distinct_indexes(
     conversation: Conversation, server: ServerProcess, account: Account
 ) -> None:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 # ~0.7 kB of JSON a message: ~1.5 MB at most per process.
 DEFAULT_SIZE = 2048
+# Whole pages kept, as the bytes of their items (~35 kB for 50 messages): ~1 MB at most.
+PAGES_SIZE = 32
 
 
 class RenderedRows:
@@ -20,12 +22,13 @@ class RenderedRows:
     bookkeeping on every hit).
     """
 
-    __slots__ = ("_by_base", "_count", "_size")
+    __slots__ = ("_by_base", "_count", "_pages", "_size")
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self._by_base: dict[str, dict[int, tuple[int, str]]] = {}
         self._count = 0
         self._size = size
+        self._pages: dict[tuple[str, int, tuple[int, ...]], bytes] = {}
 
     def lookup(self, base: str, stamp: int, seqs: Sequence[int]) -> tuple[list[str | None], list[int]]:
         """The JSON held for each row rendered for ``base`` under ``stamp`` (None where
@@ -50,6 +53,22 @@ class RenderedRows:
         if seq not in texts:
             self._count += 1
         texts[seq] = (stamp, text)
+
+    def page(self, base: str, stamp: int, seqs: Sequence[int]) -> bytes | None:
+        """The items of a page of exactly these rows, in this order, under ``stamp``, as
+        :meth:`put_page` was given them (None if it was not).
+
+        A page polled again and again is the same rows under the same stamp: its bytes
+        are fixed by them, as each row's JSON is, so the page's are kept whole rather
+        than looked up row by row, joined and encoded on every request.
+        """
+        return self._pages.get((base, stamp, tuple(seqs)))
+
+    def put_page(self, base: str, stamp: int, seqs: Sequence[int], items: bytes) -> None:
+        """Hold ``items``, the page of rows ``seqs`` under ``stamp``, rendered for ``base``."""
+        if len(self._pages) >= PAGES_SIZE:
+            self._pages.clear()
+        self._pages[(base, stamp, tuple(seqs))] = items
 
     def __len__(self) -> int:
         return self._count

@@ -26,6 +26,8 @@ OPERATIONS = "operations"
 # Credentials: IAM keys, Accounts token rotation, the 2010 API's keys. No faults apply to
 # them either, so a fault cannot keep an operator from rotating a key.
 CREDENTIALS = "credentials"
+# Paths whose route a router remembers.
+FOUND_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ class Router:
         for route in routes:
             self._routes.setdefault(route.pattern.count("/"), []).append((route.compile(), route))
         self.routes = tuple(routes)
+        # Clients ask for the same paths again and again (a page they poll, a channel's
+        # messages): each one's route is worked out once. Bounded, and only paths that
+        # have a route, so a stream of unknown paths cannot grow it.
+        self._found: dict[str, tuple[Route, dict[str, str]]] = {}
 
     def find(self, path: str) -> tuple[Route | None, dict[str, str]]:
         """The route whose pattern matches ``path`` and its path parameters, or ``(None, {})``.
@@ -78,10 +84,17 @@ class Router:
         Separate from :meth:`match` because the app needs the route (its pattern for
         metrics, whether it is public) before it may tell a client that it does not exist.
         """
+        known = self._found.get(path)
+        if known is not None:
+            return known[0], dict(known[1])
         for regex, route in self._routes.get(path.count("/"), ()):
             found = regex.match(path)
             if found is not None:
-                return route, found.groupdict()
+                params = found.groupdict()
+                if len(self._found) >= FOUND_SIZE:
+                    self._found.clear()
+                self._found[path] = (route, params)
+                return route, dict(params)
         return None, {}
 
     def match(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:

@@ -92,7 +92,7 @@ def page_response(
     if rendered is None:
         meta = page_meta(request, ctx, scope, page, ends, has_more, base)
         return json_response({scope.key: [to_wire(item, base) for item in items], "meta": meta})
-    return rendered_page_response(request, ctx, scope, page, ends, has_more, base, rendered)
+    return rendered_page_response(request, ctx, scope, page, ends, has_more, base, rendered.encode())
 
 
 def page_meta(
@@ -106,12 +106,12 @@ def page_meta(
 
 def rendered_page_response(
     request: Request, ctx: AppContext, scope: ListScope, page: PageRequest, ends: tuple[int, int] | tuple[()],
-    has_more: bool, base: str, items_json: str,
+    has_more: bool, base: str, items_json: bytes,
 ) -> Response:
-    """A list page whose items are already JSON text (the array's contents, byte for byte
-    what orjson would write for their dicts); ``ends`` as for :func:`page_meta`."""
+    """A list page whose items are already JSON (the array's contents, UTF-8, byte for
+    byte what orjson would write for their dicts); ``ends`` as for :func:`page_meta`."""
     meta = page_meta(request, ctx, scope, page, ends, has_more, base)
-    body = b"".join([b'{"', scope.key.encode(), b'":[', items_json.encode(), b'],"meta":', orjson.dumps(meta), b"}"])
+    body = b"".join([b'{"', scope.key.encode(), b'":[', items_json, b'],"meta":', orjson.dumps(meta), b"}"])
     return Response(200, body)
 
 

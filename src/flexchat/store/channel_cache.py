@@ -53,7 +53,9 @@ class ChannelCache:
             channels.clear()
             self._changes = changes
         held = list(map(channels.get, seqs))
-        if None not in held:
+        # Membership in the dict, not ``None in held``: that compares each Channel with
+        # None through the dataclass's __eq__, a Python call per channel (~10 us a page).
+        if all(map(channels.__contains__, seqs)):
             return held, []
         return held, [seq for seq, channel in zip(seqs, held, strict=True) if channel is None]
 
@@ -83,12 +85,14 @@ class ChannelCache:
         return fetched
 
 
-def page_channels(seqs: Sequence[int], held: list[Channel | None], fetched: dict[int, Channel]) -> list[Channel]:
-    """A page's channels in the order of ``seqs``: held, else fetched; a row number the
-    table no longer had when the missing rows were read (deleted between the two reads)
-    is left out, as if the channel had been deleted just before."""
-    if fetched:
-        held = [channel if channel is not None else fetched.get(seq) for seq, channel in zip(seqs, held, strict=True)]
-    if None in held:
-        return [channel for channel in held if channel is not None]
-    return held  # type: ignore[return-value]
+def page_channels(
+    seqs: Sequence[int], held: list[Channel | None], fetched: dict[int, Channel] | None
+) -> list[Channel]:
+    """A page's channels in the order of ``seqs``: held, else fetched (None where
+    :meth:`ChannelCache.lookup` missed none); a row number the table no longer had when
+    the missing rows were read (deleted between the two reads) is left out, as if the
+    channel had been deleted just before."""
+    if fetched is None:
+        return held  # type: ignore[return-value] # every one was held
+    held = [channel if channel is not None else fetched.get(seq) for seq, channel in zip(seqs, held, strict=True)]
+    return [channel for channel in held if channel is not None]

@@ -473,12 +473,12 @@ class PostgresStore:
         statement, bound = page_statement(LIST_CHANNEL_SEQS, window)
         cache = self._channel_cache
 
-        async def work(conn: Any) -> tuple[list[int], bool, list[Channel | None], dict[int, Channel]]:
+        async def work(conn: Any) -> tuple[list[int], bool, list[Channel | None], dict[int, Channel] | None]:
             # Both reads on one pooled connection: a cold page pays one acquire, not two.
             changes, found = await conn.fetchrow(statement.postgres, account_sid, bound, window.limit + 1)
             seqs, more = seq_page(LIST_CHANNEL_SEQS, statement, found, window)
             held, missing = cache.lookup(changes, seqs)
-            fetched = {}
+            fetched = None
             if missing:
                 fetched = cache.add(changes, await conn.fetch(_CHANNEL_RANGE, account_sid, missing[0], missing[-1]))
             return seqs, more, held, fetched

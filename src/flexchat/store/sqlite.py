@@ -480,7 +480,7 @@ class SqliteStore:
         (changes, found), = self._read(statement.sqlite, (account_sid, bound, window.limit + 1))
         seqs, more = seq_page(LIST_CHANNEL_SEQS, statement, found, window)
         held, missing = self._channel_cache.lookup(changes, seqs)
-        fetched = {}
+        fetched = None
         if missing:
             # One statement for any page: the channels of the account between the first
             # and the last missing row are exactly the missing ones and maybe some cached.

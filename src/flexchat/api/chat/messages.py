@@ -66,9 +66,10 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
     The page is read as row numbers with the channel's stamp (``messages_version``); a
     message's JSON comes from this process's ``ctx.rendered_messages`` where it holds it
     under that stamp for this base URL, and is rendered (``message_to_wire`` and orjson,
-    so the bytes are those of the dict path) from its row otherwise. Reading 14 columns
-    of 50 rows and building their dicts was most of a page's cost; the row numbers come
-    from the index alone (docs/architecture.md).
+    so the bytes are those of the dict path) from its row otherwise; a page of the same
+    rows under the same stamp is the same bytes, kept whole. Reading 14 columns of 50
+    rows and building their dicts was most of a page's cost; the row numbers come from
+    the index alone (docs/architecture.md).
     """
     service_sid, ref = channel_path(request)
     order = parse(request.query, (ORDER,), where="query").get("order")
@@ -82,8 +83,13 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
     # Looked up while the script runs and kept here: on PostgreSQL a concurrent request
     # may change the cache before this page is assembled.
     held: list[str | None] = []
+    whole: list[bytes] = []
 
     def wanted(seqs: list[int], stamp: int) -> list[int]:
+        items = cache.page(base, stamp, seqs)
+        whole[:] = [] if items is None else [items]
+        if items is not None:
+            return []
         held[:], missing = cache.lookup(base, stamp, seqs)
         return missing
 
@@ -91,15 +97,21 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
         request.account_sid, service_sid, ref, page.window, newest_first=order == "desc", wanted=wanted
     ))
     seqs = found.seqs
-    if found.rows:
-        fresh = {row[0]: _render(row, found.stamp, base, cache) for row in found.rows}
-        held = [text if text is not None else fresh.get(seq) for seq, text in zip(seqs, held, strict=True)]
-    texts = [text for text in held if text is not None]
-    if len(texts) < len(seqs):
-        # A message deleted between the two reads is left out, as if deleted just before.
-        seqs = [seq for seq, text in zip(seqs, held, strict=True) if text is not None]
+    if whole:
+        items = whole[0]
+    else:
+        if found.rows:
+            fresh = {row[0]: _render(row, found.stamp, base, cache) for row in found.rows}
+            held = [text if text is not None else fresh.get(seq) for seq, text in zip(seqs, held, strict=True)]
+        texts = [text for text in held if text is not None]
+        items = ",".join(texts).encode()
+        if len(texts) == len(seqs):
+            cache.put_page(base, found.stamp, seqs, items)
+        else:
+            # A message deleted between the two reads is left out, as if deleted just before.
+            seqs = [seq for seq, text in zip(seqs, held, strict=True) if text is not None]
     ends = (seqs[0], seqs[-1]) if seqs else ()
-    return rendered_page_response(request, ctx, scope, page, ends, found.more, base, ",".join(texts))
+    return rendered_page_response(request, ctx, scope, page, ends, found.more, base, items)
 
 
 def _render(row: Row, stamp: int, base: str, cache: RenderedRows) -> str:
