@@ -7,7 +7,9 @@ keep the answers consistent.
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -267,3 +269,92 @@ def test_updates_racing_deletes_never_fail(empty_database: str) -> None:
             path = f"/v2/Flows/{flow}/Executions/{execution.json()['sid']}"
             targets.append((path, {"Status": "ended"}, path, None))
         race_updates_and_deletes((first, second), account.auth, targets)
+
+
+def test_racing_deletes_answer_204_once(empty_database: str) -> None:
+    """Two DELETEs of one resource sent at once through two processes: one 204 and one 404
+    (the body any unknown resource gets), and a channel's counts stay its rows. On
+    PostgreSQL a delete that read the row before the other committed, with nothing it read
+    locked, deleted nothing and answered 204 as well (a channel webhook, a task channel, a
+    web channel); a Flex or web channel's loser answered a 404 naming its chat channel."""
+    with run_server(empty_database) as first, run_server(empty_database) as second:
+        account = add_account(empty_database)
+        api = Api(first.base_url, account.auth)
+
+        def created(path: str, form: dict[str, str]) -> str:
+            response = api.post(path, form)
+            assert response.status_code == 201, response.text
+            return str(response.json()["sid"])
+
+        service = created("/v2/Services", {"FriendlyName": "support"})
+        chat = f"/v2/Services/{service}"
+        targets: list[str] = []
+        kept: list[str] = []  # channels some of whose members and messages go
+        for n in range(3):
+            channel = f"{chat}/Channels/" + created(f"{chat}/Channels", {"FriendlyName": f"kept {n}"})
+            kept.append(channel)
+            messages = [created(f"{channel}/Messages", {"Body": f"m{k}"}) for k in range(4)]
+            members = [created(f"{channel}/Members", {"Identity": f"kept-{n}-{k}"}) for k in range(3)]
+            webhooks = [created(f"{channel}/Webhooks", {
+                "Type": "webhook", "Configuration.Url": "http://127.0.0.1:9/hook",
+            }) for _ in range(2)]
+            targets += [f"{channel}/Messages/{sid}" for sid in messages[:3]]
+            targets += [f"{channel}/Members/{sid}" for sid in members[:2]]
+            targets += [f"{channel}/Webhooks/{sid}" for sid in webhooks]
+        for n in range(3):
+            targets.append(f"{chat}/Users/" + created(f"{chat}/Users", {"Identity": f"user-{n}"}))
+            channel = f"{chat}/Channels/" + created(f"{chat}/Channels", {"FriendlyName": f"gone {n}"})
+            created(f"{channel}/Members", {"Identity": f"user-{n}"})
+            created(f"{channel}/Messages", {"Body": "hello"})
+            targets.append(channel)
+        flow = api.create_flow()["sid"]
+        for n in range(3):
+            flex = api.create_channel(flow, f"flex-{n}")
+            assert flex.status_code == 201, flex.text
+            targets.append(f"/v1/Channels/{flex.json()['sid']}")
+            targets.append("/v1/WebChannels/" + created("/v1/WebChannels", {
+                "FlexFlowSid": flow, "Identity": f"web-{n}", "CustomerFriendlyName": f"Customer {n}",
+                "ChatFriendlyName": f"Web chat {n}",
+            }))
+        workspace = "/v1/Workspaces/" + created("/v1/Workspaces", {"FriendlyName": "desk"})
+        workflow = created(f"{workspace}/Workflows", {"FriendlyName": "anyone", "Configuration": json.dumps(
+            {"task_routing": {"filters": [], "default_filter": {"queue": "WQ" + "0" * 32}}}
+        )})
+        for n in range(3):
+            targets.append(f"{workspace}/Tasks/" + created(f"{workspace}/Tasks", {"WorkflowSid": workflow}))
+            targets.append(f"{workspace}/TaskChannels/" + created(f"{workspace}/TaskChannels", {
+                "FriendlyName": f"tc {n}", "UniqueName": f"tc-{n}",
+            }))
+        # Each pair is released together: a thread that ran ahead would read what the other
+        # had already committed, and never race it.
+        together = threading.Barrier(2)
+        servers = (first, second)
+
+        def deletes(thread: int) -> list[Outcome]:
+            s = session(account.auth)
+            outcomes = []
+            for path in targets:
+                together.wait(timeout=30)
+                started = time.monotonic()
+                response = s.delete(f"{servers[thread].base_url}{path}", timeout=30)
+                body = response.json() if response.content else {}
+                outcomes.append(Outcome(started, time.monotonic() - started, response.status_code, body, {},
+                                        {"path": path}))
+            return outcomes
+
+        answers: dict[str, list[tuple[int, dict[str, object]]]] = defaultdict(list)
+        for outcome in run_threads(2, deletes):
+            answers[outcome.request["path"]].append((outcome.status, outcome.body))
+        wrong = []
+        for path in targets:
+            statuses = sorted(status for status, _ in answers[path])
+            unknown = api.delete(path)
+            assert unknown.status_code == 404, (path, unknown.text)
+            if statuses != [204, 404] or [body for status, body in answers[path] if status == 404] != [unknown.json()]:
+                wrong.append((path, [(status, body.get("message")) for status, body in answers[path]]))
+        assert wrong == [], (wrong, *(server.output()[-3000:] for server in servers))
+        for channel in kept:
+            counts = api.get(channel).json()
+            members = api.get(f"{channel}/Members").json()["members"]
+            messages = api.get(f"{channel}/Messages").json()["messages"]
+            assert (counts["members_count"], counts["messages_count"]) == (len(members), len(messages)) == (1, 1)

@@ -41,8 +41,7 @@ from ..store.sql import Script, UniqueViolation, page
 from . import taskrouter
 from .chat import channels as chat_channels
 from .chat import messages as chat_messages
-from .chat.channels import delete_channel as delete_chat_channel
-from .chat.channels import insert_channel
+from .chat.channels import insert_channel, remove_channel
 from .chat.members import add_member
 from .chat.messages import MessageCreate
 from .chat.services import ensure_service
@@ -185,8 +184,14 @@ def delete_channel(account_sid: str, sid: str) -> Script[bool]:
     rows = yield FETCH_CHAT_SERVICE_OF_FLEX_CHANNEL(sid, account_sid)
     if not rows:
         return False
-    yield from delete_chat_channel(account_sid, rows[0][0], sid, webhooks_enabled=False)
-    return True
+    # By its sid alone and locked: a delete that committed since the read leaves no row
+    # (this request's 404 then names /Channels/{Sid}, not the chat channel), and a
+    # UniqueName that looks like this sid never names another channel here.
+    rows = yield FETCH_CHAT_CHANNEL_BY_SID(sid, account_sid)
+    if not rows:
+        return False
+    removed = yield from remove_channel(ChatChannel(*rows[0]), webhooks_enabled=False)
+    return removed
 
 
 def is_inactive(channel: ChatChannel) -> bool:
@@ -266,9 +271,13 @@ def delete_web_channel(account_sid: str, sid: str) -> Script[bool]:
     rows = yield FETCH_WEB_CHANNEL(sid, account_sid)
     if not rows:
         return False
-    yield from delete_channel(account_sid, sid)
-    yield DELETE_WEB_CHANNEL(sid, account_sid)
-    return True
+    removed = yield from delete_channel(account_sid, sid)
+    if removed:  # the web channel went with it
+        return True
+    # No Flex channel: its chat service's delete leaves the web channel, or a concurrent
+    # delete of it committed since the read (then this DELETE finds no row either).
+    deleted = yield DELETE_WEB_CHANNEL(sid, account_sid)
+    return bool(deleted)
 
 
 # -- configuration --------------------------------------------------------------------

@@ -426,7 +426,11 @@ def update_task_channel(
 def delete_task_channel(account_sid: str, workspace_sid: str, ref: str) -> Script[TaskChannel]:
     """Delete a task channel (tasks on it keep its sid and unique name)."""
     channel = yield from require_task_channel(account_sid, workspace_sid, ref)
-    yield DELETE_TASK_CHANNEL(channel.seq, account_sid)
+    # Nothing is locked by the read: a delete that committed since leaves this one no row
+    # on PostgreSQL, a 404 as if it had come second.
+    deleted = yield DELETE_TASK_CHANNEL(channel.seq, account_sid)
+    if not deleted:
+        raise NotFound(f"/Workspaces/{workspace_sid}/TaskChannels/{ref}")
     return channel
 
 
@@ -639,7 +643,11 @@ def delete_task(account_sid: str, workspace_sid: str, sid: str, if_match: str | 
     task = yield from require_task(account_sid, workspace_sid, sid, lock=True)
     if if_match is not None and _etag_value(if_match) != str(task.version):
         raise TaskVersionMismatch(sid, task.version)
-    yield DELETE_TASK(task.seq, account_sid)
+    # The task's lock already makes a second delete read after the first committed; the
+    # check keeps the history to one ``deleted`` row whatever reads the task some other way.
+    deleted = yield DELETE_TASK(task.seq, account_sid)
+    if not deleted:
+        raise NotFound(f"/Workspaces/{workspace_sid}/Tasks/{sid}")
     yield INSERT_TASK_EVENT(
         account_sid, workspace_sid, sid, task.assignment_status, DELETED, None, task.channel_sid, now_iso(), now_us()
     )

@@ -80,15 +80,25 @@ def delete_channel(
     is the same channel. ``onChannelDestroyed`` goes out first, while the channel's
     webhooks still exist to receive it."""
     channel = yield from require_channel(account_sid, service_sid, ref, lock=True)
-    if webhooks_enabled:
-        yield from emit(account_sid, service_sid, channel.sid, "onChannelDestroyed", channel_fields(channel),
-                        source=source)
-    for statement in DELETE_CHANNEL_ROWS:
-        yield statement(channel.sid, account_sid)
-    yield DELETE_CHANNEL(channel.sid, account_sid)
-    yield DELETE_FLEX_CHANNEL(channel.sid, account_sid)
-    yield DELETE_WEB_CHANNEL(channel.sid, account_sid)
+    if not (yield from remove_channel(channel, webhooks_enabled=webhooks_enabled, source=source)):
+        raise NotFound(f"/Services/{service_sid}/Channels/{ref}")
     return channel
+
+
+def remove_channel(channel: ChatChannel, *, webhooks_enabled: bool, source: str = "API") -> Script[bool]:
+    """:func:`delete_channel` of a channel already read FOR UPDATE in this transaction:
+    its members, messages and webhooks, its row, and the Flex and web channels that are
+    the same channel; whether its row was still there to delete."""
+    if webhooks_enabled:
+        yield from emit(channel.account_sid, channel.service_sid, channel.sid, "onChannelDestroyed",
+                        channel_fields(channel), source=source)
+    for statement in DELETE_CHANNEL_ROWS:
+        yield statement(channel.sid, channel.account_sid)
+    deleted = yield DELETE_CHANNEL(channel.sid, channel.account_sid)
+    # Not every chat channel is a Flex channel, nor every Flex channel a web channel.
+    yield DELETE_FLEX_CHANNEL(channel.sid, channel.account_sid)
+    yield DELETE_WEB_CHANNEL(channel.sid, channel.account_sid)
+    return bool(deleted)
 
 
 def last_message_sid(channel: ChatChannel) -> Script[str | None]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ...clock import now_us
 from ...dates import now_iso
+from ...errors import NotFound
 from ...paging import Window
 from ...sids import is_sid, mint_sid
 from ...store.queries.messages import (
@@ -201,7 +202,11 @@ def delete_message(
     """Delete a message (its index is not reused); ``onMessageRemoved`` where webhooks are enabled."""
     channel = yield from find_channel_of(account_sid, service_sid, channel_ref, lock=True)
     message = yield from _require_message(channel, sid)
-    yield DELETE_MESSAGE(message.sid, account_sid)
+    # The channel's lock already makes a second delete read after the first committed;
+    # the check keeps the count right whatever reads the message some other way.
+    deleted = yield DELETE_MESSAGE(message.sid, account_sid)
+    if not deleted:
+        raise NotFound(f"/Services/{channel.service_sid}/Channels/{channel.sid}/Messages/{sid}")
     yield UNCOUNT_MESSAGE(channel.sid, account_sid)
     if webhooks_enabled:
         yield from emit(account_sid, channel.service_sid, channel.sid, "onMessageRemoved", message_fields(message))

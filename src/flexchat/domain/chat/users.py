@@ -146,7 +146,9 @@ def delete_user(account_sid: str, service_sid: str, ref: str) -> Script[ChatUser
     """Delete the user ``ref``; its memberships stay (they are the channels' members,
     keyed by Identity), as Flex channels that name the user's sid do."""
     user = yield from require_user(account_sid, service_sid, ref, lock=True)
-    yield DELETE_USER(user.sid, account_sid)
+    deleted = yield DELETE_USER(user.sid, account_sid)
+    if not deleted:
+        raise NotFound(f"/Services/{service_sid}/Users/{ref}")
     return user
 
 

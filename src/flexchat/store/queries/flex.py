@@ -45,7 +45,7 @@ FETCH_WEB_CHANNEL = sql(f"SELECT {WEB_CHANNEL} FROM web_channels WHERE sid = ? A
 UPDATE_WEB_CHANNEL = sql(
     f"UPDATE web_channels SET post_engagement_data = ?, date_updated = ? WHERE seq = ? RETURNING {WEB_CHANNEL}"
 )
-DELETE_WEB_CHANNEL = sql("DELETE FROM web_channels WHERE sid = ? AND account_sid = ?")
+DELETE_WEB_CHANNEL = sql("DELETE FROM web_channels WHERE sid = ? AND account_sid = ? RETURNING sid")
 LIST_WEB_CHANNELS = paged(f"SELECT {WEB_CHANNEL} FROM web_channels WHERE account_sid = ?")
 
 FETCH_CONFIGURATION = sql(

@@ -33,7 +33,7 @@ UPDATE_MESSAGE = sql(
 BUMP_MESSAGES_VERSION = sql(
     "UPDATE chat_channels SET messages_version = messages_version + 1 WHERE sid = ? AND account_sid = ?"
 )
-DELETE_MESSAGE = sql("DELETE FROM chat_messages WHERE sid = ? AND account_sid = ?")
+DELETE_MESSAGE = sql("DELETE FROM chat_messages WHERE sid = ? AND account_sid = ? RETURNING sid")
 # A page of a channel's messages in the order of their index (which follows seq: both are
 # taken under the channel's lock), as one row: the channel's ``messages_version`` (NULL
 # where the account and service have no channel of that sid) and the page's row numbers

@@ -92,7 +92,7 @@ UPDATE_TASK_CHANNEL = sql(
 LIST_TASK_CHANNELS = paged(
     f"SELECT {TASK_CHANNEL} FROM tr_task_channels WHERE account_sid = ? AND workspace_sid = ?"
 )
-DELETE_TASK_CHANNEL = sql("DELETE FROM tr_task_channels WHERE seq = ? AND account_sid = ?")
+DELETE_TASK_CHANNEL = sql("DELETE FROM tr_task_channels WHERE seq = ? AND account_sid = ? RETURNING sid")
 
 INSERT_TASK = sql(
     "INSERT INTO tr_tasks (sid, account_sid, workspace_sid, workflow_sid, workflow_friendly_name,"
@@ -110,7 +110,7 @@ UPDATE_TASK = sql(
     " task_channel_unique_name = ?, virtual_start_time = ?, channel_sid = ?, version = version + 1, date_updated = ?"
     f" WHERE seq = ? AND account_sid = ? RETURNING {TASK}"
 )
-DELETE_TASK = sql("DELETE FROM tr_tasks WHERE seq = ? AND account_sid = ?")
+DELETE_TASK = sql("DELETE FROM tr_tasks WHERE seq = ? AND account_sid = ? RETURNING sid")
 # The sort keys of the row a page token continues from (see domain/taskrouter.py).
 FETCH_TASK_SORT_KEYS = sql(
     "SELECT priority, virtual_start_time FROM tr_tasks WHERE seq = ? AND account_sid = ? AND workspace_sid = ?"

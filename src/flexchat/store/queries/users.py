@@ -23,7 +23,7 @@ UPDATE_USER = sql(
     "UPDATE chat_users SET friendly_name = ?, attributes = ?, role_sid = ?, date_updated = ?"
     f" WHERE sid = ? AND account_sid = ? RETURNING {USER}"
 )
-DELETE_USER = sql("DELETE FROM chat_users WHERE sid = ? AND account_sid = ?")
+DELETE_USER = sql("DELETE FROM chat_users WHERE sid = ? AND account_sid = ? RETURNING sid")
 
 # A user channel is a membership; its unread count is the channel's messages after the
 # last one the member consumed (none reported: null, as Chat shows it).

@@ -12,5 +12,5 @@ UPDATE_WEBHOOK = sql(
     "UPDATE chat_webhooks SET configuration = ?, date_updated = ? WHERE sid = ? AND account_sid = ?"
     f" RETURNING {WEBHOOK}"
 )
-DELETE_WEBHOOK = sql("DELETE FROM chat_webhooks WHERE sid = ? AND account_sid = ?")
+DELETE_WEBHOOK = sql("DELETE FROM chat_webhooks WHERE sid = ? AND account_sid = ? RETURNING sid")
 LIST_WEBHOOKS = paged(f"SELECT {WEBHOOK} FROM chat_webhooks WHERE channel_sid = ? AND account_sid = ?")
