@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-# ~0.7 kB of JSON a message: ~1.5 MB at most per process.
+# Rows kept (~0.7 kB of JSON a typical message), and at most this many characters of them
+# in all: a message's body may be up to the request limit (1 MiB), so a count alone would
+# not bound the memory. A row larger than ROW_MAX is rendered every time instead.
 DEFAULT_SIZE = 2048
-# Whole pages kept, as the bytes of their items (~35 kB for 50 messages): ~1 MB at most.
+ROWS_BUDGET = 2 * 1024 * 1024
+ROW_MAX = 16 * 1024
+# Whole pages kept, as the bytes of their items (~35 kB for 50 typical messages), within
+# PAGES_BUDGET bytes in all; a page larger than PAGE_MAX is not kept.
 PAGES_SIZE = 32
+PAGES_BUDGET = 2 * 1024 * 1024
+PAGE_MAX = 128 * 1024
 
 
 class RenderedRows:
@@ -18,17 +25,21 @@ class RenderedRows:
     ``messages_version``, bumped by every update of one of its messages). Row numbers are
     never reused, so an entry found for a row under the stamp read with it is the row's
     JSON as it is now, whichever process changed it; a deleted row is never asked for
-    again. Bounded: full, it starts afresh (a few pages rendered again rather than LRU
-    bookkeeping on every hit).
+    again. Bounded in entries and in characters: full, it starts afresh (a few pages
+    rendered again rather than LRU bookkeeping on every hit).
     """
 
-    __slots__ = ("_by_base", "_count", "_pages", "_size")
+    __slots__ = ("_by_base", "_chars", "_count", "_page_bytes", "_pages", "_size")
 
     def __init__(self, size: int = DEFAULT_SIZE) -> None:
         self._by_base: dict[str, dict[int, tuple[int, str]]] = {}
         self._count = 0
+        # Characters put since the last fresh start (a replaced row's old text included:
+        # an overestimate, which only starts afresh sooner).
+        self._chars = 0
         self._size = size
         self._pages: dict[tuple[str, int, tuple[int, ...]], bytes] = {}
+        self._page_bytes = 0
 
     def lookup(self, base: str, stamp: int, seqs: Sequence[int]) -> tuple[list[str | None], list[int]]:
         """The JSON held for each row rendered for ``base`` under ``stamp`` (None where
@@ -45,10 +56,15 @@ class RenderedRows:
         return held, [seq for seq, text in zip(seqs, held, strict=True) if text is None]
 
     def put(self, base: str, seq: int, stamp: int, text: str) -> None:
-        """Hold ``text``, the JSON of row ``seq`` under ``stamp``, rendered for ``base``."""
-        if self._count >= self._size:
+        """Hold ``text``, the JSON of row ``seq`` under ``stamp``, rendered for ``base``
+        (unless it is larger than ``ROW_MAX``)."""
+        if len(text) > ROW_MAX:
+            return
+        if self._count >= self._size or self._chars + len(text) > ROWS_BUDGET:
             self._by_base.clear()
             self._count = 0
+            self._chars = 0
+        self._chars += len(text)
         texts = self._by_base.setdefault(base, {})
         if seq not in texts:
             self._count += 1
@@ -65,9 +81,14 @@ class RenderedRows:
         return self._pages.get((base, stamp, tuple(seqs)))
 
     def put_page(self, base: str, stamp: int, seqs: Sequence[int], items: bytes) -> None:
-        """Hold ``items``, the page of rows ``seqs`` under ``stamp``, rendered for ``base``."""
-        if len(self._pages) >= PAGES_SIZE:
+        """Hold ``items``, the page of rows ``seqs`` under ``stamp``, rendered for ``base``
+        (unless it is larger than ``PAGE_MAX``)."""
+        if len(items) > PAGE_MAX:
+            return
+        if len(self._pages) >= PAGES_SIZE or self._page_bytes + len(items) > PAGES_BUDGET:
             self._pages.clear()
+            self._page_bytes = 0
+        self._page_bytes += len(items)
         self._pages[(base, stamp, tuple(seqs))] = items
 
     def __len__(self) -> int:

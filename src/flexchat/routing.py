@@ -26,8 +26,10 @@ OPERATIONS = "operations"
 # Credentials: IAM keys, Accounts token rotation, the 2010 API's keys. No faults apply to
 # them either, so a fault cannot keep an operator from rotating a key.
 CREDENTIALS = "credentials"
-# Paths whose route a router remembers.
+# Paths whose route a router remembers, and the longest it remembers (real ones are
+# under ~200 characters: two sids and a UniqueName or Identity).
 FOUND_SIZE = 1024
+FOUND_PATH_MAX = 256
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,9 @@ class Router:
             self._routes.setdefault(route.pattern.count("/"), []).append((route.compile(), route))
         self.routes = tuple(routes)
         # Clients ask for the same paths again and again (a page they poll, a channel's
-        # messages): each one's route is worked out once. Bounded, and only paths that
-        # have a route, so a stream of unknown paths cannot grow it.
+        # messages): each one's route is worked out once. Bounded in paths and in their
+        # length: this runs before authentication, and any /v1/Channels/<anything> has a
+        # route, so an anonymous client could otherwise park 1,024 paths of 64 kB here.
         self._found: dict[str, tuple[Route, dict[str, str]]] = {}
 
     def find(self, path: str) -> tuple[Route | None, dict[str, str]]:
@@ -91,10 +94,12 @@ class Router:
             found = regex.match(path)
             if found is not None:
                 params = found.groupdict()
-                if len(self._found) >= FOUND_SIZE:
-                    self._found.clear()
-                self._found[path] = (route, params)
-                return route, dict(params)
+                if len(path) <= FOUND_PATH_MAX:
+                    if len(self._found) >= FOUND_SIZE:
+                        self._found.clear()
+                    self._found[path] = (route, params)
+                    return route, dict(params)
+                return route, params
         return None, {}
 
     def match(self, method: str, path: str) -> tuple[Endpoint, dict[str, str]]:
