@@ -7,6 +7,7 @@ keep the answers consistent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -19,7 +20,7 @@ import pytest
 
 from flexchat.testing import ServerProcess, run_server
 
-from .conftest import Api, add_account
+from .conftest import Account, Api, add_account
 from .load import Outcome, create_channel, distinct, run_threads, session, walk_channels
 from .postgres import fresh_database
 
@@ -119,12 +120,28 @@ def test_two_workers_write_at_once(empty_database: str) -> None:
         assert len(walked) == THREADS * 25
 
 
+@contextlib.contextmanager
+def two_servers(database: str) -> Iterator[tuple[tuple[ServerProcess, ServerProcess], Account]]:
+    """Two ``flexchat serve`` processes on one database, and an account in it."""
+    with run_server(database) as first, run_server(database) as second:
+        yield (first, second), add_account(database)
+
+
+def chat_channel_paths(api: Api, count: int) -> list[str]:
+    """A chat service with ``count`` channels, made through ``api``: the channels' paths."""
+    service = api.post("/v2/Services", {"FriendlyName": "support"}).json()["sid"]
+    return [
+        f"/v2/Services/{service}/Channels/"
+        + api.post(f"/v2/Services/{service}/Channels", {"FriendlyName": f"chat {n}"}).json()["sid"]
+        for n in range(count)
+    ]
+
+
 def test_a_process_lists_messages_as_another_changed_them(empty_database: str) -> None:
     """Each process keeps the messages it listed as JSON (rendered.py), by row number and
     the channel's stamp; an edit or a delete through another process shows on this one's
     next page, in either order."""
-    with run_server(empty_database) as first, run_server(empty_database) as second:
-        account = add_account(empty_database)
+    with two_servers(empty_database) as ((first, second), account):
         writer, reader = Api(first.base_url, account.auth), Api(second.base_url, account.auth)
         service = writer.post("/v2/Services", {"FriendlyName": "support"}).json()["sid"]
         channel = writer.post(f"/v2/Services/{service}/Channels", {"UniqueName": "room"}).json()["sid"]
@@ -149,8 +166,7 @@ def test_a_process_lists_what_another_changed(empty_database: str) -> None:
     """Each process keeps the channels it listed (store/channel_cache.py); a channel
     another process links to a task, lets go of its task, deletes or creates shows on
     this one's next page as it is in the database."""
-    with run_server(empty_database) as first, run_server(empty_database) as second:
-        account = add_account(empty_database)
+    with two_servers(empty_database) as ((first, second), account):
         writer, reader = Api(first.base_url, account.auth), Api(second.base_url, account.auth)
         workspace = "WS" + "1" * 32
         flow = writer.create_flow(
@@ -220,14 +236,10 @@ def test_edits_racing_deletes_never_fail(empty_database: str) -> None:
     """A message's edit and a delete of it (or of its channel) lock the channel's row and
     the message's in one order; in the other order PostgreSQL found a deadlock and one
     side ended as a 503, or the edit lost its row and answered 500."""
-    with run_server(empty_database) as first, run_server(empty_database) as second:
-        account = add_account(empty_database)
+    with two_servers(empty_database) as ((first, second), account):
         api = Api(first.base_url, account.auth)
-        service = api.post("/v2/Services", {"FriendlyName": "support"}).json()["sid"]
         targets: list[Target] = []
-        for n in range(6):
-            channel = api.post(f"/v2/Services/{service}/Channels", {"FriendlyName": f"chat {n}"}).json()["sid"]
-            path = f"/v2/Services/{service}/Channels/{channel}"
+        for path in chat_channel_paths(api, 6):
             for k in range(5):
                 message = f"{path}/Messages/" + api.post(f"{path}/Messages", {"Body": f"m{k}"}).json()["sid"]
                 targets.append((message, {"Body": "edited"}, message, path))
@@ -239,14 +251,10 @@ def test_updates_racing_deletes_never_fail(empty_database: str) -> None:
     raced by a delete of it (or of its chat channel): a 404 where the delete won, never a
     500 (on PostgreSQL the update read the row, the delete committed, and the UPDATE's
     RETURNING had no row) or a 503 (a deadlock)."""
-    with run_server(empty_database) as first, run_server(empty_database) as second:
-        account = add_account(empty_database)
+    with two_servers(empty_database) as ((first, second), account):
         api = Api(first.base_url, account.auth)
-        service = api.post("/v2/Services", {"FriendlyName": "support"}).json()["sid"]
         targets: list[Target] = []
-        for n in range(4):
-            channel = api.post(f"/v2/Services/{service}/Channels", {"FriendlyName": f"chat {n}"}).json()["sid"]
-            path = f"/v2/Services/{service}/Channels/{channel}"
+        for n, path in enumerate(chat_channel_paths(api, 4)):
             for k in range(4):
                 member = api.post(f"{path}/Members", {"Identity": f"user-{n}-{k}"}).json()["sid"]
                 targets.append((f"{path}/Members/{member}", {"Attributes": '{"k": 1}'}, f"{path}/Members/{member}",
@@ -277,8 +285,7 @@ def test_racing_deletes_answer_204_once(empty_database: str) -> None:
     PostgreSQL a delete that read the row before the other committed, with nothing it read
     locked, deleted nothing and answered 204 as well (a channel webhook, a task channel, a
     web channel); a Flex or web channel's loser answered a 404 naming its chat channel."""
-    with run_server(empty_database) as first, run_server(empty_database) as second:
-        account = add_account(empty_database)
+    with two_servers(empty_database) as ((first, second), account):
         api = Api(first.base_url, account.auth)
 
         def created(path: str, form: dict[str, str]) -> str:
