@@ -25,6 +25,15 @@ def require_one(query: Query, record: Callable[..., R], path: str) -> Script[R]:
     return record(*rows[0])
 
 
+def require_deleted(query: Query, path: str) -> Script[None]:
+    """Run ``query``, a ``DELETE ... RETURNING``; 404 naming ``path`` where it deleted no
+    row: on PostgreSQL a concurrent delete of the row committed after this script read it,
+    and this request answers as if it had come second."""
+    rows = yield query
+    if not rows:
+        raise NotFound(path)
+
+
 def find_by_sid_or_name(
     ref: str,
     prefix: str,

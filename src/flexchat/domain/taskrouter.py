@@ -69,7 +69,7 @@ from ..store.queries.taskrouter import (
 )
 from ..store.sql import Query, Script, Statement, page, sql
 from .expressions import Predicate, compile_expression
-from .lookups import find_by_sid_or_name, require_one
+from .lookups import find_by_sid_or_name, require_deleted, require_one
 from .records import Task, TaskChannel, TaskEvent, Workflow, Workspace
 
 R = TypeVar("R")
@@ -426,11 +426,10 @@ def update_task_channel(
 def delete_task_channel(account_sid: str, workspace_sid: str, ref: str) -> Script[TaskChannel]:
     """Delete a task channel (tasks on it keep its sid and unique name)."""
     channel = yield from require_task_channel(account_sid, workspace_sid, ref)
-    # Nothing is locked by the read: a delete that committed since leaves this one no row
-    # on PostgreSQL, a 404 as if it had come second.
-    deleted = yield DELETE_TASK_CHANNEL(channel.seq, account_sid)
-    if not deleted:
-        raise NotFound(f"/Workspaces/{workspace_sid}/TaskChannels/{ref}")
+    # Nothing is locked by the read, so a racing delete may have taken the row since.
+    yield from require_deleted(
+        DELETE_TASK_CHANNEL(channel.seq, account_sid), f"/Workspaces/{workspace_sid}/TaskChannels/{ref}"
+    )
     return channel
 
 
@@ -645,9 +644,7 @@ def delete_task(account_sid: str, workspace_sid: str, sid: str, if_match: str | 
         raise TaskVersionMismatch(sid, task.version)
     # The task's lock already makes a second delete read after the first committed; the
     # check keeps the history to one ``deleted`` row whatever reads the task some other way.
-    deleted = yield DELETE_TASK(task.seq, account_sid)
-    if not deleted:
-        raise NotFound(f"/Workspaces/{workspace_sid}/Tasks/{sid}")
+    yield from require_deleted(DELETE_TASK(task.seq, account_sid), f"/Workspaces/{workspace_sid}/Tasks/{sid}")
     yield INSERT_TASK_EVENT(
         account_sid, workspace_sid, sid, task.assignment_status, DELETED, None, task.channel_sid, now_iso(), now_us()
     )

@@ -87,9 +87,10 @@ async def list_messages(request: Request, ctx: AppContext) -> Response:
 
     def wanted(seqs: list[int], stamp: int) -> list[int]:
         items = cache.page(base, stamp, seqs)
-        whole[:] = [] if items is None else [items]
         if items is not None:
+            whole[:] = [items]
             return []
+        whole.clear()
         held[:], missing = cache.lookup(base, stamp, seqs)
         return missing
 

@@ -12,7 +12,7 @@ from ...store.queries.chat import COUNT_MEMBERS, FETCH_MEMBER_BY_IDENTITY, INSER
 from ...store.queries.members import DELETE_MEMBER, FETCH_MEMBER, LIST_MEMBERS, UPDATE_MEMBER
 from ...store.sql import Rows, Script, page
 from ..events import emit, member_fields
-from ..lookups import require_one
+from ..lookups import require_deleted, require_one
 from ..records import ChatChannel, ChatMember
 from .channels import require_channel
 from .services import require_service
@@ -164,9 +164,9 @@ def delete_member(
     """The member leaves the channel (counted out); ``onMemberRemoved`` where enabled."""
     _, channel = yield from _channel(account_sid, service_sid, channel_ref, lock=True)
     member = yield from _require_member(channel, ref)
-    deleted = yield DELETE_MEMBER(member.sid, account_sid)
-    if not deleted:  # a concurrent delete got there first
-        raise NotFound(f"/Services/{channel.service_sid}/Channels/{channel.sid}/Members/{ref}")
+    yield from require_deleted(
+        DELETE_MEMBER(member.sid, account_sid), f"/Services/{channel.service_sid}/Channels/{channel.sid}/Members/{ref}"
+    )
     yield COUNT_MEMBERS(-1, channel.sid, account_sid)
     if webhooks_enabled:
         yield from emit(account_sid, channel.service_sid, channel.sid, "onMemberRemoved", member_fields(member))

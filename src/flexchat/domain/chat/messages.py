@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from ...clock import now_us
 from ...dates import now_iso
-from ...errors import NotFound
 from ...paging import Window
 from ...sids import is_sid, mint_sid
 from ...store.queries.messages import (
@@ -23,7 +22,7 @@ from ...store.queries.messages import (
 )
 from ...store.sql import Rows, Script, page_statement, seq_page
 from ..events import emit, message_fields
-from ..lookups import require_one
+from ..lookups import require_deleted, require_one
 from ..records import ChatChannel, ChatMessage
 from .channels import require_channel
 from .services import require_service
@@ -204,9 +203,10 @@ def delete_message(
     message = yield from _require_message(channel, sid)
     # The channel's lock already makes a second delete read after the first committed;
     # the check keeps the count right whatever reads the message some other way.
-    deleted = yield DELETE_MESSAGE(message.sid, account_sid)
-    if not deleted:
-        raise NotFound(f"/Services/{channel.service_sid}/Channels/{channel.sid}/Messages/{sid}")
+    yield from require_deleted(
+        DELETE_MESSAGE(message.sid, account_sid),
+        f"/Services/{channel.service_sid}/Channels/{channel.sid}/Messages/{sid}",
+    )
     yield UNCOUNT_MESSAGE(channel.sid, account_sid)
     if webhooks_enabled:
         yield from emit(account_sid, channel.service_sid, channel.sid, "onMessageRemoved", message_fields(message))

@@ -20,7 +20,7 @@ from ...store.queries.users import (
 )
 from ...store.sql import Script, page
 from ..events import emit, iso_millis
-from ..lookups import find_by_sid_or_name
+from ..lookups import find_by_sid_or_name, require_deleted
 from ..records import ChatMember, ChatService, ChatUser
 from .channels import require_channel
 from .services import require_service
@@ -146,9 +146,7 @@ def delete_user(account_sid: str, service_sid: str, ref: str) -> Script[ChatUser
     """Delete the user ``ref``; its memberships stay (they are the channels' members,
     keyed by Identity), as Flex channels that name the user's sid do."""
     user = yield from require_user(account_sid, service_sid, ref, lock=True)
-    deleted = yield DELETE_USER(user.sid, account_sid)
-    if not deleted:
-        raise NotFound(f"/Services/{service_sid}/Users/{ref}")
+    yield from require_deleted(DELETE_USER(user.sid, account_sid), f"/Services/{service_sid}/Users/{ref}")
     return user
 
 

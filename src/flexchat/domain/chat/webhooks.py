@@ -8,13 +8,13 @@ from typing import Any
 import orjson
 
 from ...dates import now_iso
-from ...errors import InvalidParameter, MissingParameter, NotFound
+from ...errors import InvalidParameter, MissingParameter
 from ...paging import Window
 from ...sids import mint_sid
 from ...store.queries.chat import INSERT_WEBHOOK
 from ...store.queries.webhooks import DELETE_WEBHOOK, FETCH_WEBHOOK, LIST_WEBHOOKS, UPDATE_WEBHOOK
 from ...store.sql import Rows, Script, page
-from ..lookups import require_one
+from ..lookups import require_deleted, require_one
 from ..records import ChatChannel, ChatWebhook
 from .messages import find_channel_of
 
@@ -111,9 +111,9 @@ def delete_channel_webhook(account_sid: str, service_sid: str, channel_ref: str,
     """Delete the channel's webhook ``sid`` (the flow's own integration too), or 404."""
     channel = yield from find_channel_of(account_sid, service_sid, channel_ref)
     webhook = yield from _require_webhook(channel, sid)
-    # Nothing is locked by the read: a delete that committed since leaves this one no row
-    # on PostgreSQL, a 404 as if it had come second.
-    deleted = yield DELETE_WEBHOOK(webhook.sid, account_sid)
-    if not deleted:
-        raise NotFound(f"/Services/{channel.service_sid}/Channels/{channel.sid}/Webhooks/{sid}")
+    # Nothing is locked by the read, so a racing delete may have taken the row since.
+    yield from require_deleted(
+        DELETE_WEBHOOK(webhook.sid, account_sid),
+        f"/Services/{channel.service_sid}/Channels/{channel.sid}/Webhooks/{sid}",
+    )
     return webhook
