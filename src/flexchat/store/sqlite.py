@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ..dates import now_iso
+from ..domain.records import columns
 from ..errors import ServiceUnavailable
 from ..models import (
     Channel,
@@ -53,7 +54,8 @@ from .sql import Script, md5_hex, page_statement, run_sync, seq_page
 
 MAX_BATCH = 256
 READER_CACHE_KIB = 512
-CHANNEL_COLUMNS = "sid, account_sid, flex_flow_sid, user_sid, task_sid, date_created, date_updated, seq"
+# The record's fields in order, as the PostgreSQL store reads them.
+CHANNEL_COLUMNS = columns(Channel)
 FLOW_COLUMNS = (
     "sid, account_sid, friendly_name, chat_service_sid, channel_type, contact_identity, enabled,"
     " integration_type, integration, long_lived, janitor_enabled, date_created, date_updated, seq"
