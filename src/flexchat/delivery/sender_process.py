@@ -8,7 +8,9 @@ what needs its database: claiming, recording, settling (docs/architecture.md).
 
 The worker (:class:`ProcessSender`) starts ``python -m flexchat.delivery.sender_process``
 with one end of a socket pair; frames are a 4-byte length and an orjson list each way:
-a :class:`~.sending.Job` out, its :class:`~.sending.Outcome` back, matched by a number.
+a batch of numbered :class:`~.sending.Job` out, a batch of their
+:class:`~.sending.Outcome` back (those finished in one pass of the child's loop), matched
+by number.
 The child runs :class:`~.sending.HttpSender` (the same code the inline sender runs) with
 the same settings (passed as ``FLEXCHAT_*`` variables). It ends when the socket closes,
 so it never outlives its API process, even one killed with SIGKILL; one that dies is
@@ -30,7 +32,7 @@ from typing import Any
 import orjson
 
 from ..settings import Settings
-from .sending import HttpSender, Job, Outcome
+from .sending import HttpSender, Job, Outcome, OutcomeCallback, crashed
 
 log = logging.getLogger("flexchat.delivery")
 
@@ -61,21 +63,65 @@ class ProcessSender:
         self._process: asyncio.subprocess.Process | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._reader: asyncio.Task[None] | None = None
-        self._pending: dict[int, asyncio.Future[Outcome]] = {}
-        self._next = 0
-        self._lock = asyncio.Lock()
+        self._on_outcome: OutcomeCallback | None = None
+        # Sent, not answered yet: the job numbers.
+        self._pending: set[int] = set()
+        # Submitted while the process was starting: sent once it is up.
+        self._waiting: list[tuple[int, Job]] = []
+        self._starting: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def open(self) -> None:
-        """Ready to send; the process itself is started by the first :meth:`send`."""
+    async def open(self, on_outcome: OutcomeCallback) -> None:
+        """Ready to send, outcomes to ``on_outcome``; the process itself is started by
+        the first :meth:`submit`."""
+        self._on_outcome = on_outcome
         self._closed = False
+
+    def submit(self, jobs: list[tuple[int, Job]]) -> None:
+        """Send ``jobs`` to the sender process in one frame (starting it first if needed)."""
+        writer = self._writer
+        if writer is None:
+            self._waiting += jobs
+            if self._starting is None:
+                self._starting = asyncio.create_task(self._start(), name="flexchat-sender-start")
+            return
+        self._pending.update(number for number, _ in jobs)
+        writer.write(_frame([
+            [number, job.account_sid, job.method, job.url, job.params, job.attempt, job.token, job.idempotency_token]
+            for number, job in jobs
+        ]))
+        # An answer that never comes (a wedged process) is given up on, retryable.
+        asyncio.get_running_loop().call_later(
+            self.settings.webhook_timeout + ANSWER_MARGIN, self._expire, [number for number, _ in jobs]
+        )
+
+    def _answer(self, number: int, outcome: Outcome) -> None:
+        assert self._on_outcome is not None
+        self._on_outcome(number, outcome)
+
+    def _expire(self, numbers: list[int]) -> None:
+        for number in numbers:
+            if number in self._pending:
+                self._pending.discard(number)
+                self._answer(number, Outcome(error="the webhook sender process did not answer", retry=True))
 
     async def _start(self) -> None:
-        async with self._lock:
-            if self._writer is None and not self._closed:
+        failed = Outcome(error=SENDER_GONE, retry=True)
+        try:
+            if not self._closed:
                 await self._spawn()
-                if self._closed:  # closed while it started: end it as close() would have
-                    await self.close()
+        except Exception as error:  # answered below: the worker never waits on a job forever
+            failed = Outcome(error=f"the webhook sender process cannot start: {error}", retry=True)
+        finally:
+            self._starting = None
+        waiting, self._waiting = self._waiting, []
+        if self._closed:  # closed while it started: end it as close() would have
+            await self.close()
+        if self._writer is None:
+            for number, _ in waiting:
+                self._answer(number, failed)
+        elif waiting:
+            self.submit(waiting)
 
     async def _spawn(self) -> None:
         parent, child = socket.socketpair()
@@ -98,53 +144,22 @@ class ProcessSender:
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                number, status, error, start, retry, signature = await _read_frame(reader)
-                future = self._pending.pop(number, None)
-                if future is not None and not future.done():
-                    future.set_result(Outcome(status, error, start, retry, signature))
+                for number, status, error, start, retry, signature in await _read_frame(reader):
+                    if number in self._pending:
+                        self._pending.discard(number)
+                        self._answer(number, Outcome(status, error, start, retry, signature))
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
-            # The process is gone (or closing): what it held is retried, the next send starts another.
+            # The process is gone (or closing): what it held is retried, the next submit starts another.
             if self._writer is writer:
                 self._writer = None
                 writer.close()
                 if not self._closed:
                     log.warning("the webhook sender process exited; it is started again at the next send")
-            pending, self._pending = self._pending, {}
-            for future in pending.values():
-                if not future.done():
-                    future.set_result(Outcome(error=SENDER_GONE, retry=True))
-
-    async def send(self, job: Job) -> Outcome:
-        """Send ``job`` through the sender process; what came of it."""
-        writer = self._writer
-        if writer is None:
-            try:
-                await self._start()
-            except OSError as error:
-                return Outcome(error=f"the webhook sender process cannot start: {error}", retry=True)
-            writer = self._writer
-            if writer is None:
-                return Outcome(error=SENDER_GONE, retry=True)
-        self._next += 1
-        number = self._next
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self._pending[number] = future
-        try:
-            writer.write(_frame([
-                number, job.account_sid, job.method, job.url, job.params, job.attempt, job.token,
-                job.idempotency_token,
-            ]))
-            await writer.drain()
-            async with asyncio.timeout(self.settings.webhook_timeout + ANSWER_MARGIN):
-                return await future
-        except TimeoutError:
-            return Outcome(error="the webhook sender process did not answer", retry=True)
-        except (ConnectionError, RuntimeError):
-            return Outcome(error=SENDER_GONE, retry=True)
-        finally:
-            self._pending.pop(number, None)
+            pending, self._pending = self._pending, set()
+            for number in pending:
+                self._answer(number, Outcome(error=SENDER_GONE, retry=True))
 
     async def close(self) -> None:
         """End the sender process: it finishes what it holds, briefly, then exits."""
@@ -172,25 +187,33 @@ async def _serve(fd: int, settings: Settings) -> None:
     sender = HttpSender(settings)
     await sender.open()
     reader, writer = await asyncio.open_unix_connection(sock=socket.socket(fileno=fd))
+    loop = asyncio.get_running_loop()
     in_flight: set[asyncio.Task[None]] = set()
+    # Outcomes finished since the last frame: all sent back in one, once per loop pass.
+    answers: list[list[Any]] = []
+
+    def flush() -> None:
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            writer.write(_frame(answers))
+        answers.clear()
 
     async def one(number: int, job: Job) -> None:
         try:
             outcome = await sender.send(job)
-        except Exception as error:  # a bug: reported as an attempt that can be retried
-            log.exception("webhook send failed unexpectedly")
-            outcome = Outcome(error=f"internal error: {error.__class__.__name__}", retry=True)
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            writer.write(_frame([
-                number, outcome.status_code, outcome.error, outcome.response_start, outcome.retry, outcome.signature,
-            ]))
+        except Exception as error:
+            outcome = crashed(error)
+        if not answers:
+            loop.call_soon(flush)
+        answers.append([
+            number, outcome.status_code, outcome.error, outcome.response_start, outcome.retry, outcome.signature,
+        ])
 
     try:
         while True:
-            number, *fields = await _read_frame(reader)
-            task = asyncio.create_task(one(number, Job(*fields)))
-            in_flight.add(task)
-            task.add_done_callback(in_flight.discard)
+            for number, *fields in await _read_frame(reader):
+                task = asyncio.create_task(one(number, Job(*fields)))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
     except (asyncio.IncompleteReadError, ConnectionError):
         pass  # the worker closed its end: finish what is under way, then stop
     if in_flight:

@@ -2,16 +2,22 @@
 
 :class:`HttpSender` owns an HTTP client (aiohttp, keep-alive pooled) and turns a
 :class:`Job` (an outbox event's attempt with the token that signs it) into an
-:class:`Outcome`. The worker uses it in its own event loop (``webhook_sender=inline``,
-the in-process double) or through a sender process of its own (``sender_process.py``,
-what ``flexchat serve`` runs), which runs this same code.
+:class:`Outcome`. The worker hands jobs to a sender in batches and is told each outcome
+through a callback (:class:`Sender`): :class:`InlineSender` runs ``HttpSender`` in the
+worker's own event loop (``webhook_sender=inline``, the in-process double), and
+``sender_process.ProcessSender`` in a process of its own (what ``flexchat serve`` runs),
+which runs this same code.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,6 +29,8 @@ from yarl import URL
 from ..settings import Settings
 from .destinations import AllowList, DestinationRefused
 from .signing import build_request
+
+log = logging.getLogger("flexchat.delivery")
 
 # How much of an answer is kept with its attempt (characters; bytes read for it).
 RESPONSE_START_CHARS = 512
@@ -62,6 +70,29 @@ class Outcome:
     def delivered(self) -> bool:
         """A 2xx came back."""
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+# Told each job's outcome by its number (see Sender).
+OutcomeCallback = Callable[[int, "Outcome"], None]
+
+
+class Sender(Protocol):
+    """Where the worker's jobs go: ``submit`` takes numbered jobs and returns at once;
+    each job's :class:`Outcome` comes back once, through the callback given to ``open``,
+    on the worker's loop. Batches, not a task and a future per job: the API process pays
+    for every webhook it hands over (docs/architecture.md)."""
+
+    async def open(self, on_outcome: OutcomeCallback) -> None: ...
+
+    def submit(self, jobs: list[tuple[int, Job]]) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def crashed(error: BaseException) -> Outcome:
+    """The outcome of a send that failed on a bug: recorded and retried, not lost."""
+    log.error("webhook send failed unexpectedly", exc_info=error)
+    return Outcome(error=f"internal error: {error.__class__.__name__}", retry=True)
 
 
 def classify(status: int) -> bool:
@@ -184,3 +215,41 @@ class HttpSender:
         except DestinationRefused as refused:
             return str(refused)
         return None
+
+
+class InlineSender:
+    """:class:`HttpSender` on the worker's own loop, one task per job (the in-process
+    double, ``webhook_sender=inline``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.http = HttpSender(settings)
+        self._on_outcome: OutcomeCallback | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def open(self, on_outcome: OutcomeCallback) -> None:
+        """Ready to send; outcomes go to ``on_outcome``."""
+        self._on_outcome = on_outcome
+        await self.http.open()
+
+    def submit(self, jobs: list[tuple[int, Job]]) -> None:
+        """Start each job's request."""
+        for number, job in jobs:
+            task = asyncio.create_task(self._one(number, job))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _one(self, number: int, job: Job) -> None:
+        try:
+            outcome = await self.http.send(job)
+        except Exception as error:
+            outcome = crashed(error)
+        assert self._on_outcome is not None
+        self._on_outcome(number, outcome)
+
+    async def close(self) -> None:
+        """Stop what is under way (the worker waited for it as long as it would) and
+        close the HTTP client."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.http.close()

@@ -53,7 +53,7 @@ from ..store.sql import Rows, Script, fetch
 from .metrics import oldest_pending_age, outbox_depth
 from .reads import delivery_id
 from .sender_process import ProcessSender
-from .sending import HttpSender, Job, Outcome
+from .sending import InlineSender, Job, Outcome, Sender
 
 log = logging.getLogger("flexchat.delivery")
 
@@ -95,6 +95,16 @@ def release(events: list[OutboxEvent]) -> Script[None]:
     yield RELAXED_COMMIT()
     for event in events:
         yield RELEASE_CLAIM(event.account_sid, event.seq)
+
+
+@dataclass(slots=True)
+class Sent:
+    """An attempt handed to the sender, waiting for its outcome."""
+
+    event: OutboxEvent
+    attempt: int
+    started: float  # epoch seconds
+    clock_started: float  # perf_counter
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +159,19 @@ class DeliveryWorker:
         self.faults = faults
         self.concurrency = settings.webhook_concurrency
         # Sends the requests: from this loop, or from a process of its own (sender_process.py).
-        self.sender: HttpSender | ProcessSender = (
-            ProcessSender(settings) if settings.webhook_sender == "process" else HttpSender(settings)
+        self.sender: Sender = (
+            ProcessSender(settings) if settings.webhook_sender == "process" else InlineSender(settings)
         )
         self._lease_ms = int(lease_seconds(settings) * 1000)
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._in_flight: set[asyncio.Task[None]] = set()
+        # Handed to the sender, by job number; their outcomes come back to _finished.
+        self._in_flight: dict[int, Sent] = {}
+        self._numbers = 0
+        # Signing tokens being read for a batch whose accounts were not cached.
+        self._reading_tokens: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._refilling = False
         # Claimed, waiting for a slot (see claim).
         self._held: collections.deque[OutboxEvent] = collections.deque()
         self._runner: asyncio.Task[None] | None = None
@@ -205,8 +221,10 @@ class DeliveryWorker:
         """Open the sender, listen for this process's commits, start claiming."""
         if self._runner is not None:
             return
-        await self.sender.open()
+        await self.sender.open(self._finished)
         self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._refilling = False
         self._loop = asyncio.get_running_loop()
         self._settlements = asyncio.Queue()
         self._stopping = False
@@ -228,11 +246,16 @@ class DeliveryWorker:
             self._wakeup.set()
             runner.cancel()
             await asyncio.wait({runner})  # not `await`: a cancel of this stop must not be swallowed
+        for task in list(self._reading_tokens):
+            task.cancel()
+        await asyncio.gather(*self._reading_tokens, return_exceptions=True)
         if self._in_flight:
-            _, pending = await asyncio.wait(set(self._in_flight), timeout=STOP_GRACE)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            # What does not finish in time is left to its lease.
+            self._idle.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(STOP_GRACE):
+                    await self._idle.wait()
+            self._in_flight.clear()
         held, self._held = list(self._held), collections.deque()
         if held:
             with contextlib.suppress(Exception):  # the database is away: their leases run out instead
@@ -337,40 +360,87 @@ class DeliveryWorker:
         return len(rows)
 
     def _start_held(self) -> None:
-        while self._held and len(self._in_flight) < self.concurrency:
-            task = asyncio.create_task(self.deliver(self._held.popleft()))
-            self._in_flight.add(task)
-            task.add_done_callback(self._finished)
-
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._in_flight.discard(task)
-        if not self._stopping:
-            self._start_held()
-        if len(self._held) < self.concurrency:
-            self.wake()
-
-    # -- sending -------------------------------------------------------------------------
-
-    async def deliver(self, event: OutboxEvent) -> None:
-        """One attempt at ``event``, recorded and settled."""
-        attempt = event.attempts + 1
-        try:
-            token = await self._auth_token(event.account_sid)
-        except Exception as error:  # the database is away: no attempt is spent, the lease runs out
-            self._log_trouble(f"cannot read the signing token for webhook {delivery_id(event.seq)}", error)
+        """Hand held events to the sender, as many as the free slots take, in one batch."""
+        room = self.concurrency - len(self._in_flight)
+        if room <= 0 or not self._held or self._stopping:
             return
-        started = self.clock()
-        clock_started = time.perf_counter()
-        try:
+        batch = [self._held.popleft() for _ in range(min(room, len(self._held)))]
+        jobs: list[tuple[int, OutboxEvent]] = []
+        for event in batch:
+            self._numbers += 1
+            # The slot is taken now; the times are set when the job is handed over.
+            self._in_flight[self._numbers] = Sent(event, event.attempts + 1, 0.0, 0.0)
+            jobs.append((self._numbers, event))
+        now = time.monotonic()
+        tokens: dict[str, str | None] = {}
+        for event in batch:
+            cached = self._tokens.get(event.account_sid)
+            if cached is None or cached[1] <= now:
+                break
+            tokens[event.account_sid] = cached[0]
+        else:
+            self._submit(jobs, tokens)
+            return
+        task = asyncio.create_task(self._submit_after_tokens(jobs))
+        self._reading_tokens.add(task)
+        task.add_done_callback(self._reading_tokens.discard)
+
+    async def _submit_after_tokens(self, jobs: list[tuple[int, OutboxEvent]]) -> None:
+        ready, tokens = [], {}
+        for number, event in jobs:
+            try:
+                tokens[event.account_sid] = await self._auth_token(event.account_sid)
+            except Exception as error:  # the database is away: no attempt is spent, the lease runs out
+                self._log_trouble(f"cannot read the signing token for webhook {delivery_id(event.seq)}", error)
+                self._release_slot(number)
+            else:
+                ready.append((number, event))
+        self._submit(ready, tokens)
+
+    def _submit(self, jobs: list[tuple[int, OutboxEvent]], tokens: dict[str, str | None]) -> None:
+        started, clock_started = self.clock(), time.perf_counter()
+        sending: list[tuple[int, Job]] = []
+        for number, event in jobs:
+            sent = self._in_flight.get(number)
+            if sent is None:  # given up on by a stop meanwhile
+                continue
+            sent.started, sent.clock_started = started, clock_started
             if self.faults is not None and self.faults.should_drop_delivery(event.account_sid):
                 # As if the request were lost on the way: retried like a timeout.
-                outcome = Outcome(error=DROPPED, retry=True)
-            else:
-                outcome = await self.attempt(event, attempt, token)
-        except Exception as error:  # a bug or the database: recorded, not lost
-            log.exception("webhook %s: attempt %d failed unexpectedly", delivery_id(event.seq), attempt)
-            outcome = Outcome(error=f"internal error: {error.__class__.__name__}", retry=True)
-        duration_ms = (time.perf_counter() - clock_started) * 1000
+                self._finished(number, Outcome(error=DROPPED, retry=True))
+                continue
+            sending.append((number, Job(
+                event.account_sid, event.method, event.url or "", event.params, sent.attempt,
+                tokens[event.account_sid], delivery_id(event.seq),
+            )))
+        if sending:
+            self.sender.submit(sending)
+
+    def _release_slot(self, number: int) -> None:
+        self._in_flight.pop(number, None)
+        if not self._in_flight:
+            self._idle.set()
+        if not self._refilling and not self._stopping:
+            # Once per pass of the loop: the outcomes of one answer free their slots
+            # together, and the next held events go out in one batch.
+            self._refilling = True
+            asyncio.get_running_loop().call_soon(self._refill)
+
+    def _refill(self) -> None:
+        self._refilling = False
+        if not self._stopping:
+            self._start_held()
+            if len(self._held) < self.concurrency:
+                self.wake()
+
+    def _finished(self, number: int, outcome: Outcome) -> None:
+        """An attempt's outcome (the sender's callback): settled by the settler, and its
+        slot given to the next held event."""
+        sent = self._in_flight.get(number)
+        if sent is None:  # a stop gave up on it; its lease runs out
+            return
+        event, attempt = sent.event, sent.attempt
+        duration_ms = (time.perf_counter() - sent.clock_started) * 1000
         now_ms = int(self.clock() * 1000)
         delay = 0.0
         if outcome.delivered:
@@ -385,8 +455,9 @@ class DeliveryWorker:
         # The slot is free once the request is over: recording it is the settler's job,
         # and the event's lease keeps it from being claimed again meanwhile.
         self._settlements.put_nowait(
-            Settlement(event, attempt, iso_millis(started), duration_ms, outcome, state, next_at, delay)
+            Settlement(event, attempt, iso_millis(sent.started), duration_ms, outcome, state, next_at, delay)
         )
+        self._release_slot(number)
 
     async def _settle_batches(self) -> None:
         """Record finished attempts, all that finished meanwhile in one transaction: a
@@ -415,13 +486,6 @@ class DeliveryWorker:
                     delivery_id(event.seq), event.event_type, _host(event.url), item.attempt,
                     item.outcome.error or f"HTTP {item.outcome.status_code}",
                 )
-
-    async def attempt(self, event: OutboxEvent, attempt: int, token: str | None) -> Outcome:
-        """Send ``event`` once (``RetryCount`` = ``attempt`` - 1) signed with the account's
-        auth ``token``; what came of it."""
-        return await self.sender.send(Job(
-            event.account_sid, event.method, event.url or "", event.params, attempt, token, delivery_id(event.seq),
-        ))
 
     async def _auth_token(self, account_sid: str) -> str | None:
         now = time.monotonic()
