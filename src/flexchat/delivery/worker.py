@@ -103,7 +103,7 @@ class Sent:
 
     event: OutboxEvent
     attempt: int
-    started: float  # epoch seconds
+    started_at: str  # iso_millis, the same for a batch
     clock_started: float  # perf_counter
 
 
@@ -369,7 +369,7 @@ class DeliveryWorker:
         for event in batch:
             self._numbers += 1
             # The slot is taken now; the times are set when the job is handed over.
-            self._in_flight[self._numbers] = Sent(event, event.attempts + 1, 0.0, 0.0)
+            self._in_flight[self._numbers] = Sent(event, event.attempts + 1, "", 0.0)
             jobs.append((self._numbers, event))
         now = time.monotonic()
         tokens: dict[str, str | None] = {}
@@ -398,13 +398,13 @@ class DeliveryWorker:
         self._submit(ready, tokens)
 
     def _submit(self, jobs: list[tuple[int, OutboxEvent]], tokens: dict[str, str | None]) -> None:
-        started, clock_started = self.clock(), time.perf_counter()
+        started, clock_started = iso_millis(self.clock()), time.perf_counter()
         sending: list[tuple[int, Job]] = []
         for number, event in jobs:
             sent = self._in_flight.get(number)
             if sent is None:  # given up on by a stop meanwhile
                 continue
-            sent.started, sent.clock_started = started, clock_started
+            sent.started_at, sent.clock_started = started, clock_started
             if self.faults is not None and self.faults.should_drop_delivery(event.account_sid):
                 # As if the request were lost on the way: retried like a timeout.
                 self._finished(number, Outcome(error=DROPPED, retry=True))
@@ -455,7 +455,7 @@ class DeliveryWorker:
         # The slot is free once the request is over: recording it is the settler's job,
         # and the event's lease keeps it from being claimed again meanwhile.
         self._settlements.put_nowait(
-            Settlement(event, attempt, iso_millis(sent.started), duration_ms, outcome, state, next_at, delay)
+            Settlement(event, attempt, sent.started_at, duration_ms, outcome, state, next_at, delay)
         )
         self._release_slot(number)
 

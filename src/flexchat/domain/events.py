@@ -120,11 +120,13 @@ def emit(
     *,
     source: str = "API",
     identity: str | None = None,
+    service: ChatService | None = None,
 ) -> Script[int]:
     """Write ``event_type`` to the outbox for each destination that wants it; how many.
 
     ``source`` is ``API`` for REST writes and ``SDK`` for the agent's; ``identity`` the
-    acting client's identity (``ClientIdentity``), where there is one.
+    acting client's identity (``ClientIdentity``), where there is one; ``service`` the
+    service as the same transaction already read it (else it is read here).
     """
     common = {
         "EventType": event_type,
@@ -165,9 +167,11 @@ def emit(
                     int(config.get("retry_count") or 0), "pending", now_ms, now, now_us(),
                 )
             written += 1
-    service_rows = yield FETCH_SERVICE(service_sid, account_sid)
-    if service_rows:
-        settings = ChatService(*service_rows[0]).config
+    if service is None:
+        service_rows = yield FETCH_SERVICE(service_sid, account_sid)
+        service = ChatService(*service_rows[0]) if service_rows else None
+    if service is not None:
+        settings = service.config
         url = settings.get("post_webhook_url")
         if url and event_type in (settings.get("webhook_filters") or []):
             yield INSERT_EVENT(

@@ -23,7 +23,7 @@ from ...store.queries.messages import (
 from ...store.sql import Rows, Script, page_statement, seq_page
 from ..events import emit, message_fields
 from ..lookups import require_deleted, require_one
-from ..records import ChatChannel, ChatMessage
+from ..records import ChatChannel, ChatMessage, ChatService
 from .channels import require_channel
 from .services import require_service
 
@@ -56,11 +56,20 @@ class MessageUpdate:
     date_updated: str | None = None
 
 
-def find_channel_of(account_sid: str, service_sid: str, channel_ref: str, *, lock: bool = False) -> Script[ChatChannel]:
-    """The channel a ``/Services/{IS}/Channels/{ref}/...`` path names, or 404: an unknown
-    service (or another account's) is a 404 like an unknown channel."""
-    yield from require_service(account_sid, service_sid)
+def find_service_channel(
+    account_sid: str, service_sid: str, channel_ref: str, *, lock: bool = False
+) -> Script[tuple[ChatService, ChatChannel]]:
+    """The service and channel a ``/Services/{IS}/Channels/{ref}/...`` path names, or 404:
+    an unknown service (or another account's) is a 404 like an unknown channel."""
+    service = yield from require_service(account_sid, service_sid)
     channel = yield from require_channel(account_sid, service_sid, channel_ref, lock=lock)
+    return service, channel
+
+
+def find_channel_of(account_sid: str, service_sid: str, channel_ref: str, *, lock: bool = False) -> Script[ChatChannel]:
+    """The channel a ``/Services/{IS}/Channels/{ref}/...`` path names, or 404 (see
+    :func:`find_service_channel`)."""
+    _, channel = yield from find_service_channel(account_sid, service_sid, channel_ref, lock=lock)
     return channel
 
 
@@ -139,7 +148,7 @@ def create_message(
     """A new message with the channel's next index: taken under the channel's row lock, so
     concurrent creates get distinct, increasing indexes. ``onMessageSent`` (or
     ``onMediaMessageSent``) goes to the outbox with it where webhooks are enabled."""
-    channel = yield from find_channel_of(account_sid, service_sid, channel_ref, lock=True)
+    service, channel = yield from find_service_channel(account_sid, service_sid, channel_ref, lock=True)
     taken = yield TAKE_MESSAGE_INDEX(channel.sid, account_sid)
     now = now_iso()
     date_created = values.date_created or now
@@ -155,7 +164,7 @@ def create_message(
         event = "onMediaMessageSent" if message.media_sid else "onMessageSent"
         yield from emit(
             account_sid, channel.service_sid, channel.sid, event, message_fields(message), source=source,
-            identity=message.author if source == "SDK" else None,
+            identity=message.author if source == "SDK" else None, service=service,
         )
     return message
 
