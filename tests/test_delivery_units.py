@@ -371,3 +371,54 @@ def test_readiness_fails_while_the_outbox_is_stuck_and_recovers() -> None:
         while flexchat.request("GET", f"{base}/readyz").status != 200 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert flexchat.request("GET", f"{base}/readyz").status == 200
+
+
+def test_the_sender_process_takes_jobs_in_batches_and_answers_each_once() -> None:
+    """Jobs handed over while the process starts and after: each outcome comes back once,
+    by its number; a batch that fails in part (a 500 among 200s, a URL that is not
+    http) says which one; what a closed sender held is answered as retryable."""
+    from flexchat.delivery.sender_process import SENDER_GONE, ProcessSender
+    from flexchat.delivery.sending import Job, Outcome
+
+    async def scenario(url: str) -> tuple[dict[int, list[Outcome]], dict[int, list[Outcome]]]:
+        outcomes: dict[int, list[Outcome]] = {}
+        sender = ProcessSender(Settings(webhook_timeout=2.0))
+        await sender.open(lambda number, outcome: outcomes.setdefault(number, []).append(outcome))
+
+        def job(url: str, n: int) -> Job:
+            return Job("AC" + "0" * 32, "POST", url, f'{{"Body": "m{n}"}}', 1, TOKEN, f"EV{n}")
+
+        sender.submit([(n, job(url, n)) for n in range(1, 21)])  # before the process is up
+        sender.submit([(21, job("ftp://example.com/", 21)), (22, job(url + "?fail=1", 22))])
+        deadline = time.monotonic() + 20
+        while len(outcomes) < 22 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        sender.submit([(n, job(url, n)) for n in range(23, 43)])
+        while len(outcomes) < 42 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        answered = dict(outcomes)
+        # Held by a receiver that takes its time, then the sender is closed under them.
+        outcomes.clear()
+        sender.submit([(n, job(url + "?slow=1", n)) for n in range(43, 46)])
+        await asyncio.sleep(0.3)
+        await sender.close()
+        return answered, outcomes
+
+    with receiving() as receiver:
+        def answer() -> tuple[int, float]:
+            received = receiver.received[-1]
+            return (500, 0.0) if "fail=1" in received.url else (200, 10.0) if "slow=1" in received.url else (200, 0.0)
+
+        receiver._answer = answer  # type: ignore[method-assign]
+        answered, after_close = asyncio.run(scenario(receiver.url))
+    assert sorted(answered) == list(range(1, 43))
+    assert all(len(outcomes) == 1 for outcomes in answered.values())
+    assert all(answered[n][0].delivered for n in range(1, 21)) and all(answered[n][0].delivered for n in range(23, 43))
+    assert answered[21][0].error is not None and not answered[21][0].retry  # not an http URL: not retried
+    assert answered[22][0].status_code == 500 and answered[22][0].retry
+    assert {r.form["Body"] for r in receiver.received if "fail" not in r.url and "slow" not in r.url} == {
+        f"m{n}" for n in [*range(1, 21), *range(23, 43)]
+    }
+    # Closed while the receiver still held them: each is answered once, to be sent again.
+    assert sorted(after_close) == [43, 44, 45]
+    assert all(outcomes == [Outcome(error=SENDER_GONE, retry=True)] for outcomes in after_close.values())
