@@ -422,3 +422,31 @@ def test_the_sender_process_takes_jobs_in_batches_and_answers_each_once() -> Non
     # Closed while the receiver still held them: each is answered once, to be sent again.
     assert sorted(after_close) == [43, 44, 45]
     assert all(outcomes == [Outcome(error=SENDER_GONE, retry=True)] for outcomes in after_close.values())
+
+
+def test_a_stop_during_a_token_read_gives_the_event_back_at_once() -> None:
+    """A stop while the signing token is still being read (a PostgreSQL round trip, a slow
+    disk): the attempt never started, so the stop does not wait for it and the event is
+    due again at once, not left to its lease."""
+    with InProcessFlexchat(settings=Settings(webhook_poll_interval=60)) as flexchat, receiving() as receiver:
+        store, worker = flexchat.app.store, flexchat.app.delivery
+        service, channel = _external_channel(flexchat, receiver.url)
+        read_token = worker._auth_token
+
+        async def slow_read(account_sid: str) -> str | None:
+            await asyncio.sleep(0.5)
+            return await read_token(account_sid)
+
+        worker._auth_token = slow_read  # type: ignore[method-assign]
+        worker._tokens.clear()
+        flexchat.run(store.write(emit(flexchat.account_sid, service, channel, "onMessageSent", {"Body": "x"})))
+        deadline = time.monotonic() + 5
+        while not worker._reading_tokens and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert worker._reading_tokens, "the worker never started reading the token"
+        started = time.monotonic()
+        flexchat.run(worker.stop())
+        assert time.monotonic() - started < 1.0
+        rows = flexchat.run(store.read(fetch(sql("SELECT claimed_until, state, attempts FROM outbox")())))
+        assert rows == [(0, "pending", 0)]
+        assert receiver.received == []

@@ -85,15 +85,17 @@ class ProcessSender:
             if self._starting is None:
                 self._starting = asyncio.create_task(self._start(), name="flexchat-sender-start")
             return
-        self._pending.update(number for number, _ in jobs)
-        writer.write(_frame([
-            [number, job.account_sid, job.method, job.url, job.params, job.attempt, job.token, job.idempotency_token]
-            for number, job in jobs
-        ]))
+        numbers = [number for number, _ in jobs]
+        self._pending.update(numbers)
         # An answer that never comes (a wedged process) is given up on, retryable.
-        asyncio.get_running_loop().call_later(
-            self.settings.webhook_timeout + ANSWER_MARGIN, self._expire, [number for number, _ in jobs]
-        )
+        asyncio.get_running_loop().call_later(self.settings.webhook_timeout + ANSWER_MARGIN, self._expire, numbers)
+        # A process that is gone: _read answers what it held.
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            writer.write(_frame([
+                [number, job.account_sid, job.method, job.url, job.params, job.attempt, job.token,
+                 job.idempotency_token]
+                for number, job in jobs
+            ]))
 
     def _answer(self, number: int, outcome: Outcome) -> None:
         assert self._on_outcome is not None
@@ -164,6 +166,9 @@ class ProcessSender:
     async def close(self) -> None:
         """End the sender process: it finishes what it holds, briefly, then exits."""
         self._closed = True
+        starting = self._starting
+        if starting is not None:  # it closes what it started once it sees _closed
+            await asyncio.wait({starting})
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()

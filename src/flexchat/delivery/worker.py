@@ -249,13 +249,20 @@ class DeliveryWorker:
         for task in list(self._reading_tokens):
             task.cancel()
         await asyncio.gather(*self._reading_tokens, return_exceptions=True)
+        # Slots taken for a batch whose tokens were still being read: never handed over,
+        # so given back with the held events rather than waited for.
+        for number in [number for number, sent in self._in_flight.items() if not sent.started_at]:
+            self._held.appendleft(self._in_flight.pop(number).event)
         if self._in_flight:
-            # What does not finish in time is left to its lease.
             self._idle.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(STOP_GRACE):
                     await self._idle.wait()
+            # What did not finish in time is left to its lease: its outcome is no longer
+            # awaited, and the inline sender's requests end here, as they did when each
+            # was a task of its own.
             self._in_flight.clear()
+            await self.sender.close()
         held, self._held = list(self._held), collections.deque()
         if held:
             with contextlib.suppress(Exception):  # the database is away: their leases run out instead
@@ -386,15 +393,20 @@ class DeliveryWorker:
         task.add_done_callback(self._reading_tokens.discard)
 
     async def _submit_after_tokens(self, jobs: list[tuple[int, OutboxEvent]]) -> None:
-        ready, tokens = [], {}
-        for number, event in jobs:
-            try:
-                tokens[event.account_sid] = await self._auth_token(event.account_sid)
-            except Exception as error:  # the database is away: no attempt is spent, the lease runs out
-                self._log_trouble(f"cannot read the signing token for webhook {delivery_id(event.seq)}", error)
-                self._release_slot(number)
+        accounts = list(dict.fromkeys(event.account_sid for _, event in jobs))
+        read = await asyncio.gather(*map(self._auth_token, accounts), return_exceptions=True)
+        tokens: dict[str, str | None] = {}
+        for account, token in zip(accounts, read, strict=True):
+            if isinstance(token, BaseException):  # the database is away: no attempt is spent, the lease runs out
+                self._log_trouble(f"cannot read the signing token of account {account}", token)
             else:
+                tokens[account] = token
+        ready = []
+        for number, event in jobs:
+            if event.account_sid in tokens:
                 ready.append((number, event))
+            else:
+                self._release_slot(number)
         self._submit(ready, tokens)
 
     def _submit(self, jobs: list[tuple[int, OutboxEvent]], tokens: dict[str, str | None]) -> None:
@@ -420,11 +432,12 @@ class DeliveryWorker:
         self._in_flight.pop(number, None)
         if not self._in_flight:
             self._idle.set()
-        if not self._refilling and not self._stopping:
+        loop = self._loop
+        if not self._refilling and not self._stopping and loop is not None and not loop.is_closed():
             # Once per pass of the loop: the outcomes of one answer free their slots
             # together, and the next held events go out in one batch.
             self._refilling = True
-            asyncio.get_running_loop().call_soon(self._refill)
+            loop.call_soon(self._refill)
 
     def _refill(self) -> None:
         self._refilling = False

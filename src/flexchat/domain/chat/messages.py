@@ -148,6 +148,9 @@ def create_message(
     """A new message with the channel's next index: taken under the channel's row lock, so
     concurrent creates get distinct, increasing indexes. ``onMessageSent`` (or
     ``onMediaMessageSent``) goes to the outbox with it where webhooks are enabled."""
+    # The service as read here is the one the event's service webhook follows: a change to
+    # the service committed while this waited for the channel's lock applies from the next
+    # message (as if it had committed just after this one).
     service, channel = yield from find_service_channel(account_sid, service_sid, channel_ref, lock=True)
     taken = yield TAKE_MESSAGE_INDEX(channel.sid, account_sid)
     now = now_iso()
