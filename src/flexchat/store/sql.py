@@ -204,7 +204,9 @@ class Statement:
         return Query(self, args)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built for every statement run, and a frozen dataclass's __init__
+# costs twice as much. Nothing mutates a Query; treat it as immutable.
+@dataclass(slots=True)
 class Query:
     """A statement with its arguments: what a transaction script yields."""
 
