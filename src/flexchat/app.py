@@ -253,16 +253,20 @@ class FlexchatApp:
             if route is None:
                 raise NotFound(request.path)
             endpoint = route.endpoint(request.method)
-            with limiter.account(principal.account_sid):
+            account_sid = principal.account_sid
+            limiter.enter_account(account_sid)
+            try:
                 if limiter.per_account:
                     # Let the requests that arrived meanwhile take (or be refused) their
                     # slots before this one runs: a SQLite read never yields, so without
                     # this no two reads were ever in flight at once and a flood of them
                     # queued in the HTTP server instead of being refused.
                     await asyncio.sleep(0)
-                if self.faults.rules and route.family in API_FAMILIES and request.account_sid in self.faults.rules:
+                if self.faults.rules and route.family in API_FAMILIES and account_sid in self.faults.rules:
                     return await self.faults.run(request, route.family, endpoint, self.context)
                 return await endpoint(request, self.context)
+            finally:
+                limiter.leave_account(account_sid)
         finally:
             limiter.leave_process()
 

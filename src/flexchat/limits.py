@@ -70,22 +70,32 @@ class ConcurrencyLimiter:
         """Give the process slot back."""
         self.in_flight -= 1
 
-    @contextmanager
-    def account(self, account_sid: str) -> Iterator[None]:
-        """Hold one of the account's slots for the duration of the block."""
+    def enter_account(self, account_sid: str) -> None:
+        """Take one of the account's slots; :class:`TooManyRequests` when they are all
+        taken. Every request takes one: a pair of calls, not a generator-based context
+        manager, which cost ten times as much (1.4 us a request)."""
         count = self._accounts.get(account_sid, 0)
         if self.per_account and count >= self.per_account:
             raise self._refuse(account_sid, count, self.per_account, "Too many concurrent requests")
         self._accounts[account_sid] = count + 1
+
+    def leave_account(self, account_sid: str) -> None:
+        """Give one of the account's slots back."""
+        remaining = self._accounts[account_sid] - 1
+        # Idle accounts leave no entry: the table is as large as the accounts in flight.
+        if remaining:
+            self._accounts[account_sid] = remaining
+        else:
+            del self._accounts[account_sid]
+
+    @contextmanager
+    def account(self, account_sid: str) -> Iterator[None]:
+        """Hold one of the account's slots for the duration of the block."""
+        self.enter_account(account_sid)
         try:
             yield
         finally:
-            remaining = self._accounts[account_sid] - 1
-            # Idle accounts leave no entry: the table is as large as the accounts in flight.
-            if remaining:
-                self._accounts[account_sid] = remaining
-            else:
-                del self._accounts[account_sid]
+            self.leave_account(account_sid)
 
     def account_in_flight(self, account_sid: str) -> int:
         """How many requests of the account are in flight here."""

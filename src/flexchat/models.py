@@ -101,7 +101,8 @@ class FlexFlowFields:
     integration: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+# Not frozen, with slots: built on every create (see Channel). Treat it as immutable.
+@dataclass(slots=True)
 class ChannelCreate:
     """Channel create parameters as sent."""
 

@@ -33,7 +33,9 @@ _MAC_BYTES = 12
 _SEQ = struct.Struct(">Q")
 
 
-@dataclass(frozen=True)
+# Not frozen, with slots, as ListScope below: built on every list request. Treat it
+# as immutable.
+@dataclass(slots=True)
 class Window:
     """Which rows a page holds: after ``after`` ascending, or before ``before`` descending."""
 
@@ -60,7 +62,8 @@ class Window:
         return page, len(rows) > self.limit
 
 
-@dataclass(frozen=True)
+# Not frozen, with slots: see Window.
+@dataclass(slots=True)
 class PageRequest:
     """The paging parameters of one list request, checked and typed."""
 
@@ -212,7 +215,8 @@ def parse_page_request(
     return PageRequest(page_size, page, token, window)
 
 
-@dataclass(frozen=True)
+# Not frozen, with slots: see Window.
+@dataclass(slots=True)
 class Links:
     """The tokens of the neighbouring pages; None where there is no such page."""
 

@@ -93,32 +93,69 @@ class InsertRow:
     sources: tuple[tuple[int, str, Any], ...]
 
     def run(self, conn: Any, args: tuple[Any, ...]) -> Rows | None:
-        affinities, rowid = _table(conn, self.table)
+        plan = _PLANS.get(self.plain, _UNPLANNED)
+        if plan is _UNPLANNED:
+            plan = _PLANS[self.plain] = self._plan(conn)
+        if plan is None:
+            return None
+        checks, rowid_positions = plan
         row: list[Any] = []
-        for index, column, literal in self.sources:
-            if index == -1:
-                if column != rowid:
-                    return None
-                row.append(None)  # filled in once inserted
+        for index, literal, text, integer, nullable in checks:
+            if index < 0:  # a literal (checked when planned), or the rowid's place
+                row.append(literal)
                 continue
-            value = literal if index == -2 else args[index]
+            value = args[index]
             kind = type(value)
-            if kind is bool and affinities.get(column) == "INTEGER":
-                value, kind = int(value), int  # as sqlite3 binds it, and SQLite gives it back
-            if not (
-                (value is None and column != rowid)  # NULL into the rowid column picks one
-                or (kind is str and affinities.get(column) == "TEXT")
-                or (kind is int and affinities.get(column) == "INTEGER")
-            ):
+            if kind is str:
+                if not text:
+                    return None
+            elif kind is int:
+                if not integer:
+                    return None
+            elif kind is bool:
+                if not integer:
+                    return None
+                value = int(value)  # as sqlite3 binds it, and SQLite gives it back
+            elif value is not None or not nullable:
                 return None
             row.append(value)
         cursor = conn.execute(self.plain, args)
         if cursor.rowcount != 1:
             return []
-        for position, (index, _, _) in enumerate(self.sources):
-            if index == -1:
-                row[position] = cursor.lastrowid
+        for position in rowid_positions:
+            row[position] = cursor.lastrowid
         return [tuple(row)]
+
+    def _plan(self, conn: Any) -> _Plan | None:
+        """What :meth:`run` checks of each argument, worked out once per statement from
+        the columns' affinities; None where RETURNING cannot be spared whatever the
+        arguments (a returned column neither written nor the rowid, a literal the
+        column would convert)."""
+        affinities, rowid = _table(conn, self.table)
+        checks: list[tuple[int, Any, bool, bool, bool]] = []
+        rowid_positions: list[int] = []
+        for position, (index, column, literal) in enumerate(self.sources):
+            affinity = affinities.get(column)
+            text, integer, nullable = affinity == "TEXT", affinity == "INTEGER", column != rowid
+            if index == -1:
+                if column != rowid:
+                    return None
+                rowid_positions.append(position)  # filled in once inserted
+            elif index == -2 and not (
+                (literal is None and nullable) or (type(literal) is int and integer)
+            ):
+                return None
+            checks.append((index, literal if index == -2 else None, text, integer, nullable))
+        return tuple(checks), tuple(rowid_positions)
+
+
+# Per returned column: the argument's index (-2 a literal, -1 the rowid), the literal,
+# and whether a text, an integer and NULL go into the column unchanged; and where the
+# rowid goes in the row. NULL into the rowid column picks one, so it is not unchanged.
+_Plan = tuple[tuple[tuple[int, Any, bool, bool, bool], ...], tuple[int, ...]]
+# InsertRow's plans by statement, once per process (as _TABLES).
+_PLANS: dict[str, _Plan | None] = {}
+_UNPLANNED: Any = object()
 
 
 def _insert_row(text: str) -> InsertRow | None:
@@ -167,7 +204,9 @@ class Statement:
         return Query(self, args)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is built for every statement run, and a frozen dataclass's __init__
+# costs twice as much. Nothing mutates a Query; treat it as immutable.
+@dataclass(slots=True)
 class Query:
     """A statement with its arguments: what a transaction script yields."""
 
