@@ -103,6 +103,11 @@ def test_reads_over_the_limit_are_refused_too(limited_server: ServerProcess) -> 
     # 20 s (about 100 ms when it works).
     server = limited_server
     busy = add_account(server.database_url)
+    # A page of 50 flows, not an empty one: a read that takes a little longer gives the
+    # requests more chances to arrive together (each read still never yields by itself).
+    s = session(busy.auth)
+    for _ in range(50):
+        assert create_flow(s, server.base_url).status == 201
     refused = threading.Event()
     deadline = time.monotonic() + 20
 
