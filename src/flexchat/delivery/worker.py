@@ -43,7 +43,6 @@ from ..store.queries.delivery import (
     ACCOUNT_AUTH_TOKEN,
     ANY_DUE,
     CLAIM,
-    RELAXED_COMMIT,
     RELEASE_CLAIM,
     insert_attempts,
     settle_events,
@@ -70,6 +69,11 @@ DROPPED = "dropped by a fault (DropDeliveryRate, docs/operations.md): not sent"
 SETTLE_BATCH = 64
 # An in-flight attempt may finish this long on shutdown; the rest are left to their lease.
 STOP_GRACE = 2.0
+# Claims start at most this often, and so do settlements (seconds). Under load each then
+# carries what became due or finished meanwhile, instead of a transaction for every event
+# or two: on PostgreSQL a transaction is several round trips, each paid in the API
+# process's CPU. When idle, the next one starts at once (docs/benchmarks.md).
+PACE = 0.01
 
 
 
@@ -85,16 +89,29 @@ def iso_millis(epoch: float) -> str:
 
 def claim_due(lease_until: int, now: int, limit: int) -> Script[Rows]:
     """Lease up to ``limit`` due events until ``lease_until``; their rows."""
-    yield RELAXED_COMMIT()
     rows = yield CLAIM(lease_until, now, now, limit)
     return rows
 
 
 def release(events: list[OutboxEvent]) -> Script[None]:
     """Give claimed events back (a stopping worker's held ones): due again at once."""
-    yield RELAXED_COMMIT()
     for event in events:
         yield RELEASE_CLAIM(event.account_sid, event.seq)
+
+
+class Pacer:
+    """Lets a repeated step begin at most once every ``interval`` seconds."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._last = 0.0
+
+    async def turn(self) -> None:
+        """Wait until ``interval`` has passed since the last turn began; this one begins now."""
+        wait = self._last + self.interval - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        self._last = time.monotonic()
 
 
 @dataclass(slots=True)
@@ -123,7 +140,6 @@ class Settlement:
 
 def settle(settlements: list[Settlement]) -> Script[None]:
     """Record the attempts and settle their events, in one transaction."""
-    yield RELAXED_COMMIT()
     start = 0
     for size in settle_sizes(len(settlements), SETTLE_BATCH):
         chunk = settlements[start:start + size]
@@ -172,6 +188,9 @@ class DeliveryWorker:
         self._reading_tokens: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._refilling = False
+        # Set by this process's commits of outbox rows (see claim).
+        self._due_known = False
+        self._claim_pacer, self._settle_pacer = Pacer(PACE), Pacer(PACE)
         # Claimed, waiting for a slot (see claim).
         self._held: collections.deque[OutboxEvent] = collections.deque()
         self._runner: asyncio.Task[None] | None = None
@@ -229,7 +248,7 @@ class DeliveryWorker:
         self._settlements = asyncio.Queue()
         self._stopping = False
         self._last_pass = time.monotonic()
-        self.store.outbox_listeners.append(self.wake)
+        self.store.outbox_listeners.append(self._committed)
         self._settler = asyncio.create_task(self._settle_batches(), name="flexchat-delivery-settle")
         self._runner = asyncio.create_task(self._run(), name="flexchat-delivery")
 
@@ -237,8 +256,8 @@ class DeliveryWorker:
         """Stop claiming; let attempts in flight finish briefly, then close the sender.
         Held events are given back at once; those still in flight are claimed again when
         their lease ends."""
-        if self.wake in self.store.outbox_listeners:
-            self.store.outbox_listeners.remove(self.wake)
+        if self._committed in self.store.outbox_listeners:
+            self.store.outbox_listeners.remove(self._committed)
         runner, self._runner = self._runner, None
         if runner is not None:
             # The flag ends the loop even where a cancel is lost (see _run).
@@ -313,6 +332,11 @@ class DeliveryWorker:
             if await self.store.read(fetch(ANY_DUE(now - int(stuck * 1000), now)), background=True):
                 raise RuntimeError(f"a webhook event has been due for over {stuck:g} s and no worker claims it")
 
+    def _committed(self) -> None:
+        # This process committed outbox rows: the next claim need not look for due ones first.
+        self._due_known = True
+        self.wake()
+
     def wake(self) -> None:
         """Look for due events now (called after a commit that wrote outbox rows). Safe
         from any thread: flexchat.testing commits on the caller's thread."""
@@ -332,6 +356,7 @@ class DeliveryWorker:
         while not self._stopping:
             self._wakeup.clear()
             try:
+                await self._claim_pacer.turn()
                 await self.claim()
                 self._last_pass = time.monotonic()
                 if time.monotonic() - self._gauges_read >= GAUGE_INTERVAL:
@@ -359,7 +384,8 @@ class DeliveryWorker:
         if room <= 0:
             return 0  # a finishing attempt wakes the loop
         now = int(self.clock() * 1000)
-        if not await self.store.read(fetch(ANY_DUE(now, now)), background=True):
+        due_known, self._due_known = self._due_known, False
+        if not due_known and not await self.store.read(fetch(ANY_DUE(now, now)), background=True):
             return 0
         rows = await self.store.write(claim_due(now + self._lease_ms, now, room), background=True)
         self._held.extend(sorted((OutboxEvent(*row) for row in rows), key=lambda event: event.seq))
@@ -477,10 +503,15 @@ class DeliveryWorker:
         burst of deliveries costs a few commits and pooled connections, not one each, and
         sending goes on while they commit."""
         while True:
+            # Paced before taking anything: a stop that cancels the wait finds every
+            # finished attempt still queued, and records it.
+            await self._settle_pacer.turn()
             batch = [await self._settlements.get()]
             while len(batch) < SETTLE_BATCH and not self._settlements.empty():
                 batch.append(self._settlements.get_nowait())
             await self._settle(batch)
+
+
 
     async def _settle(self, batch: list[Settlement]) -> None:
         try:

@@ -29,12 +29,6 @@ CLAIM = sql(
 )
 # A claimed event given back unsent (a stopping worker's held events).
 RELEASE_CLAIM = sql("UPDATE outbox SET claimed_until = 0 WHERE account_sid = ? AND seq = ? AND state = 'pending'")
-# Claims and settlements need not wait for their commit to reach the disk: one lost in a
-# database crash means the event is sent again (as when a lease runs out), which
-# at-least-once delivery allows. PostgreSQL then skips the WAL flush that dominates these
-# small transactions. SQLite sets durability per connection, not per transaction: there
-# they are committed in the writer's group commit with whatever else is being written.
-RELAXED_COMMIT = Statement("SELECT 1", "SET LOCAL synchronous_commit = off")
 ACCOUNT_AUTH_TOKEN = sql("SELECT auth_token FROM accounts WHERE sid = ?")
 # Settling is set-based: ``count`` attempts recorded with one INSERT and their events
 # settled with one UPDATE, so a batch costs two statements, not two per attempt. Batches
