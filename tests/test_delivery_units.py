@@ -450,3 +450,28 @@ def test_a_stop_during_a_token_read_gives_the_event_back_at_once() -> None:
         rows = flexchat.run(store.read(fetch(sql("SELECT claimed_until, state, attempts FROM outbox")())))
         assert rows == [(0, "pending", 0)]
         assert receiver.received == []
+
+
+def test_claims_and_settlements_are_paced_but_start_at_once_when_idle() -> None:
+    """The pace that lets a claim (or a settlement) under load carry what became due
+    meanwhile: a turn after a quiet spell starts at once, one right after another waits
+    out the interval."""
+    from flexchat.delivery.worker import Pacer
+
+    async def turns() -> list[float]:
+        pacer = Pacer(0.05)
+        started = time.monotonic()
+        took = []
+        for _ in range(3):
+            await pacer.turn()
+            took.append(time.monotonic() - started)
+        await asyncio.sleep(0.08)  # idle for longer than the interval
+        before = time.monotonic()
+        await pacer.turn()
+        took.append(time.monotonic() - before)
+        return took
+
+    first, second, third, after_idle = asyncio.run(turns())
+    assert first < 0.02
+    assert second >= 0.045 and third - second >= 0.045
+    assert after_idle < 0.02
