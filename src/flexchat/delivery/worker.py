@@ -48,7 +48,7 @@ from ..store.queries.delivery import (
     settle_events,
     settle_sizes,
 )
-from ..store.sql import Rows, Script, fetch
+from ..store.sql import Script, fetch
 from .metrics import oldest_pending_age, outbox_depth
 from .reads import delivery_id
 from .sender_process import ProcessSender
@@ -85,12 +85,6 @@ def lease_seconds(settings: Settings) -> float:
 def iso_millis(epoch: float) -> str:
     """``2026-11-25T20:01:02.345Z``."""
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch)) + f".{int(epoch * 1000) % 1000:03d}Z"
-
-
-def claim_due(lease_until: int, now: int, limit: int) -> Script[Rows]:
-    """Lease up to ``limit`` due events until ``lease_until``; their rows."""
-    rows = yield CLAIM(lease_until, now, now, limit)
-    return rows
 
 
 def release(events: list[OutboxEvent]) -> Script[None]:
@@ -387,7 +381,8 @@ class DeliveryWorker:
         due_known, self._due_known = self._due_known, False
         if not due_known and not await self.store.read(fetch(ANY_DUE(now, now)), background=True):
             return 0
-        rows = await self.store.write(claim_due(now + self._lease_ms, now, room), background=True)
+        # Up to ``room`` due events, leased until the first argument.
+        rows = await self.store.write(fetch(CLAIM(now + self._lease_ms, now, now, room)), background=True)
         self._held.extend(sorted((OutboxEvent(*row) for row in rows), key=lambda event: event.seq))
         self._start_held()
         return len(rows)
@@ -407,8 +402,8 @@ class DeliveryWorker:
         now = time.monotonic()
         tokens: dict[str, str | None] = {}
         for event in batch:
-            cached = self._tokens.get(event.account_sid)
-            if cached is None or cached[1] <= now:
+            cached = self._cached_token(event.account_sid, now)
+            if cached is None:
                 break
             tokens[event.account_sid] = cached[0]
         else:
@@ -531,10 +526,16 @@ class DeliveryWorker:
                     item.outcome.error or f"HTTP {item.outcome.status_code}",
                 )
 
+    def _cached_token(self, account_sid: str, now: float) -> tuple[str | None, float] | None:
+        """The account's signing token as cached, while it is fresh (a token of None is
+        cached too: an account without one)."""
+        cached = self._tokens.get(account_sid)
+        return cached if cached is not None and cached[1] > now else None
+
     async def _auth_token(self, account_sid: str) -> str | None:
         now = time.monotonic()
-        cached = self._tokens.get(account_sid)
-        if cached is not None and cached[1] > now:
+        cached = self._cached_token(account_sid, now)
+        if cached is not None:
             return cached[0]
         rows = await self.store.read(fetch(ACCOUNT_AUTH_TOKEN(account_sid)), background=True)
         token = rows[0][0] if rows else None
