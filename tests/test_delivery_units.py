@@ -4,6 +4,7 @@ allow-list, its settings, the outbox gauges, and the worker in the in-process do
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -405,10 +406,20 @@ def test_the_sender_process_takes_jobs_in_batches_and_answers_each_once() -> Non
         return answered, outcomes
 
     with receiving() as receiver:
-        def answer() -> tuple[int, float]:
-            received = receiver.received[-1]
-            return (500, 0.0) if "fail=1" in received.url else (200, 10.0) if "slow=1" in received.url else (200, 0.0)
+        # Each request is answered by what its own URL asks for: the handler thread that
+        # recorded it answers it, while other requests may be recorded meanwhile.
+        handled = threading.local()
+        record = receiver.record
 
+        def remember(received: Any) -> None:
+            handled.url = received.url
+            record(received)
+
+        def answer() -> tuple[int, float]:
+            url = handled.url
+            return (500, 0.0) if "fail=1" in url else (200, 10.0) if "slow=1" in url else (200, 0.0)
+
+        receiver.record = remember  # type: ignore[method-assign]
         receiver._answer = answer  # type: ignore[method-assign]
         answered, after_close = asyncio.run(scenario(receiver.url))
     assert sorted(answered) == list(range(1, 43))
