@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 import pytest
+import requests
 from twilio.request_validator import RequestValidator
 
 from flexchat.auth import hash_secret
@@ -362,6 +363,28 @@ def test_two_api_processes_on_postgresql_deliver_each_event_once(postgres_url: s
             received = [r.form["MessageSid"] for r in receiver.received]
     assert sorted(received) == sorted(sids)
     assert len(received) == len(set(received)) == 300
+
+
+def test_a_process_without_a_sender_leaves_its_events_to_one_that_sends(engine: str, tmp_path: Path) -> None:
+    """FLEXCHAT_WEBHOOK_SENDER=none: an API-only process writes the events of the messages
+    it takes, sends none and is ready; a delivering process on the same database sends
+    each of them once."""
+    with fresh_database(engine, tmp_path) as url, receiving() as receiver:
+        tenant = add_account(url)
+        with run_server(url, env={**FAST, "FLEXCHAT_WEBHOOK_SENDER": "none"}) as api_only:
+            api = Api(api_only.base_url, tenant.auth)
+            service, channel = external_channel(api, receiver.url)
+            sids = send_messages(api_only, tenant, service, channel, ["one", "two", "three"])
+            time.sleep(1.0)  # ten of FAST's polls: a process that delivers would have sent them
+            assert receiver.received == []
+            assert [item["state"] for item in deliveries(api, channel)] == ["pending"] * 3
+            ready = requests.get(api_only.base_url + "/readyz", timeout=10)
+            assert ready.status_code == 200, ready.text
+            with run_server(url, env=FAST):
+                receiver.wait_for(3)
+                assert eventually(lambda: [item["state"] for item in deliveries(api, channel)] == ["delivered"] * 3)
+                time.sleep(0.5)  # a second send of any of them would have arrived by now
+    assert sorted(r.form["MessageSid"] for r in receiver.received) == sorted(sids)
 
 
 def test_a_deployment_can_restrict_destinations(tmp_path: Path) -> None:

@@ -155,7 +155,9 @@ Variables without a flag:
   FLEXCHAT_WEBHOOK_ALLOWED_HOSTS  webhook destinations allowed: names, *.suffixes, IPs, CIDRs
                                   [default: any http(s) URL] (docs/webhooks.md)
   FLEXCHAT_WEBHOOK_SENDER         where webhooks are sent from: process (a sender process
-                                  beside each API process) or inline [default: {DEFAULTS.webhook_sender}]
+                                  beside each API process), inline, or none (this process
+                                  leaves its events to others on the same database)
+                                  [default: {DEFAULTS.webhook_sender}]
 
 On an empty database serve creates a first account and prints its Auth Token once.
 Lost it? flexchat account rotate-token --account-sid AC... gives the account a new one."""

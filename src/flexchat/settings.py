@@ -55,8 +55,11 @@ class Settings:
     webhook_poll_interval: float = 0.25
     webhook_allowed_hosts: str | None = None
     # Where the requests are sent from: "process", a sender process beside each API
-    # process (the API's loop keeps only the database work; docs/webhooks.md), or
-    # "inline", the API process's own event loop (the in-process double's choice).
+    # process (the API's loop keeps only the database work; docs/webhooks.md),
+    # "inline", the API process's own event loop (the in-process double's choice), or
+    # "none": this process writes events to the outbox and sends none, leaving them to
+    # the processes of the same database that do (API-only processes beside delivering
+    # ones).
     webhook_sender: str = "process"
     # /readyz calls the outbox stuck (the process is not ready) when this process's
     # delivery worker has not looked for due events for this many seconds, or an event has
@@ -126,8 +129,8 @@ class Settings:
             raise SettingsError("webhook_stuck_seconds must not be negative")
         if self.webhook_poll_interval <= 0:
             raise SettingsError("webhook_poll_interval must be positive")
-        if self.webhook_sender not in ("process", "inline"):
-            raise SettingsError(f"webhook_sender must be process or inline, not {self.webhook_sender!r}")
+        if self.webhook_sender not in ("process", "inline", "none"):
+            raise SettingsError(f"webhook_sender must be process, inline or none, not {self.webhook_sender!r}")
         if self.webhook_allowed_hosts is not None:
             from .delivery.destinations import AllowList
 

@@ -168,6 +168,9 @@ class DeliveryWorker:
         self.clock = clock
         self.faults = faults
         self.concurrency = settings.webhook_concurrency
+        # webhook_sender=none: this process writes events and leaves them to the processes
+        # of its database that deliver; it claims nothing, so it has nothing to be stuck on.
+        self.delivers = settings.webhook_sender != "none"
         # Sends the requests: from this loop, or from a process of its own (sender_process.py).
         self.sender: Sender = (
             ProcessSender(settings) if settings.webhook_sender == "process" else InlineSender(settings)
@@ -232,7 +235,7 @@ class DeliveryWorker:
 
     async def start(self) -> None:
         """Open the sender, listen for this process's commits, start claiming."""
-        if self._runner is not None:
+        if self._runner is not None or not self.delivers:
             return
         await self.sender.open(self._finished)
         self._wakeup = asyncio.Event()
@@ -250,6 +253,8 @@ class DeliveryWorker:
         """Stop claiming; let attempts in flight finish briefly, then close the sender.
         Held events are given back at once; those still in flight are claimed again when
         their lease ends."""
+        if not self.delivers:
+            return
         if self._committed in self.store.outbox_listeners:
             self.store.outbox_listeners.remove(self._committed)
         runner, self._runner = self._runner, None
@@ -311,8 +316,11 @@ class DeliveryWorker:
         this worker has room for it (so nothing is taking it). A backlog that busy
         workers are working through is not stuck: making every process unready under
         load would take the service down; ``flexchat_outbox_oldest_pending_seconds`` is
-        what to alert on for that.
+        what to alert on for that. A process that does not deliver (``webhook_sender=none``)
+        is ready: its events are the delivering processes' to claim, and their readiness.
         """
+        if not self.delivers:
+            return
         if not self.running:
             raise RuntimeError("the webhook delivery worker is not running")
         stuck = self.settings.webhook_stuck_seconds
