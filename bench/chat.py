@@ -13,7 +13,12 @@ On a fresh database per engine, with one ``flexchat serve`` worker:
    latency p50 / p99 under it: a probe thread posts a message with the header to the
    same channel every 20 ms while wrk runs, and each probe's latency is the receiver's
    arrival of its webhook minus the moment the probe's request was sent (so it holds the
-   create itself, the wake-up, the claim and the send; one clock, one machine).
+   create itself, the wake-up, the claim and the send; one clock, one machine);
+4. what the event's own write costs a create, delivery aside: the same two creates, in
+   interleaved rounds, on a second server started on the same database once the first
+   has stopped, with ``FLEXCHAT_WEBHOOK_SENDER=none`` (it writes each event to the outbox
+   in the message's transaction, as the target requires, and sends none; nothing else
+   runs meanwhile). No delivery at all can make figure 2 better than this ratio.
 
 Read and write figures run in interleaved rounds (``BENCH_ROUNDS``, default 3), best
 round kept. All traffic stays on 127.0.0.1. Run by ``make bench`` after bench/run.py.
@@ -193,6 +198,19 @@ class Probes:
         self.thread.join()
 
 
+def event_write_bound(engine: str, database_url: str, setup: Setup, auth: str, wrk: Wrk, rounds: int) -> float:
+    """Figure 4: creates with the header over creates without, on a server that writes
+    events and sends none (the first server stopped, so no process delivers)."""
+    best: dict[str, float] = {}
+    with run_server(database_url, env={"FLEXCHAT_WEBHOOK_SENDER": "none"}) as server:
+        for _ in range(rounds):
+            for name, channel, mode in (("without", setup.quiet, "plain"), ("with", setup.hooked, "webhooks")):
+                figure = wrk.figure(engine, f"create, webhook {name}, no sender", 1,
+                                    server.base_url + setup.messages(channel), "message.lua", auth=auth, args=(mode,))
+                best[name] = max(best.get(name, 0.0), figure.rps)
+    return best["with"] / best["without"]
+
+
 def run_engine(engine: str, database_url: str, wrk: Wrk, rounds: int) -> dict[str, Any]:
     """Every figure of this module on one engine."""
     with receiver() as (hook_url, arrivals), run_server(database_url) as server:
@@ -234,6 +252,7 @@ def run_engine(engine: str, database_url: str, wrk: Wrk, rounds: int) -> dict[st
         while outbox_depth(database_url) and time.monotonic() - drain_started < 120:
             time.sleep(0.1)
         drained_after = time.monotonic() - drain_started
+    write_bound = event_write_bound(engine, database_url, setup, auth, wrk, rounds)
     arrived: dict[str, float] = {}
     for _, message, at in arrivals:
         arrived[message] = min(at, arrived.get(message, at))
@@ -243,6 +262,7 @@ def run_engine(engine: str, database_url: str, wrk: Wrk, rounds: int) -> dict[st
         "rps": best,
         "message_list_ratio": best["message list"] / best["channel list"],
         "create_with_webhook_ratio": best["create, webhook on"] / best["create, no webhook"],
+        "event_write_bound": write_bound,
         "outbox_depth_max": max(depth_samples, default=0),
         "outbox_depth_last": depth_samples[-1] if depth_samples else 0,
         "drained_after_s": drained_after,
@@ -256,9 +276,9 @@ def run_engine(engine: str, database_url: str, wrk: Wrk, rounds: int) -> dict[st
 def render(results: list[dict[str, Any]]) -> str:
     """The figures as a Markdown table, with the targets."""
     lines = [
-        "| engine | message list / channel list | create with webhook / without | outbox depth max (last)"
-        " | drained after | delivered | create → webhook p50 / p99 (probes) |",
-        "|---|---|---|---|---|---|---|",
+        "| engine | message list / channel list | create with webhook / without | the same, events written"
+        " and not sent | outbox depth max (last) | drained after | delivered | create → webhook p50 / p99 (probes) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         rps = r["rps"]
@@ -266,7 +286,8 @@ def render(results: list[dict[str, Any]]) -> str:
             f"| {r['engine']} | {rps['message list']:.0f} / {rps['channel list']:.0f} = "
             f"**{r['message_list_ratio']:.2f}** (≥ {TARGET_MESSAGE_LIST}) | {rps['create, webhook on']:.0f} / "
             f"{rps['create, no webhook']:.0f} = **{r['create_with_webhook_ratio']:.2f}** "
-            f"(≥ {TARGET_CREATE_WITH_WEBHOOK}) | {r['outbox_depth_max']} ({r['outbox_depth_last']}) | "
+            f"(≥ {TARGET_CREATE_WITH_WEBHOOK}) | {r['event_write_bound']:.2f} | "
+            f"{r['outbox_depth_max']} ({r['outbox_depth_last']}) | "
             f"{r['drained_after_s']:.1f} s | {r['delivered']} | "
             f"{r['latency_p50_ms'] or 0:.1f} / {r['latency_p99_ms'] or 0:.1f} ms ({r['probes']}) |"
         )
