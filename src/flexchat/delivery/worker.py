@@ -76,7 +76,6 @@ STOP_GRACE = 2.0
 PACE = 0.01
 
 
-
 def lease_seconds(settings: Settings) -> float:
     """How long a claim holds an event: its attempt plus a margin for settling it."""
     return 2 * settings.webhook_timeout + 5.0
@@ -513,8 +512,6 @@ class DeliveryWorker:
             while len(batch) < SETTLE_BATCH and not self._settlements.empty():
                 batch.append(self._settlements.get_nowait())
             await self._settle(batch)
-
-
 
     async def _settle(self, batch: list[Settlement]) -> None:
         try:
